@@ -1,0 +1,150 @@
+// Builds the rig's Go components from their modules, once per version: the binaries land under
+// $SYNCORD_CACHE_DIR/bin/<component>/<key>/, where the key covers the pinned version, the
+// wrapper module's files and the Go version, so a second `rig up` finds them and builds nothing.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { rigDir, versions, type RigConfig } from './config.js';
+import { run } from './process.js';
+import { phase } from './ui.js';
+
+export interface GoBuild {
+  /** Component name, also the cache folder's name. */
+  name: string;
+  /** The version that goes into the cache key and is reported by status. */
+  version: string;
+  /** The wrapper module under rig/go/. */
+  module: string;
+  /** Packages to build; each yields one binary named after its last path element. */
+  packages: string[];
+  ldflags: string;
+  /** Files the component needs at run time from its module, copied next to the binaries. */
+  extraFiles?: { module: string; files: string[]; to: string };
+}
+
+export function goBuilds(): GoBuild[] {
+  const k = versions.kubernetes;
+  const [major, minor] = k.replace(/^v/, '').split('.');
+  const versionFlags = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
+    .flatMap((pkg) => [
+      `-X ${pkg}.gitVersion=${k}`,
+      `-X ${pkg}.gitMajor=${major ?? ''}`,
+      `-X ${pkg}.gitMinor=${minor ?? ''}`,
+      `-X ${pkg}.gitTreeState=clean`,
+    ])
+    .join(' ');
+  return [
+    {
+      name: 'kubernetes',
+      version: k,
+      module: 'k8s',
+      packages: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map(
+        (c) => `k8s.io/kubernetes/cmd/${c}`,
+      ),
+      ldflags: `-s -w ${versionFlags}`,
+    },
+    {
+      name: 'etcd',
+      version: versions.etcd,
+      module: 'etcd',
+      packages: ['.'],
+      ldflags: '-s -w',
+    },
+    {
+      name: 'kwok',
+      version: versions.kwok,
+      module: 'kwok',
+      packages: ['sigs.k8s.io/kwok/cmd/kwok'],
+      ldflags: '-s -w',
+      // kwok's own default node and pod lifecycle stages (those kwokctl uses with node leases):
+      // the rig loads them with its Multus stage, since a config with stages replaces kwok's
+      // built-in defaults.
+      extraFiles: {
+        module: 'sigs.k8s.io/kwok',
+        files: [
+          'kustomize/stage/node/fast/node-initialize.yaml',
+          'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+          'kustomize/stage/pod/fast/pod-ready.yaml',
+          'kustomize/stage/pod/fast/pod-complete.yaml',
+          'kustomize/stage/pod/fast/pod-delete.yaml',
+        ],
+        to: 'stages',
+      },
+    },
+  ];
+}
+
+export function goEnv(config: RigConfig): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GOMODCACHE: join(config.cacheDir, 'go', 'mod'),
+    GOCACHE: join(config.cacheDir, 'go', 'build'),
+    GOTOOLCHAIN: 'local',
+    GOFLAGS: '-mod=readonly -buildvcs=false',
+    CGO_ENABLED: '0',
+  };
+}
+
+async function goVersion(): Promise<string> {
+  try {
+    return (await run('go', ['env', 'GOVERSION'])).trim();
+  } catch {
+    throw new Error(
+      `Go is needed to build the rig's Kubernetes, etcd and kwok (go${versions.go} or later), and 'go' was not found on PATH`,
+    );
+  }
+}
+
+function cacheKey(build: GoBuild, goVer: string): string {
+  const hash = createHash('sha256');
+  hash.update(goVer);
+  hash.update(JSON.stringify(build));
+  const dir = join(rigDir, 'go', build.module);
+  for (const file of readdirSync(dir).sort()) {
+    hash.update(file);
+    hash.update(readFileSync(join(dir, file)));
+  }
+  return `${build.version}-${hash.digest('hex').slice(0, 12)}`;
+}
+
+function binaryNames(build: GoBuild): string[] {
+  return build.packages.map((p) => (p === '.' ? build.name : (p.split('/').pop() ?? p)));
+}
+
+/** Returns the folder holding the component's binaries, building them if the cache lacks them. */
+export async function ensureBuilt(build: GoBuild, config: RigConfig): Promise<string> {
+  const goVer = await goVersion();
+  const want = Number(versions.go.split('.')[1]);
+  const have = Number(/^go1\.(\d+)/.exec(goVer)?.[1] ?? '0');
+  if (have < want) {
+    throw new Error(`the rig needs go${versions.go} or later to build ${build.name}; found ${goVer}`);
+  }
+  const out = join(config.cacheDir, 'bin', build.name, cacheKey(build, goVer));
+  if (binaryNames(build).every((b) => existsSync(join(out, b)))) return out;
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const env = goEnv(config);
+  const moduleDir = join(rigDir, 'go', build.module);
+  await phase(`download ${build.name} ${build.version} modules`, () =>
+    run('go', ['mod', 'download'], { cwd: moduleDir, env }),
+  );
+  await phase(`build ${binaryNames(build).join(', ')} ${build.version}`, async () => {
+    const args = ['build', '-trimpath', '-ldflags', build.ldflags, '-o', tmp + '/'];
+    if (build.packages.length === 1 && build.packages[0] === '.') {
+      args.splice(args.indexOf('-o') + 1, 1, join(tmp, build.name));
+    }
+    await run('go', [...args, ...build.packages], { cwd: moduleDir, env });
+  });
+  if (build.extraFiles) {
+    const x = build.extraFiles;
+    const moduleRoot = (
+      await run('go', ['list', '-m', '-f', '{{.Dir}}', x.module], { cwd: moduleDir, env })
+    ).trim();
+    mkdirSync(join(tmp, x.to));
+    for (const f of x.files) copyFileSync(join(moduleRoot, f), join(tmp, x.to, basename(f)));
+  }
+  rmSync(out, { recursive: true, force: true });
+  renameSync(tmp, out);
+  return out;
+}

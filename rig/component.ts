@@ -1,0 +1,42 @@
+// What every rig component provides, and the context they share while the rig comes up.
+import type { RigConfig } from './config.js';
+import type { Credentials } from './pki.js';
+import type { DaemonSpec } from './process.js';
+
+export interface Binaries {
+  /** Folder with kube-apiserver, kube-controller-manager, kube-scheduler. */
+  kubernetes: string;
+  /** Folder with etcd. */
+  etcd: string;
+  /** Folder with kwok and the kwok stages it ships. */
+  kwok: string;
+  /** PostgreSQL's bin folder (Debian's /usr/lib/postgresql/N/bin). */
+  postgres: string;
+}
+
+export interface RigContext {
+  config: RigConfig;
+  creds: Credentials;
+  bins: Binaries;
+  /** Kubeconfig files by client name. */
+  kubeconfigs: { admin: string; controllerManager: string; scheduler: string; kwok: string };
+  /** The user PostgreSQL runs as, when the rig runs as root. */
+  postgresUser?: { uid: number; gid: number };
+  logFile(component: string): string;
+}
+
+export interface Component {
+  name: string;
+  /** The TCP port clients use. */
+  port(ctx: RigContext): number;
+  /** Writes data directories and configuration; returns how to start the daemon. */
+  prepare(ctx: RigContext): Promise<DaemonSpec>;
+  /** Resolves true once the component answers its clients; may throw with the reason. */
+  ready(ctx: RigContext): Promise<boolean>;
+  /** How long to wait for ready() after a start. */
+  readyTimeoutMs: number;
+  /** The version it reports itself. */
+  version(ctx: RigContext): Promise<string>;
+  /** Runs after the component is ready, on every `up` (must be idempotent). */
+  afterReady?(ctx: RigContext): Promise<void>;
+}

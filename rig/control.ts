@@ -1,0 +1,341 @@
+// rig up / down / status / env: brings the real components up in dependency order, waits until
+// each answers, records what runs in the run directory, and tears it all down again.
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, goBuilds } from './build.js';
+import type { Component, RigContext } from './component.js';
+import { postgres, databaseUrl } from './components/postgres.js';
+import {
+  etcd,
+  kubeApiserver,
+  kubeControllerManager,
+  kubeScheduler,
+  kwok,
+} from './components/kubernetes.js';
+import { ovnNb, ovnSb, ovnNorthd, ovnNbRemote, ovnSbRemote } from './components/ovn.js';
+import type { RigConfig } from './config.js';
+import { ensureHostPackages, ensureSystemPath, postgresBinDir, postgresUser } from './host.js';
+import { ensureCredentials, writeKubeconfig } from './pki.js';
+import { isAlive, portInUse, sleep, startDaemon, stopDaemon, tail, waitFor } from './process.js';
+import { formatDuration, phase, say } from './ui.js';
+
+/** In start order; `down` stops them in reverse. */
+export const components: Component[] = [
+  postgres,
+  etcd,
+  kubeApiserver,
+  kubeControllerManager,
+  kubeScheduler,
+  kwok,
+  ovnNb,
+  ovnSb,
+  ovnNorthd,
+];
+
+interface ComponentState {
+  pid: number;
+  port: number;
+  version: string;
+  logFile: string;
+  startedAt: string;
+}
+type RigState = Record<string, ComponentState | undefined>;
+
+const stateFile = (config: RigConfig) => join(config.runDir, 'state.json');
+const envFile = (config: RigConfig) => join(config.runDir, 'env.sh');
+
+function readState(config: RigConfig): RigState {
+  try {
+    return JSON.parse(readFileSync(stateFile(config), 'utf8')) as RigState;
+  } catch {
+    return {};
+  }
+}
+
+function writeState(config: RigConfig, state: RigState): void {
+  const tmp = `${stateFile(config)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  renameSync(tmp, stateFile(config));
+}
+
+/** Builds what must be built and lays out the run directory: everything but the daemons. */
+export async function prepareContext(config: RigConfig): Promise<RigContext> {
+  await phase('check host packages', ensureHostPackages);
+  const binDirs: Record<string, string> = {};
+  for (const build of goBuilds()) binDirs[build.name] = await ensureBuilt(build, config);
+  const pgBin = postgresBinDir();
+  if (!pgBin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+  mkdirSync(config.runDir, { recursive: true });
+  // PostgreSQL may run as another user and must reach its folder inside the run directory.
+  chmodSync(config.runDir, 0o755);
+  mkdirSync(join(config.runDir, 'logs'), { recursive: true });
+  mkdirSync(join(config.runDir, 'kube'), { recursive: true });
+  const creds = await ensureCredentials(config.runDir);
+  const kube = (n: string) => join(config.runDir, 'kube', `${n}.kubeconfig`);
+  const kubeconfigs = {
+    admin: kube('admin'),
+    controllerManager: kube('kube-controller-manager'),
+    scheduler: kube('kube-scheduler'),
+    kwok: kube('kwok'),
+  };
+  const server = `https://127.0.0.1:${config.ports.apiserver}`;
+  writeKubeconfig(kubeconfigs.admin, creds, 'admin', server);
+  writeKubeconfig(kubeconfigs.controllerManager, creds, 'kube-controller-manager', server);
+  writeKubeconfig(kubeconfigs.scheduler, creds, 'kube-scheduler', server);
+  writeKubeconfig(kubeconfigs.kwok, creds, 'kwok', server);
+  return {
+    config,
+    creds,
+    bins: {
+      kubernetes: binDirs.kubernetes ?? '',
+      etcd: binDirs.etcd ?? '',
+      kwok: binDirs.kwok ?? '',
+      postgres: pgBin,
+    },
+    kubeconfigs,
+    postgresUser: await postgresUser(),
+    logFile: (c) => join(config.runDir, 'logs', `${c}.log`),
+  };
+}
+
+/** The environment clients use to find the rig. */
+export function rigEnv(ctx: RigContext): Record<string, string> {
+  return {
+    SYNCORD_RIG_DIR: ctx.config.runDir,
+    KUBECONFIG: ctx.kubeconfigs.admin,
+    DATABASE_URL: databaseUrl(ctx),
+    OVN_NB_DB: ovnNbRemote(ctx),
+    OVN_SB_DB: ovnSbRemote(ctx),
+  };
+}
+
+export class ComponentFailed extends Error {
+  constructor(
+    readonly component: string,
+    readonly reason: string,
+    readonly logFile: string,
+  ) {
+    super(`${component} failed to start: ${reason} (log: ${logFile})`);
+    this.name = 'ComponentFailed';
+  }
+}
+
+async function running(c: Component, ctx: RigContext, s: ComponentState | undefined) {
+  if (!s || !isAlive(s.pid)) return false;
+  try {
+    return await c.ready(ctx);
+  } catch {
+    return false;
+  }
+}
+
+/** Serializes rig operations between processes (two test runs, a user and a test run). */
+async function withLock<T>(config: RigConfig, work: () => Promise<T>): Promise<T> {
+  mkdirSync(config.runDir, { recursive: true });
+  const lock = join(config.runDir, 'lock');
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      const holder = Number(readFileSync(lock, 'utf8') || '0');
+      if (!isAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`the rig is locked by pid ${holder} (${lock})`);
+      await sleep(500);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+export async function up(config: RigConfig): Promise<Record<string, string>> {
+  return withLock(config, async () => {
+    const started = Date.now();
+    const ctx = await prepareContext(config);
+    const state = readState(config);
+    for (const c of components) {
+      const current = state[c.name];
+      if (await running(c, ctx, current)) {
+        say(`${c.name}: already running (pid ${current?.pid ?? '?'})`);
+        if (c.afterReady) await c.afterReady(ctx);
+        continue;
+      }
+      try {
+        state[c.name] = await startOne(c, ctx, current);
+        writeState(config, state);
+      } catch (err) {
+        const failed =
+          err instanceof ComponentFailed
+            ? err
+            : new ComponentFailed(c.name, (err as Error).message, ctx.logFile(c.name));
+        say(failed.message);
+        say(`last lines of ${failed.logFile}:\n${tail(failed.logFile)}`);
+        writeState(config, state);
+        await stopAll(config);
+        throw failed;
+      }
+    }
+    const env = rigEnv(ctx);
+    writeFileSync(envFile(config), renderEnv(env));
+    say(`rig up in ${formatDuration(Date.now() - started)}`);
+    return env;
+  });
+}
+
+async function startOne(
+  c: Component,
+  ctx: RigContext,
+  previous: ComponentState | undefined,
+): Promise<ComponentState> {
+  return phase(`start ${c.name}`, async () => {
+    if (previous && isAlive(previous.pid)) await stopDaemon(previous.pid);
+    const port = c.port(ctx);
+    if (port && (await portInUse(port))) {
+      throw new ComponentFailed(
+        c.name,
+        `port 127.0.0.1:${port} is already taken by another process (set SYNCORD_RIG_PORT_BASE to move the rig)`,
+        ctx.logFile(c.name),
+      );
+    }
+    const spec = await c.prepare(ctx);
+    const pid = startDaemon(spec);
+    try {
+      await waitFor(c.name, () => c.ready(ctx), {
+        timeoutMs: c.readyTimeoutMs,
+        alive: () => isAlive(pid),
+      });
+      if (c.afterReady) await c.afterReady(ctx);
+    } catch (err) {
+      await stopDaemon(pid);
+      throw err;
+    }
+    return {
+      pid,
+      port,
+      version: await c.version(ctx),
+      logFile: spec.logFile,
+      startedAt: new Date().toISOString(),
+    };
+  });
+}
+
+async function stopAll(config: RigConfig): Promise<void> {
+  const state = readState(config);
+  for (const c of [...components].reverse()) {
+    const s = state[c.name];
+    if (s && isAlive(s.pid)) await stopDaemon(s.pid);
+    state[c.name] = undefined;
+  }
+  if (existsSync(config.runDir)) writeState(config, state);
+}
+
+export async function down(config: RigConfig, options: { keepData: boolean }): Promise<void> {
+  if (!existsSync(config.runDir)) {
+    say('the rig is not running');
+    return;
+  }
+  await withLock(config, async () => {
+    await phase('stop components', () => stopAll(config));
+    rmSync(envFile(config), { force: true });
+  });
+  if (!options.keepData) {
+    rmSync(config.runDir, { recursive: true, force: true });
+    say(`removed ${config.runDir}`);
+  }
+}
+
+export interface StatusRow {
+  component: string;
+  state: 'running' | 'not ready' | 'stopped';
+  version: string;
+  port: number;
+  pid: number | undefined;
+  log: string;
+}
+
+export async function status(config: RigConfig): Promise<StatusRow[]> {
+  const state = readState(config);
+  let ctx: RigContext | undefined;
+  if (existsSync(join(config.runDir, 'pki', 'tokens.csv'))) {
+    ctx = await contextForProbes(config);
+  }
+  const rows: StatusRow[] = [];
+  for (const c of components) {
+    const s = state[c.name];
+    const alive = isAlive(s?.pid);
+    let ok = false;
+    if (alive && ctx) {
+      try {
+        ok = await c.ready(ctx);
+      } catch {
+        ok = false;
+      }
+    }
+    rows.push({
+      component: c.name,
+      state: !alive ? 'stopped' : ok ? 'running' : 'not ready',
+      version: s?.version ?? '',
+      port: s?.port ?? 0,
+      pid: alive ? s?.pid : undefined,
+      log: s?.logFile ?? join(config.runDir, 'logs', `${c.name}.log`),
+    });
+  }
+  return rows;
+}
+
+/** A context good enough for probing a running rig, without building or installing anything. */
+async function contextForProbes(config: RigConfig): Promise<RigContext> {
+  ensureSystemPath();
+  const kube = (n: string) => join(config.runDir, 'kube', `${n}.kubeconfig`);
+  return {
+    config,
+    creds: await ensureCredentials(config.runDir),
+    bins: { kubernetes: '', etcd: '', kwok: '', postgres: postgresBinDir() ?? '' },
+    kubeconfigs: {
+      admin: kube('admin'),
+      controllerManager: kube('kube-controller-manager'),
+      scheduler: kube('kube-scheduler'),
+      kwok: kube('kwok'),
+    },
+    logFile: (c) => join(config.runDir, 'logs', `${c}.log`),
+  };
+}
+
+/** The environment of a running rig, or undefined when it is not up. */
+export function readEnv(config: RigConfig): Record<string, string> | undefined {
+  if (!existsSync(envFile(config))) return undefined;
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(envFile(config), 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line);
+    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
+  }
+  return env;
+}
+
+export function renderEnv(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
+    .join('\n')
+    .concat('\n');
+}
+
+/** True when every component is alive and answering. */
+export async function isUp(config: RigConfig): Promise<boolean> {
+  if (!readEnv(config)) return false;
+  return (await status(config)).every((r) => r.state === 'running');
+}
