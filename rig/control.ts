@@ -173,6 +173,7 @@ export async function up(config: RigConfig): Promise<Record<string, string>> {
       if (await running(c, ctx, current)) {
         say(`${c.name}: already running (pid ${current?.pid ?? '?'})`);
         if (c.afterReady) await c.afterReady(ctx);
+        if (current) current.version = await c.version(ctx);
         continue;
       }
       try {
@@ -190,6 +191,7 @@ export async function up(config: RigConfig): Promise<Record<string, string>> {
         throw failed;
       }
     }
+    writeState(config, state);
     const env = rigEnv(ctx);
     writeFileSync(envFile(config), renderEnv(env));
     say(`rig up in ${formatDuration(Date.now() - started)}`);
