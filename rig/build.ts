@@ -2,7 +2,15 @@
 // $SYNCORD_CACHE_DIR/bin/<component>/<key>/, where the key covers the pinned version, the
 // wrapper module's files and the Go version, so a second `rig up` finds them and builds nothing.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { rigDir, versions, type RigConfig } from './config.js';
 import { run } from './process.js';
@@ -117,7 +125,9 @@ export async function ensureBuilt(build: GoBuild, config: RigConfig): Promise<st
   const want = Number(versions.go.split('.')[1]);
   const have = Number(/^go1\.(\d+)/.exec(goVer)?.[1] ?? '0');
   if (have < want) {
-    throw new Error(`the rig needs go${versions.go} or later to build ${build.name}; found ${goVer}`);
+    throw new Error(
+      `the rig needs go${versions.go} or later to build ${build.name}; found ${goVer}`,
+    );
   }
   const out = join(config.cacheDir, 'bin', build.name, cacheKey(build, goVer));
   if (binaryNames(build).every((b) => existsSync(join(out, b)))) return out;

@@ -63,7 +63,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RigConfig {
   const base = intFromEnv('SYNCORD_RIG_PORT_BASE', 16000);
   const nodes = Number(env.SYNCORD_RIG_NODES ?? '2');
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) {
-    throw new Error(`SYNCORD_RIG_NODES=${env.SYNCORD_RIG_NODES ?? ''}: must be an integer from 1 to 50`);
+    throw new Error(
+      `SYNCORD_RIG_NODES=${env.SYNCORD_RIG_NODES ?? ''}: must be an integer from 1 to 50`,
+    );
   }
   return {
     cacheDir,

@@ -128,6 +128,13 @@ export class ComponentFailed extends Error {
   }
 }
 
+/** The error, and when the daemon died, the last thing it logged: one line. */
+function reason(err: Error, logFile: string): string {
+  if (!/exited before it was ready/.test(err.message)) return err.message;
+  const last = tail(logFile, 1).replace(/\s+/g, ' ').slice(0, 300);
+  return `${err.message}; it last logged: ${last}`;
+}
+
 async function running(c: Component, ctx: RigContext, s: ComponentState | undefined) {
   if (!s || !isAlive(s.pid)) return false;
   try {
@@ -183,7 +190,11 @@ export async function up(config: RigConfig): Promise<Record<string, string>> {
         const failed =
           err instanceof ComponentFailed
             ? err
-            : new ComponentFailed(c.name, (err as Error).message, ctx.logFile(c.name));
+            : new ComponentFailed(
+                c.name,
+                reason(err as Error, ctx.logFile(c.name)),
+                ctx.logFile(c.name),
+              );
         say(failed.message);
         say(`last lines of ${failed.logFile}:\n${tail(failed.logFile)}`);
         writeState(config, state);

@@ -44,9 +44,20 @@ export async function ensureCredentials(runDir: string): Promise<Credentials> {
   };
   if (!existsSync(creds.caCert)) {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650',
-      '-subj', '/CN=syncord-rig-ca', '-keyout', creds.caKey, '-out', creds.caCert,
-    ]); // prettier-ignore
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=syncord-rig-ca',
+      '-keyout',
+      creds.caKey,
+      '-out',
+      creds.caCert,
+    ]);
   }
   if (!existsSync(creds.apiserverCert)) {
     const san = [
@@ -59,12 +70,30 @@ export async function ensureCredentials(runDir: string): Promise<Credentials> {
       'DNS:kubernetes.default.svc.cluster.local',
     ].join(',');
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650',
-      '-subj', '/CN=kube-apiserver', '-CA', creds.caCert, '-CAkey', creds.caKey,
-      '-addext', `subjectAltName=${san}`, '-addext', 'extendedKeyUsage=serverAuth',
-      '-addext', 'basicConstraints=critical,CA:FALSE',
-      '-keyout', creds.apiserverKey, '-out', creds.apiserverCert,
-    ]); // prettier-ignore
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=kube-apiserver',
+      '-CA',
+      creds.caCert,
+      '-CAkey',
+      creds.caKey,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-addext',
+      'extendedKeyUsage=serverAuth',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+      '-keyout',
+      creds.apiserverKey,
+      '-out',
+      creds.apiserverCert,
+    ]);
   }
   if (!existsSync(creds.saKey)) {
     await run('openssl', ['genrsa', '-out', creds.saKey, '2048']);

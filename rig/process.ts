@@ -125,7 +125,7 @@ export async function run(
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = (e.stderr ?? '').trim().split('\n').slice(-5).join('\n');
-    throw new Error(`${command} ${args.join(' ')} failed: ${detail || e.message}`);
+    throw new Error(`${command} ${args.join(' ')} failed: ${detail || e.message}`, { cause: err });
   }
 }
 
@@ -140,7 +140,6 @@ export async function waitFor(
   for (;;) {
     try {
       if (await probe()) return;
-      last = '';
     } catch (err) {
       last = (err as Error).message;
     }

@@ -17,7 +17,8 @@ const apiserverUrl = (ctx: RigContext) => `https://127.0.0.1:${ctx.config.ports.
 
 async function healthz(url: string): Promise<boolean> {
   const res = await httpGet(url, { insecure: true });
-  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${res.body.slice(0, 200)}`);
+  if (res.status !== 200)
+    throw new Error(`${url} answered ${res.status}: ${res.body.slice(0, 200)}`);
   return res.body.trim() === 'ok';
 }
 

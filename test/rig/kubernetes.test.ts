@@ -180,7 +180,11 @@ describe('rig: Kubernetes', function () {
 
   it('stores a NetworkAttachmentDefinition (the Multus CRD is installed)', async () => {
     const ns = await freshNamespace();
-    const config = JSON.stringify({ cniVersion: '1.0.0', name: 'mgmt-net', type: 'ovn-k8s-cni-overlay' });
+    const config = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'mgmt-net',
+      type: 'ovn-k8s-cni-overlay',
+    });
     await custom.createNamespacedCustomObject({
       group: 'k8s.cni.cncf.io',
       version: 'v1',

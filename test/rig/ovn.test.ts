@@ -60,11 +60,18 @@ describe('rig: OVN', function () {
     const uuid = insert[0]?.uuid?.[1] ?? '';
     expect(uuid).to.match(/^[0-9a-f-]{36}$/);
 
-    const { stdout } = await exec('ovn-nbctl', [`--db=${env.OVN_NB_DB}`, 'get', 'Logical_Switch', name, 'other_config:subnet']);
+    const { stdout } = await exec('ovn-nbctl', [
+      `--db=${env.OVN_NB_DB}`,
+      'get',
+      'Logical_Switch',
+      name,
+      'other_config:subnet',
+    ]);
     expect(stdout.trim()).to.equal('"10.20.0.0/24"');
 
-    const datapath = await eventually('northd to bind a datapath', async () =>
-      (await sbDatapaths(env, name)) || undefined,
+    const datapath = await eventually(
+      'northd to bind a datapath',
+      async () => (await sbDatapaths(env, name)) || undefined,
     );
     expect(datapath).to.match(/^[0-9a-f-]{36}$/);
 
@@ -85,7 +92,14 @@ describe('rig: OVN', function () {
       { op: 'insert', table: 'Logical_Switch', row: { name, no_such_column: 1 } },
     ])) as { error?: string }[];
     expect(result.some((r) => r.error)).to.equal(true);
-    const { stdout } = await exec('ovn-nbctl', [`--db=${env.OVN_NB_DB}`, '--bare', '--columns=name', 'find', 'Logical_Switch', `name=${name}`]);
+    const { stdout } = await exec('ovn-nbctl', [
+      `--db=${env.OVN_NB_DB}`,
+      '--bare',
+      '--columns=name',
+      'find',
+      'Logical_Switch',
+      `name=${name}`,
+    ]);
     expect(stdout.trim()).to.equal('');
   });
 });

@@ -51,7 +51,7 @@ describe('rig: PostgreSQL', function () {
     listener.on('notification', (n) => got.push(n.payload ?? ''));
     await listener.query('LISTEN rig_smoke');
     await sender.query("SELECT pg_notify('rig_smoke', 'hello')");
-    await eventually('the notification', async () => (got.length ? got : undefined), 5000);
+    await eventually('the notification', () => Promise.resolve(got.length ? got : undefined), 5000);
     expect(got).to.deep.equal(['hello']);
   });
 
