@@ -104,8 +104,9 @@ describe('rig: command line', function () {
     afterEach(async () => {
       await rigCli(['down'], other());
       rmSync(dir, { recursive: true, force: true });
-      await new Promise<void>((r) => (blocker ? blocker.close(() => r()) : r()));
+      const server = blocker;
       blocker = undefined;
+      if (server) await new Promise((r) => server.close(r));
     });
 
     it('names the component and its log when its port is taken, and stops the rest', async () => {
