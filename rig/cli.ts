@@ -14,15 +14,19 @@ SYNCORD_RIG_PORT_BASE (ports are base+432 postgres, +379 etcd, +443 apiserver, .
 SYNCORD_RIG_NODES (fake nodes, default 2).`;
 
 function table(rows: StatusRow[]): string {
-  const header = ['COMPONENT', 'STATE', 'VERSION', 'PORT', 'PID', 'LOG'];
+  const header = ['COMPONENT', 'STATE', 'VERSION', 'PORT', 'PID', 'MEMORY', 'LOG'];
+  const mib = (bytes: number) => (bytes ? `${Math.round(bytes / 2 ** 20)}MiB` : '-');
   const cells = rows.map((r) => [
     r.component,
     r.state,
     r.version || '-',
     r.port ? String(r.port) : '-',
     r.pid ? String(r.pid) : '-',
+    mib(r.rss),
     r.log,
   ]);
+  const total = rows.reduce((sum, r) => sum + r.rss, 0);
+  cells.push(['total', '', '', '', '', mib(total), '']);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   return [header, ...cells]
     .map((row) =>

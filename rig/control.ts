@@ -24,7 +24,16 @@ import { ovnNb, ovnSb, ovnNorthd, ovnNbRemote, ovnSbRemote } from './components/
 import type { RigConfig } from './config.js';
 import { ensureHostPackages, ensureSystemPath, postgresBinDir, postgresUser } from './host.js';
 import { ensureCredentials, writeKubeconfig } from './pki.js';
-import { isAlive, portInUse, sleep, startDaemon, stopDaemon, tail, waitFor } from './process.js';
+import {
+  groupRss,
+  isAlive,
+  portInUse,
+  sleep,
+  startDaemon,
+  stopDaemon,
+  tail,
+  waitFor,
+} from './process.js';
 import { formatDuration, phase, say } from './ui.js';
 
 /** In start order; `down` stops them in reverse. */
@@ -278,6 +287,8 @@ export interface StatusRow {
   version: string;
   port: number;
   pid: number | undefined;
+  /** Resident memory of the component's processes, in bytes. */
+  rss: number;
   log: string;
 }
 
@@ -305,6 +316,7 @@ export async function status(config: RigConfig): Promise<StatusRow[]> {
       version: s?.version ?? '',
       port: s?.port ?? 0,
       pid: alive ? s?.pid : undefined,
+      rss: alive && s ? groupRss(s.pid) : 0,
       log: s?.logFile ?? join(config.runDir, 'logs', `${c.name}.log`),
     });
   }

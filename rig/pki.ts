@@ -42,22 +42,14 @@ export async function ensureCredentials(runDir: string): Promise<Credentials> {
     saPub: p('sa.pub'),
     tokenFile: p('tokens.csv'),
   };
-  if (!existsSync(creds.caCert)) {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=syncord-rig-ca',
-      '-keyout',
-      creds.caKey,
-      '-out',
-      creds.caCert,
+  /** A new RSA key and an X.509 certificate for it, self-signed or signed by the rig CA. */
+  const certificate = (cn: string, key: string, cert: string, extra: string[] = []) =>
+    run('openssl', [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650'],
+      ...['-subj', `/CN=${cn}`, '-keyout', key, '-out', cert, ...extra],
     ]);
+  if (!existsSync(creds.caCert)) {
+    await certificate('syncord-rig-ca', creds.caKey, creds.caCert);
   }
   if (!existsSync(creds.apiserverCert)) {
     const san = [
@@ -69,30 +61,10 @@ export async function ensureCredentials(runDir: string): Promise<Credentials> {
       'DNS:kubernetes.default.svc',
       'DNS:kubernetes.default.svc.cluster.local',
     ].join(',');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=kube-apiserver',
-      '-CA',
-      creds.caCert,
-      '-CAkey',
-      creds.caKey,
-      '-addext',
-      `subjectAltName=${san}`,
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
-      '-keyout',
-      creds.apiserverKey,
-      '-out',
-      creds.apiserverCert,
+    await certificate('kube-apiserver', creds.apiserverKey, creds.apiserverCert, [
+      ...['-CA', creds.caCert, '-CAkey', creds.caKey],
+      ...['-addext', `subjectAltName=${san}`, '-addext', 'extendedKeyUsage=serverAuth'],
+      ...['-addext', 'basicConstraints=critical,CA:FALSE'],
     ]);
   }
   if (!existsSync(creds.saKey)) {

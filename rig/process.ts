@@ -1,7 +1,7 @@
 // Starting, probing and stopping the rig's daemons. Each daemon runs detached in its own
 // process group, with stdout and stderr appended to its log file, so it outlives `rig up`.
 import { spawn, execFile } from 'node:child_process';
-import { openSync, closeSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -153,4 +153,21 @@ export async function waitFor(
     }
     await sleep(options.intervalMs ?? 250);
   }
+}
+
+/** Resident memory, in bytes, of every process in the daemon's process group (Linux /proc). */
+export function groupRss(pgid: number): number {
+  let pages = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name: state ppid pgrp session ... rss is field 24 overall.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) pages += Number(fields[21]);
+    } catch {
+      /* the process ended while we looked */
+    }
+  }
+  return pages * 4096;
 }

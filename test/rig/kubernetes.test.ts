@@ -17,8 +17,17 @@ interface NetworkStatusEntry {
   default: boolean;
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as { code?: number }).code === 404;
+/** Waits until reading the object answers 404. */
+function gone(what: string, read: () => Promise<unknown>, timeoutMs?: number): Promise<true> {
+  return eventually(
+    what,
+    () =>
+      read().then(
+        () => undefined,
+        (err: unknown) => ((err as { code?: number }).code === 404 ? (true as const) : undefined),
+      ),
+    timeoutMs,
+  );
 }
 
 /** The inclusive range of an IPv4 CIDR as numbers. */
@@ -128,11 +137,8 @@ describe('rig: Kubernetes', function () {
     await core.createNamespacedPod({ namespace: ns, body: pod('short-lived') });
     await running(ns, 'short-lived');
     await core.deleteNamespacedPod({ name: 'short-lived', namespace: ns });
-    await eventually('the pod to be gone', async () =>
-      core.readNamespacedPod({ name: 'short-lived', namespace: ns }).then(
-        () => undefined,
-        (err: unknown) => (isNotFound(err) ? true : undefined),
-      ),
+    await gone('the pod to be gone', () =>
+      core.readNamespacedPod({ name: 'short-lived', namespace: ns }),
     );
   });
 
@@ -154,11 +160,8 @@ describe('rig: Kubernetes', function () {
       },
     });
     await core.deleteNamespacedConfigMap({ name: 'owner', namespace: ns });
-    await eventually('the dependent ConfigMap to be collected', async () =>
-      core.readNamespacedConfigMap({ name: 'dependent', namespace: ns }).then(
-        () => undefined,
-        (err: unknown) => (isNotFound(err) ? true : undefined),
-      ),
+    await gone('the dependent ConfigMap to be collected', () =>
+      core.readNamespacedConfigMap({ name: 'dependent', namespace: ns }),
     );
   });
 
@@ -167,15 +170,7 @@ describe('rig: Kubernetes', function () {
     await core.createNamespacedPod({ namespace: ns, body: pod('doomed') });
     await running(ns, 'doomed');
     await core.deleteNamespace({ name: ns });
-    await eventually(
-      `namespace ${ns} to be gone`,
-      async () =>
-        core.readNamespace({ name: ns }).then(
-          () => undefined,
-          (err: unknown) => (isNotFound(err) ? true : undefined),
-        ),
-      60_000,
-    );
+    await gone(`namespace ${ns} to be gone`, () => core.readNamespace({ name: ns }), 60_000);
   });
 
   it('stores a NetworkAttachmentDefinition (the Multus CRD is installed)', async () => {
