@@ -1,0 +1,27 @@
+// The VNF service package: a network function run as a container (pod) or a VM (OpenStack or
+// KubeVirt), attached to its networks through Ports.
+import { ref } from '../core.js';
+import type { ModelDef } from '../registry.js';
+
+export const vnfModels: Omit<ModelDef, 'package'>[] = [
+  {
+    name: 'VNFService',
+    extends: 'Service',
+    description: 'A vendor network function offered as a service.',
+    fields: {
+      vendor: { type: 'string', maxLength: 128 },
+    },
+  },
+  {
+    name: 'VNFServiceInstance',
+    extends: 'ServiceInstance',
+    description: 'One running VNF: a pod or a VM on the networks of its Ports.',
+    fields: {
+      workload: { type: 'string', choices: ['container', 'vm'], default: 'container' },
+      slice: ref('Slice', 'cascade', { required: true }),
+      image: ref('Image', 'restrict', { required: true }),
+      flavor: ref('Flavor', 'restrict'),
+      config: { type: 'json', help: 'configuration handed to the VNF (ConfigMap or user-data)' },
+    },
+  },
+];
