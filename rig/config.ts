@@ -20,11 +20,6 @@ export const versions: Versions = JSON.parse(
   readFileSync(join(rigDir, 'versions.json'), 'utf8'),
 ) as Versions;
 
-/** The published version of the Kubernetes staging modules (k8s.io/api etc.) for a release. */
-export function stagingVersion(kubernetes: string): string {
-  return kubernetes.replace(/^v1\./, 'v0.');
-}
-
 export interface RigConfig {
   /** Build cache: binaries, Go module and build caches, keyed by version. */
   cacheDir: string;

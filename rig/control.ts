@@ -75,6 +75,20 @@ function writeState(config: RigConfig, state: RigState): void {
   renameSync(tmp, stateFile(config));
 }
 
+const logFileOf = (config: RigConfig, component: string) =>
+  join(config.runDir, 'logs', `${component}.log`);
+
+/** Where each client's kubeconfig lives in the run directory. */
+function kubeconfigPaths(config: RigConfig): RigContext['kubeconfigs'] {
+  const kube = (n: string) => join(config.runDir, 'kube', `${n}.kubeconfig`);
+  return {
+    admin: kube('admin'),
+    controllerManager: kube('kube-controller-manager'),
+    scheduler: kube('kube-scheduler'),
+    kwok: kube('kwok'),
+  };
+}
+
 /** Builds what must be built and lays out the run directory: everything but the daemons. */
 export async function prepareContext(config: RigConfig): Promise<RigContext> {
   await phase('check host packages', ensureHostPackages);
@@ -88,13 +102,7 @@ export async function prepareContext(config: RigConfig): Promise<RigContext> {
   mkdirSync(join(config.runDir, 'logs'), { recursive: true });
   mkdirSync(join(config.runDir, 'kube'), { recursive: true });
   const creds = await ensureCredentials(config.runDir);
-  const kube = (n: string) => join(config.runDir, 'kube', `${n}.kubeconfig`);
-  const kubeconfigs = {
-    admin: kube('admin'),
-    controllerManager: kube('kube-controller-manager'),
-    scheduler: kube('kube-scheduler'),
-    kwok: kube('kwok'),
-  };
+  const kubeconfigs = kubeconfigPaths(config);
   const server = `https://127.0.0.1:${config.ports.apiserver}`;
   writeKubeconfig(kubeconfigs.admin, creds, 'admin', server);
   writeKubeconfig(kubeconfigs.controllerManager, creds, 'kube-controller-manager', server);
@@ -111,7 +119,7 @@ export async function prepareContext(config: RigConfig): Promise<RigContext> {
     },
     kubeconfigs,
     postgresUser: await postgresUser(),
-    logFile: (c) => join(config.runDir, 'logs', `${c}.log`),
+    logFile: (c) => logFileOf(config, c),
   };
 }
 
@@ -317,7 +325,7 @@ export async function status(config: RigConfig): Promise<StatusRow[]> {
       port: s?.port ?? 0,
       pid: alive ? s?.pid : undefined,
       rss: alive && s ? groupRss(s.pid) : 0,
-      log: s?.logFile ?? join(config.runDir, 'logs', `${c.name}.log`),
+      log: s?.logFile ?? logFileOf(config, c.name),
     });
   }
   return rows;
@@ -326,18 +334,12 @@ export async function status(config: RigConfig): Promise<StatusRow[]> {
 /** A context good enough for probing a running rig, without building or installing anything. */
 async function contextForProbes(config: RigConfig): Promise<RigContext> {
   ensureSystemPath();
-  const kube = (n: string) => join(config.runDir, 'kube', `${n}.kubeconfig`);
   return {
     config,
     creds: await ensureCredentials(config.runDir),
     bins: { kubernetes: '', etcd: '', kwok: '', postgres: postgresBinDir() ?? '' },
-    kubeconfigs: {
-      admin: kube('admin'),
-      controllerManager: kube('kube-controller-manager'),
-      scheduler: kube('kube-scheduler'),
-      kwok: kube('kwok'),
-    },
-    logFile: (c) => join(config.runDir, 'logs', `${c}.log`),
+    kubeconfigs: kubeconfigPaths(config),
+    logFile: (c) => logFileOf(config, c),
   };
 }
 
