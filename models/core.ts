@@ -1,5 +1,13 @@
 // The core models, with XOS's names, fields and relations where XOS had the concept (see
 // ../shared/research/xos.md), so that a CORD operator's recipes and scripts carry over.
+import {
+  AddressError,
+  contains,
+  parseAddress,
+  parseCidr,
+  parseExcludeIps,
+  usableRange,
+} from './ipam/address.js';
 import type { FieldDef, ModelDef, OnDelete } from './registry.js';
 
 /** A Kubernetes object name (RFC 1123 label): namespaces are named after trust domains. */
@@ -29,6 +37,49 @@ export const VTN_NETWORK_TYPES = [
   'VSG',
   'ACCESS_AGENT',
 ] as const;
+
+/** A Network's address plan: the gateway and the excluded ranges lie inside its subnet. */
+function checkNetwork(v: Readonly<Record<string, unknown>>): { field: string; reason: string }[] {
+  if (typeof v.subnet !== 'string') return [];
+  const subnet = parseCidr(v.subnet);
+  const problems: { field: string; reason: string }[] = [];
+  if (typeof v.gateway === 'string') {
+    const gw = parseAddress(v.gateway);
+    const usable = usableRange(subnet);
+    if (gw.family !== subnet.family) {
+      problems.push({
+        field: 'gateway',
+        reason: `an IPv${String(gw.family)} address in an IPv${String(subnet.family)} subnet`,
+      });
+    } else if (!contains(subnet, gw.value)) {
+      problems.push({ field: 'gateway', reason: `${v.gateway} is not inside ${subnet.cidr}` });
+    } else if (gw.value < usable.first || gw.value > usable.last) {
+      problems.push({
+        field: 'gateway',
+        reason: `${v.gateway} is not a usable address of ${subnet.cidr}`,
+      });
+    }
+  }
+  if (typeof v.exclude_ips === 'string') {
+    try {
+      parseExcludeIps(subnet, v.exclude_ips);
+    } catch (err) {
+      if (!(err instanceof AddressError)) throw err;
+      problems.push({ field: 'exclude_ips', reason: err.message });
+    }
+  }
+  if (typeof v.dns_servers === 'string') {
+    for (const item of v.dns_servers.split(/\s+/).filter(Boolean)) {
+      try {
+        parseAddress(item);
+      } catch (err) {
+        if (!(err instanceof AddressError)) throw err;
+        problems.push({ field: 'dns_servers', reason: err.message });
+      }
+    }
+  }
+  return problems;
+}
 
 export const coreModels: Omit<ModelDef, 'package'>[] = [
   {
@@ -179,6 +230,7 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       dns_servers: { type: 'string', maxLength: 1024, help: 'space-separated addresses' },
       mtu: { type: 'integer', min: 576, max: 9216 },
     },
+    check: checkNetwork,
   },
   {
     name: 'NetworkSlice',

@@ -42,7 +42,10 @@ function columnType(def: FieldDef): EntitySchemaColumnOptions {
   }
 }
 
-const onDeleteSql = { cascade: 'CASCADE', restrict: 'RESTRICT', 'set-null': 'SET NULL' } as const;
+// Deletes are soft and cascade in the model service; a row is reaped only once its backends are
+// torn down, so the database refuses to reap a row that unreaped rows still refer to (their
+// backends may still exist) instead of cascading. Set-null references are cleared on reap.
+const onDeleteSql = { cascade: 'RESTRICT', restrict: 'RESTRICT', 'set-null': 'SET NULL' } as const;
 
 /** Every column of a table with the field that defines it and whether all its models need it. */
 export function tableColumns(
@@ -63,6 +66,47 @@ export function tableColumns(
 }
 
 const liveRows = '"deleted_at" IS NULL';
+
+export interface UniqueSet {
+  /** The partial unique index that enforces it. */
+  index: string;
+  /** The model it is declared on (its family shares it). */
+  model: string;
+  columns: string[];
+  where: string;
+}
+
+/** Names unique among live rows (per scope), and the unique sets of every model of a table. */
+export function uniqueSets(registry: Registry, root: ResolvedModel): UniqueSet[] {
+  const out: UniqueSet[] = [];
+  for (const name of root.family) {
+    const m = registry.get(name);
+    const familyFilter =
+      m.name === root.name || !root.polymorphic
+        ? ''
+        : ` AND "leaf_model" IN (${m.family.map((f) => `'${f}'`).join(', ')})`;
+    const sets: string[][] = [];
+    if (m.name === root.name && m.nameUnique) {
+      const scope = m.scope ? [columnOf(m.scope, m.allFields[m.scope] ?? { type: 'string' })] : [];
+      sets.push([...scope, 'name']);
+    }
+    for (const set of m.uniqueTogether ?? []) {
+      sets.push(
+        set.map((f) => (f === 'name' ? 'name' : columnOf(f, m.allFields[f] ?? { type: 'string' }))),
+      );
+    }
+    for (const cols of sets) {
+      const notNull = cols.map((c) => ` AND ${q(c)} IS NOT NULL`).join('');
+      out.push({
+        index: `ux_${root.table}_${cols.join('_')}`,
+        model: m.name,
+        columns: cols,
+        where: `${liveRows}${notNull}${familyFilter}`,
+      });
+    }
+  }
+  return out;
+}
 
 export function entitySchemas(registry: Registry): EntitySchema[] {
   return registry.tables().map((root) => {
@@ -98,36 +142,8 @@ export function entitySchemas(registry: Registry): EntitySchema[] {
         indices.push({ name: `ix_${root.table}_${column}`, columns: [column] });
       }
     }
-    // Unique names among live rows (per scope), and the unique sets of every model.
-    for (const name of root.family) {
-      const m = registry.get(name);
-      const familyFilter =
-        m.name === root.name || !root.polymorphic
-          ? ''
-          : ` AND "leaf_model" IN (${m.family.map((f) => `'${f}'`).join(', ')})`;
-      const sets: string[][] = [];
-      if (m.name === root.name && m.nameUnique) {
-        const scope = m.scope
-          ? [columnOf(m.scope, m.allFields[m.scope] ?? { type: 'string' })]
-          : [];
-        sets.push([...scope, 'name']);
-      }
-      for (const set of m.uniqueTogether ?? []) {
-        sets.push(
-          set.map((f) =>
-            f === 'name' ? 'name' : columnOf(f, m.allFields[f] ?? { type: 'string' }),
-          ),
-        );
-      }
-      for (const cols of sets) {
-        const notNull = cols.map((c) => ` AND ${q(c)} IS NOT NULL`).join('');
-        indices.push({
-          name: `ux_${root.table}_${cols.join('_')}`,
-          columns: cols,
-          unique: true,
-          where: `${liveRows}${notNull}${familyFilter}`,
-        });
-      }
+    for (const u of uniqueSets(registry, root)) {
+      indices.push({ name: u.index, columns: u.columns, unique: true, where: u.where });
     }
     return new EntitySchema({
       name: root.name,

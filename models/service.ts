@@ -1,0 +1,1108 @@
+// The model service: every read and write of models goes through here, inside transactions.
+// Writes are validated against the registry (every problem reported at once, nothing written),
+// edits bump `version` and may name the version they expect, deletes are soft and follow the
+// references' delete rules, lists are filtered, ordered and paged by keyset cursors. The
+// synchronizer's status writes go through setStatus and never bump `version`.
+import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  PreconditionError,
+  ValidationError,
+  type FieldProblem,
+} from './errors.js';
+import {
+  allocatePorts,
+  checkNetworkPlanChange,
+  describePorts,
+  type IpamRow,
+} from './ipam/allocator.js';
+import { SYNC_BOOKKEEPING, type FieldDef, type Registry, type ResolvedModel } from './registry.js';
+import { q, tableColumns, uniqueSets } from './schema.js';
+import { checkUserWrite, coerce, modelInfo, sameValue, type ModelInfo } from './validate.js';
+
+/** A model object as read: bookkeeping and fields by column name, references as `<field>_id`. */
+export type ModelObject = Record<string, unknown> & {
+  id: number;
+  leaf_model: string;
+  version: number;
+};
+
+export type FilterOp =
+  'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'in' | 'contains' | 'isnull' | 'notnull';
+
+export interface Filter {
+  field: string;
+  op?: FilterOp;
+  value?: unknown;
+}
+
+export interface ListOptions {
+  filter?: Filter[];
+  /** Sort keys; `id` is always the last tie-breaker. */
+  orderBy?: { field: string; desc?: boolean }[];
+  /** Default 100, at most 5000. */
+  pageSize?: number;
+  pageToken?: string;
+  /** Soft-deleted objects too (they are hidden by default). */
+  includeDeleted?: boolean;
+}
+
+export interface Page {
+  items: ModelObject[];
+  /** Pass it back for the next page; null on the last page. */
+  nextPageToken: string | null;
+}
+
+export interface WriteOptions {
+  /** Refuse the write (ConflictError) unless the object is at this version. */
+  expectedVersion?: number;
+}
+
+/** A synchronizer write: bookkeeping and feedback fields; never bumps `version`. */
+export interface StatusWrite {
+  backend_code?: 0 | 1 | 2;
+  backend_status?: string;
+  synced_version?: number;
+  failures?: number;
+  next_attempt_at?: Date | string | null;
+  /** Feedback fields of the model (e.g. a Port's port_id). */
+  feedback?: Record<string, unknown>;
+}
+
+export interface DeleteResult {
+  object: ModelObject;
+  /** Every object deleted with it by cascading references, in the order found. */
+  cascaded: { model: string; id: number }[];
+}
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number) => Promise<Buffer>;
+
+/** The stored form of a password: `scrypt$<salt>$<key>` (base64url). */
+export async function hashPassword(plain: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(plain, salt, 32);
+  return `scrypt$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+export async function verifyPassword(plain: string, stored: string | null): Promise<boolean> {
+  const [scheme, salt, key] = (stored ?? '').split('$');
+  if (scheme !== 'scrypt' || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64url');
+  const actual = await scrypt(plain, Buffer.from(salt, 'base64url'), expected.length);
+  return timingSafeEqual(expected, actual);
+}
+
+/** Internal: a unique index refused a write; resolved to a named holder after the rollback. */
+class UniqueViolation extends Error {
+  constructor(
+    readonly model: ResolvedModel,
+    readonly index: string,
+    readonly rows: { set: Record<string, unknown>; id?: number; index?: number }[],
+  ) {
+    super(`unique index ${index}`);
+  }
+}
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+}
+
+function pgCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as PgError).code : undefined;
+}
+
+const PAGE_DEFAULT = 100;
+const PAGE_MAX = 5000;
+const INSERT_PARAMS_MAX = 60000;
+
+export class ModelService {
+  readonly pool: pg.Pool;
+  private readonly ownPool: boolean;
+
+  constructor(
+    poolOrUrl: pg.Pool | string,
+    readonly registry: Registry,
+    options: { poolSize?: number } = {},
+  ) {
+    this.ownPool = typeof poolOrUrl === 'string';
+    this.pool =
+      typeof poolOrUrl === 'string'
+        ? new pg.Pool({ connectionString: poolOrUrl, max: options.poolSize ?? 10 })
+        : poolOrUrl;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownPool) await this.pool.end();
+  }
+
+  /**
+   * Runs `work` in one transaction: all of it commits or none of it does. Deadlocks and
+   * serialization failures are retried (a few times) from the start.
+   */
+  async transaction<T>(work: (tx: ModelTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let release: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(new ModelTx(client, this.registry));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          release = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+        const code = pgCode(err);
+        if ((code === '40P01' || code === '40001') && attempt < 4) continue;
+        if (err instanceof UniqueViolation) throw await this.explainUnique(err);
+        throw err;
+      } finally {
+        client.release(release);
+      }
+    }
+  }
+
+  create(model: string, values: Record<string, unknown>): Promise<ModelObject> {
+    return this.transaction((tx) => tx.create(model, values));
+  }
+
+  createMany(model: string, values: Record<string, unknown>[]): Promise<ModelObject[]> {
+    return this.transaction((tx) => tx.createMany(model, values));
+  }
+
+  get(model: string, id: number, options: { includeDeleted?: boolean } = {}): Promise<ModelObject> {
+    return this.transaction((tx) => tx.get(model, id, options));
+  }
+
+  update(
+    model: string,
+    id: number,
+    values: Record<string, unknown>,
+    options: WriteOptions = {},
+  ): Promise<ModelObject> {
+    return this.transaction((tx) => tx.update(model, id, values, options));
+  }
+
+  delete(model: string, id: number, options: WriteOptions = {}): Promise<DeleteResult> {
+    return this.transaction((tx) => tx.delete(model, id, options));
+  }
+
+  reap(model: string, id: number): Promise<void> {
+    return this.transaction((tx) => tx.reap(model, id));
+  }
+
+  list(model: string, options: ListOptions = {}): Promise<Page> {
+    return this.transaction((tx) => tx.list(model, options));
+  }
+
+  setStatus(model: string, id: number, status: StatusWrite): Promise<ModelObject> {
+    return this.transaction((tx) => tx.setStatus(model, id, status));
+  }
+
+  /** Checks a password field of an object (e.g. a User's) without ever returning the hash. */
+  async checkPassword(model: string, id: number, field: string, plain: string): Promise<boolean> {
+    const m = this.registry.get(model);
+    if (m.allFields[field]?.type !== 'password') {
+      throw new ValidationError(model, [{ field, reason: 'is not a password field' }]);
+    }
+    const r = await this.pool.query<{ h: string | null }>(
+      `SELECT ${q(field)} AS h FROM ${q(m.table)} WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return verifyPassword(plain, r.rows[0]?.h ?? null);
+  }
+
+  /** Turns a refused unique index into an error naming the field and the object holding it. */
+  private async explainUnique(err: UniqueViolation): Promise<Error> {
+    const root = this.registry.get(err.model.root);
+    const set = uniqueSets(this.registry, root).find((u) => u.index === err.index);
+    if (!set) return new AlreadyExistsError(err.model.name, 'name', 'is already used');
+    const field = set.columns.at(-1) ?? 'name';
+    const described = set.columns.filter((c) => c !== field);
+    for (const row of err.rows) {
+      const values = set.columns.map((c) => row.set[c]);
+      if (values.some((v) => v === undefined || v === null)) continue;
+      const where = set.columns.map((c, i) => `${q(c)} = $${String(i + 1)}`).join(' AND ');
+      const r = await this.pool.query<{ id: number; leaf_model?: string }>(
+        `SELECT * FROM ${q(root.table)} WHERE ${where} AND ${set.where.replace(/^/, '')} LIMIT 1`,
+        values,
+      );
+      const holder = r.rows[0];
+      if (!holder || holder.id === row.id) continue;
+      const holderModel = holder.leaf_model ?? root.name;
+      const scope = described.length
+        ? ` with ${described.map((c) => `${c} ${String(row.set[c])}`).join(', ')}`
+        : '';
+      const e = new AlreadyExistsError(
+        err.model.name,
+        field,
+        `${String(row.set[field])} is already used by ${holderModel} ${String(holder.id)}${scope}`,
+        { model: holderModel, id: holder.id },
+      );
+      if (row.index !== undefined) e.errors[0] = { ...e.errors[0]!, index: row.index };
+      return e;
+    }
+    return new AlreadyExistsError(
+      err.model.name,
+      field,
+      `the same ${set.columns.join(', ')} is given twice in one request`,
+    );
+  }
+}
+
+/** The operations of the model service on one transaction's connection. */
+export class ModelTx {
+  constructor(
+    readonly client: pg.PoolClient | pg.Client,
+    readonly registry: Registry,
+  ) {}
+
+  private info(model: string): ModelInfo {
+    if (!this.registry.has(model)) {
+      throw new ValidationError(model, [{ field: 'model', reason: `no model named ${model}` }]);
+    }
+    return modelInfo(this.registry, model);
+  }
+
+  async create(model: string, values: Record<string, unknown>): Promise<ModelObject> {
+    const [one] = await this.insert(this.info(model), [values], false);
+    return one!;
+  }
+
+  /** Creates many objects of one model in few statements; problems name the item's index. */
+  async createMany(model: string, values: Record<string, unknown>[]): Promise<ModelObject[]> {
+    if (values.length === 0) return [];
+    return this.insert(this.info(model), values, true);
+  }
+
+  private async insert(
+    info: ModelInfo,
+    inputs: Record<string, unknown>[],
+    indexed: boolean,
+  ): Promise<ModelObject[]> {
+    const model = info.model;
+    const problems: FieldProblem[] = [];
+    const rows = inputs.map(
+      (input, i): { set: Record<string, unknown>; index?: number; id?: number } => {
+        const checked = checkUserWrite(info, input, undefined, indexed ? i : undefined);
+        problems.push(...checked.problems);
+        return indexed ? { set: checked.set, index: i } : { set: checked.set };
+      },
+    );
+    if (problems.length === 0) problems.push(...(await this.checkReferences(info, rows)));
+    if (problems.length) throw new ValidationError(model.name, problems);
+
+    for (const row of rows) {
+      for (const key of info.passwords) {
+        const plain = row.set[key];
+        if (typeof plain === 'string') row.set[key] = await hashPassword(plain);
+      }
+      if (model.polymorphic) row.set.leaf_model = model.name;
+    }
+
+    // Ports get their addresses and MACs before they are written (ids are drawn first).
+    let ipam: IpamRow[] = [];
+    if (model.root === 'Port') {
+      const ids = await this.client.query<{ id: number }>(
+        `SELECT nextval(pg_get_serial_sequence($1, 'id'))::int AS id FROM generate_series(1, $2)`,
+        [model.table, rows.length],
+      );
+      rows.forEach((row, i) => {
+        row.id = ids.rows[i]!.id;
+        row.set.id = row.id;
+      });
+      const allocated = await allocatePorts(
+        this,
+        rows as { set: Record<string, unknown>; id: number; index?: number }[],
+      );
+      if (allocated.problems.length) throw new ValidationError(model.name, allocated.problems);
+      ipam = allocated.rows;
+    }
+
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r.set)))];
+    const types = columns.map((c) => columnSqlType(info, c));
+    const out: ModelObject[] = [];
+    const perStatement = Math.max(1, Math.floor(INSERT_PARAMS_MAX / Math.max(1, columns.length)));
+    for (let start = 0; start < rows.length; start += perStatement) {
+      const chunk = rows.slice(start, start + perStatement);
+      const params: unknown[] = [];
+      const tuples = chunk.map(
+        (row) =>
+          `(${columns
+            .map((c, i) => {
+              if (!(c in row.set)) return 'DEFAULT';
+              params.push(toParam(row.set[c], types[i]!));
+              return `$${String(params.length)}`;
+            })
+            .join(', ')})`,
+      );
+      let result: pg.QueryResult;
+      try {
+        result = await this.client.query(
+          `INSERT INTO ${q(model.table)} (${columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} RETURNING *`,
+          params,
+        );
+      } catch (err) {
+        throw this.uniqueOr(err, model, chunk);
+      }
+      for (const r of result.rows as Record<string, unknown>[]) out.push(this.toObject(r, model));
+    }
+    if (ipam.length) await insertIpam(this, ipam);
+    return out;
+  }
+
+  /** References must name live objects of the right model; the rows are share-locked. */
+  private async checkReferences(
+    info: ModelInfo,
+    rows: { set: Record<string, unknown>; index?: number }[],
+  ): Promise<FieldProblem[]> {
+    const byTable = new Map<
+      string,
+      { ids: Set<number>; uses: { key: string; def: FieldDef; id: number; index?: number }[] }
+    >();
+    for (const row of rows) {
+      for (const f of info.fields) {
+        if (f.def.type !== 'reference' || !f.def.reference) continue;
+        const id = row.set[f.key];
+        if (typeof id !== 'number') continue;
+        const table = this.registry.get(f.def.reference.model).table;
+        let entry = byTable.get(table);
+        if (!entry) byTable.set(table, (entry = { ids: new Set(), uses: [] }));
+        entry.ids.add(id);
+        entry.uses.push({ key: f.key, def: f.def, id, index: row.index });
+      }
+    }
+    const problems: FieldProblem[] = [];
+    for (const [table, entry] of byTable) {
+      const polymorphic = this.registry.tables().find((t) => t.table === table)?.polymorphic;
+      const r = await this.client.query<{ id: number; leaf_model?: string; deleted: boolean }>(
+        `SELECT id, ${polymorphic ? 'leaf_model, ' : ''}deleted_at IS NOT NULL AS deleted FROM ${q(table)} WHERE id = ANY($1::int[]) ORDER BY id FOR SHARE`,
+        [[...entry.ids]],
+      );
+      const found = new Map(r.rows.map((row) => [row.id, row]));
+      for (const use of entry.uses) {
+        const target = this.registry.get(use.def.reference!.model);
+        const row = found.get(use.id);
+        const at = use.index === undefined ? {} : { index: use.index };
+        if (!row) {
+          problems.push({
+            field: use.key,
+            reason: `no ${target.name} with id ${String(use.id)}`,
+            ...at,
+          });
+        } else if (row.deleted) {
+          problems.push({
+            field: use.key,
+            reason: `${target.name} ${String(use.id)} is being deleted`,
+            ...at,
+          });
+        } else if (row.leaf_model && !target.family.includes(row.leaf_model)) {
+          problems.push({
+            field: use.key,
+            reason: `${String(use.id)} is a ${row.leaf_model}, not a ${target.name}`,
+            ...at,
+          });
+        }
+      }
+    }
+    return problems;
+  }
+
+  async get(
+    model: string,
+    id: number,
+    options: { includeDeleted?: boolean; lock?: boolean } = {},
+  ): Promise<ModelObject> {
+    const row = await this.getRow(this.info(model).model, id, options);
+    return this.toObject(row, this.registry.get(model));
+  }
+
+  private async getRow(
+    model: ResolvedModel,
+    id: number,
+    options: { includeDeleted?: boolean; lock?: boolean } = {},
+  ): Promise<Record<string, unknown>> {
+    if (!Number.isInteger(id) || id < 1 || id > 2147483647) throw new NotFoundError(model.name, id);
+    const r = await this.client.query(
+      `SELECT * FROM ${q(model.table)} WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    const row = r.rows[0] as Record<string, unknown> | undefined;
+    if (
+      !row ||
+      (!options.includeDeleted && row.deleted_at !== null) ||
+      (model.polymorphic && !model.family.includes(row.leaf_model as string))
+    ) {
+      throw new NotFoundError(model.name, id);
+    }
+    return row;
+  }
+
+  async update(
+    model: string,
+    id: number,
+    values: Record<string, unknown>,
+    options: WriteOptions = {},
+  ): Promise<ModelObject> {
+    const asked = this.info(model);
+    const current = await this.getRow(asked.model, id, { lock: true });
+    // Validate as the object's own model, whichever model of its family the caller named.
+    const leaf = (current.leaf_model as string | undefined) ?? asked.model.name;
+    const info = this.info(leaf);
+    if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+      throw new ConflictError(
+        leaf,
+        id,
+        options.expectedVersion,
+        current.version as number,
+        this.toObject(current, info.model),
+      );
+    }
+    const checked = checkUserWrite(info, values, current);
+    const problems = checked.problems;
+    if (
+      current.write_protect === true &&
+      !('write_protect' in checked.set && checked.set.write_protect === false)
+    ) {
+      throw new PreconditionError(leaf, id, 'is write-protected: set write_protect to false first');
+    }
+    // Only what changes is written; an update that changes nothing leaves the version alone.
+    const changed: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(checked.set)) {
+      if (info.passwords.has(key)) {
+        if (
+          typeof value === 'string' &&
+          !(await verifyPassword(value, current[key] as string | null))
+        ) {
+          changed[key] = await hashPassword(value);
+        } else if (value === null && current[key] !== null) changed[key] = null;
+        continue;
+      }
+      if (!sameValue(current[key], value)) changed[key] = value;
+    }
+    if (problems.length === 0)
+      problems.push(...(await this.checkReferences(info, [{ set: changed }])));
+    if (problems.length === 0 && info.model.root === 'Network') {
+      problems.push(...(await checkNetworkPlanChange(this, id, current, changed)));
+    }
+    if (problems.length) throw new ValidationError(leaf, problems);
+    if (Object.keys(changed).length === 0) return this.toObject(current, info.model);
+
+    let ipam: IpamRow[] = [];
+    if (info.model.root === 'Port') {
+      // Clearing a static address or MAC keeps the one the port has: they move only on request.
+      if (changed.ip === null) delete changed.ip;
+      if (changed.mac === null) delete changed.mac;
+    }
+    if (Object.keys(changed).length === 0) return this.toObject(current, info.model);
+    if (info.model.root === 'Port' && ('ip' in changed || 'mac' in changed)) {
+      const allocated = await allocatePorts(
+        this,
+        [{ id, set: { ...current, ...changed } }],
+        changed,
+      );
+      if (allocated.problems.length) throw new ValidationError(leaf, allocated.problems);
+      ipam = allocated.rows;
+      Object.assign(changed, pick(allocated.updates.get(id) ?? {}, ['ip', 'mac']));
+    }
+
+    const keys = Object.keys(changed);
+    const params: unknown[] = [id];
+    const sets = keys.map((k) => {
+      params.push(toParam(changed[k], columnSqlType(info, k)));
+      return `${q(k)} = $${String(params.length)}`;
+    });
+    let result: pg.QueryResult;
+    try {
+      result = await this.client.query(
+        `UPDATE ${q(info.model.table)} SET ${sets.join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+        params,
+      );
+    } catch (err) {
+      throw this.uniqueOr(err, info.model, [{ set: { ...current, ...changed }, id }]);
+    }
+    if (ipam.length) await insertIpam(this, ipam);
+    return this.toObject(result.rows[0] as Record<string, unknown>, info.model);
+  }
+
+  /**
+   * Soft delete: the object and everything that refers to it by a cascading reference get
+   * `deleted_at` (the synchronizer tears their backends down, then reaps them); references
+   * that restrict refuse the delete, naming who still uses it; set-null references are cleared.
+   */
+  async delete(model: string, id: number, options: WriteOptions = {}): Promise<DeleteResult> {
+    const asked = this.info(model);
+    const current = await this.getRow(asked.model, id, { lock: true });
+    const leaf = (current.leaf_model as string | undefined) ?? asked.model.name;
+    if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+      throw new ConflictError(
+        leaf,
+        id,
+        options.expectedVersion,
+        current.version as number,
+        this.toObject(current, this.registry.get(leaf)),
+      );
+    }
+    // Everything that goes with it, breadth first.
+    const doomed = new Map<string, Set<number>>([[asked.model.table, new Set([id])]]);
+    const cascaded: { model: string; id: number }[] = [];
+    const protectedRows: { model: string; id: number }[] = [];
+    if (current.write_protect === true) protectedRows.push({ model: leaf, id });
+    let frontier: { table: string; ids: number[] }[] = [{ table: asked.model.table, ids: [id] }];
+    while (frontier.length) {
+      const next: { table: string; ids: number[] }[] = [];
+      for (const { table, ids } of frontier) {
+        for (const ref of this.referrers(table)) {
+          if (ref.onDelete !== 'cascade') continue;
+          const r = await this.client.query<{
+            id: number;
+            leaf_model?: string;
+            write_protect: boolean;
+          }>(
+            `SELECT * FROM ${q(ref.table)} WHERE ${q(ref.column)} = ANY($1::int[]) AND deleted_at IS NULL ORDER BY id FOR UPDATE`,
+            [ids],
+          );
+          let seen = doomed.get(ref.table);
+          if (!seen) doomed.set(ref.table, (seen = new Set()));
+          const fresh: number[] = [];
+          for (const row of r.rows) {
+            if (seen.has(row.id)) continue;
+            seen.add(row.id);
+            fresh.push(row.id);
+            const m = row.leaf_model ?? ref.rootModel;
+            cascaded.push({ model: m, id: row.id });
+            if (row.write_protect) protectedRows.push({ model: m, id: row.id });
+          }
+          if (fresh.length) next.push({ table: ref.table, ids: fresh });
+        }
+      }
+      frontier = next;
+    }
+    if (protectedRows.length) {
+      throw new PreconditionError(
+        leaf,
+        id,
+        `cannot be deleted: write-protected: ${protectedRows.map((p) => `${p.model} ${String(p.id)}`).join(', ')}`,
+        protectedRows,
+      );
+    }
+    // Restricting references from objects that stay refuse the delete.
+    const blockers: { model: string; id: number; field: string }[] = [];
+    for (const [table, ids] of doomed) {
+      for (const ref of this.referrers(table)) {
+        if (ref.onDelete !== 'restrict') continue;
+        const staying = [...(doomed.get(ref.table) ?? [])];
+        const r = await this.client.query<{ id: number; leaf_model?: string }>(
+          `SELECT * FROM ${q(ref.table)} WHERE ${q(ref.column)} = ANY($1::int[]) AND deleted_at IS NULL AND NOT (id = ANY($2::int[])) ORDER BY id LIMIT 10`,
+          [[...ids], staying],
+        );
+        for (const row of r.rows) {
+          blockers.push({ model: row.leaf_model ?? ref.rootModel, id: row.id, field: ref.column });
+        }
+      }
+    }
+    if (blockers.length) {
+      throw new PreconditionError(
+        leaf,
+        id,
+        `cannot be deleted: still used by ${blockers.map((b) => `${b.model} ${String(b.id)} (${b.field})`).join(', ')}`,
+        blockers.map(({ model: m, id: i }) => ({ model: m, id: i })),
+      );
+    }
+    // Set-null references from objects that stay are cleared (an edit of those objects).
+    for (const [table, ids] of doomed) {
+      for (const ref of this.referrers(table)) {
+        if (ref.onDelete !== 'set-null') continue;
+        await this.client.query(
+          `UPDATE ${q(ref.table)} SET ${q(ref.column)} = NULL, version = version + 1, updated_at = now() WHERE ${q(ref.column)} = ANY($1::int[]) AND deleted_at IS NULL AND NOT (id = ANY($2::int[]))`,
+          [[...ids], [...(doomed.get(ref.table) ?? [])]],
+        );
+      }
+    }
+    let object: ModelObject | undefined;
+    for (const [table, ids] of doomed) {
+      const r = await this.client.query(
+        `UPDATE ${q(table)} SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = ANY($1::int[]) AND deleted_at IS NULL RETURNING *`,
+        [[...ids]],
+      );
+      if (table === asked.model.table) {
+        const row = (r.rows as Record<string, unknown>[]).find((x) => x.id === id);
+        if (row) object = this.toObject(row, this.registry.get(leaf));
+      }
+    }
+    return { object: object!, cascaded };
+  }
+
+  /** Removes a soft-deleted object for good (the synchronizer, once its backends are gone). */
+  async reap(model: string, id: number): Promise<void> {
+    const m = this.info(model).model;
+    const row = await this.getRow(m, id, { includeDeleted: true, lock: true });
+    if (row.deleted_at === null) {
+      throw new PreconditionError(m.name, id, 'is not deleted: only deleted objects are reaped');
+    }
+    try {
+      await this.client.query(`DELETE FROM ${q(m.table)} WHERE id = $1`, [id]);
+    } catch (err) {
+      if (pgCode(err) === '23503') {
+        throw new PreconditionError(
+          m.name,
+          id,
+          'cannot be reaped while objects that refer to it are not reaped yet',
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** The synchronizer's write: status and feedback fields, `version` untouched. */
+  async setStatus(model: string, id: number, status: StatusWrite): Promise<ModelObject> {
+    const info = this.info(model);
+    const current = await this.getRow(info.model, id, { includeDeleted: true, lock: true });
+    const leafInfo = this.info((current.leaf_model as string | undefined) ?? info.model.name);
+    const problems: FieldProblem[] = [];
+    const set: Record<string, unknown> = {};
+    const { feedback, ...bookkeeping } = status;
+    const entries: [string, unknown][] = Object.entries(bookkeeping);
+    for (const [key, value] of entries) {
+      if (value === undefined) continue;
+      if (!(SYNC_BOOKKEEPING as readonly string[]).includes(key)) {
+        problems.push({ field: key, reason: 'is not a status field' });
+        continue;
+      }
+      const def: FieldDef =
+        key === 'backend_status'
+          ? { type: 'text' }
+          : key === 'next_attempt_at'
+            ? { type: 'timestamp' }
+            : { type: 'integer', min: 0, max: key === 'backend_code' ? 2 : undefined };
+      const c = coerce(def, value);
+      if ('reason' in c) problems.push({ field: key, reason: c.reason });
+      else set[key] = key === 'backend_status' ? (c.value ?? '') : c.value;
+    }
+    for (const [key, value] of Object.entries(feedback ?? {})) {
+      const f = leafInfo.byKey.get(key);
+      if (!f?.def.feedback) {
+        problems.push({ field: key, reason: `is not a feedback field of ${leafInfo.model.name}` });
+        continue;
+      }
+      const c = coerce(f.def, value);
+      if ('reason' in c) problems.push({ field: f.key, reason: c.reason });
+      else set[f.key] = c.value;
+    }
+    if (problems.length) throw new ValidationError(leafInfo.model.name, problems);
+    const keys = Object.keys(set).filter((k) => !sameValue(current[k], set[k]));
+    if (keys.length === 0) return this.toObject(current, leafInfo.model);
+    const params: unknown[] = [id];
+    const sql = keys.map((k) => {
+      params.push(
+        toParam(set[k], k === 'next_attempt_at' ? 'timestamptz' : columnSqlType(leafInfo, k)),
+      );
+      return `${q(k)} = $${String(params.length)}`;
+    });
+    const r = await this.client.query(
+      `UPDATE ${q(info.model.table)} SET ${sql.join(', ')} WHERE id = $1 RETURNING *`,
+      params,
+    );
+    return this.toObject(r.rows[0] as Record<string, unknown>, leafInfo.model);
+  }
+
+  async list(model: string, options: ListOptions = {}): Promise<Page> {
+    const info = this.info(model);
+    const m = info.model;
+    const problems: FieldProblem[] = [];
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (!options.includeDeleted) where.push('deleted_at IS NULL');
+    if (m.polymorphic && m.root !== m.name) {
+      params.push(m.family);
+      where.push(`leaf_model = ANY($${String(params.length)}::text[])`);
+    }
+    const columnType = (field: string): { column: string; def: FieldDef } | undefined => {
+      const f = info.byKey.get(field);
+      if (f) return f.def.type === 'password' ? undefined : { column: f.key, def: f.def };
+      return BOOKKEEPING_DEFS[field] ? { column: field, def: BOOKKEEPING_DEFS[field] } : undefined;
+    };
+    (options.filter ?? []).forEach((flt, i) => {
+      const col = columnType(flt.field);
+      const op = flt.op ?? 'eq';
+      if (!col) {
+        problems.push({
+          field: `filter[${String(i)}].field`,
+          reason: `${m.name} has no field ${flt.field} to filter on`,
+        });
+        return;
+      }
+      const c = q(col.column);
+      if (op === 'isnull' || op === 'notnull') {
+        where.push(`${c} IS ${op === 'isnull' ? '' : 'NOT '}NULL`);
+        return;
+      }
+      if (op === 'in') {
+        if (!Array.isArray(flt.value)) {
+          problems.push({ field: `filter[${String(i)}].value`, reason: 'must be a list for "in"' });
+          return;
+        }
+        const values: unknown[] = [];
+        for (const v of flt.value as unknown[]) {
+          const cv = coerce(col.def, v);
+          if ('reason' in cv)
+            problems.push({ field: `filter[${String(i)}].value`, reason: cv.reason });
+          else values.push(toParam(cv.value, sqlType(col.def)));
+        }
+        params.push(values);
+        where.push(`${c} = ANY($${String(params.length)}::${sqlType(col.def)}[])`);
+        return;
+      }
+      if (op === 'contains') {
+        if (
+          typeof flt.value !== 'string' ||
+          !['string', 'text', 'ip', 'cidr', 'mac'].includes(col.def.type)
+        ) {
+          problems.push({
+            field: `filter[${String(i)}].op`,
+            reason: '"contains" takes a string and a text field',
+          });
+          return;
+        }
+        params.push(`%${flt.value.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+        where.push(`${c} ILIKE $${String(params.length)}`);
+        return;
+      }
+      const sqlOp = { eq: '=', ne: '<>', lt: '<', le: '<=', gt: '>', ge: '>=' }[op as 'eq'];
+      if (!sqlOp) {
+        problems.push({ field: `filter[${String(i)}].op`, reason: `unknown operator ${op}` });
+        return;
+      }
+      if (col.def.type === 'json') {
+        problems.push({
+          field: `filter[${String(i)}].field`,
+          reason: 'JSON fields cannot be compared',
+        });
+        return;
+      }
+      const cv = coerce(col.def, flt.value);
+      if ('reason' in cv) {
+        problems.push({ field: `filter[${String(i)}].value`, reason: cv.reason });
+        return;
+      }
+      if (cv.value === null) {
+        where.push(`${c} IS ${op === 'ne' ? 'NOT ' : ''}NULL`);
+        return;
+      }
+      params.push(toParam(cv.value, sqlType(col.def)));
+      where.push(`${c} ${sqlOp} $${String(params.length)}`);
+    });
+
+    const order: { column: string; desc: boolean; type: string; nullable: boolean }[] = [];
+    (options.orderBy ?? []).forEach((o, i) => {
+      const col = columnType(o.field);
+      if (!col || col.def.type === 'json' || col.def.type === 'text') {
+        problems.push({
+          field: `order_by[${String(i)}]`,
+          reason: `${m.name} cannot be ordered by ${o.field}`,
+        });
+        return;
+      }
+      if (col.column === 'id') return;
+      order.push({
+        column: col.column,
+        desc: o.desc === true,
+        type: sqlType(col.def),
+        nullable: col.column !== 'version' && col.column !== 'created_at',
+      });
+    });
+    order.push({
+      column: 'id',
+      desc: (options.orderBy ?? []).some((o) => o.field === 'id' && o.desc),
+      type: 'int',
+      nullable: false,
+    });
+
+    let pageSize = PAGE_DEFAULT;
+    if (options.pageSize !== undefined) {
+      if (
+        !Number.isInteger(options.pageSize) ||
+        options.pageSize < 1 ||
+        options.pageSize > PAGE_MAX
+      ) {
+        problems.push({
+          field: 'page_size',
+          reason: `must be an integer from 1 to ${String(PAGE_MAX)}`,
+        });
+      } else pageSize = options.pageSize;
+    }
+    const queryKey = JSON.stringify([
+      m.name,
+      options.filter ?? [],
+      order.map((o) => [o.column, o.desc]),
+      options.includeDeleted === true,
+    ]);
+    if (options.pageToken) {
+      const after = decodeToken(options.pageToken, queryKey, order.length);
+      if (!after) {
+        problems.push({
+          field: 'page_token',
+          reason: 'is not a page token of this listing (same model, filter and order)',
+        });
+      } else {
+        where.push(keysetAfter(order, after, params));
+      }
+    }
+    if (problems.length) throw new ValidationError(m.name, problems);
+
+    params.push(pageSize + 1);
+    const sql = `SELECT * FROM ${q(m.table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order
+      .map((o) => `${q(o.column)} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`)
+      .join(', ')} LIMIT $${String(params.length)}`;
+    const r = await this.client.query(sql, params);
+    const rows = r.rows as Record<string, unknown>[];
+    const more = rows.length > pageSize;
+    const page = more ? rows.slice(0, pageSize) : rows;
+    const last = page.at(-1);
+    return {
+      items: page.map((row) => this.toObject(row, m)),
+      nextPageToken:
+        more && last
+          ? encodeToken(
+              queryKey,
+              order.map((o) => tokenValue(last[o.column])),
+            )
+          : null,
+    };
+  }
+
+  /** Tables and columns whose references point at rows of `table`, with their delete rule. */
+  private referrers(table: string): Referrer[] {
+    const cacheKey = table;
+    const cached = referrerCache.get(this.registry)?.get(cacheKey);
+    if (cached) return cached;
+    const out: Referrer[] = [];
+    for (const root of this.registry.tables()) {
+      for (const [column, { def }] of tableColumns(this.registry, root)) {
+        if (def.type !== 'reference' || !def.reference) continue;
+        if (this.registry.get(def.reference.model).table !== table) continue;
+        out.push({
+          table: root.table,
+          column,
+          onDelete: def.reference.onDelete,
+          rootModel: root.name,
+        });
+      }
+    }
+    let perRegistry = referrerCache.get(this.registry);
+    if (!perRegistry)
+      referrerCache.set(this.registry, (perRegistry = new Map<string, Referrer[]>()));
+    perRegistry.set(cacheKey, out);
+    return out;
+  }
+
+  private uniqueOr(
+    err: unknown,
+    model: ResolvedModel,
+    rows: { set: Record<string, unknown>; id?: number; index?: number }[],
+  ): unknown {
+    if (pgCode(err) === '23505') {
+      const constraint = (err as PgError).constraint ?? '';
+      if (constraint.startsWith('ux_')) return new UniqueViolation(model, constraint, rows);
+    }
+    return err;
+  }
+
+  /** A row as callers see it: the leaf model's fields, times as ISO text, no password hashes. */
+  toObject(row: Record<string, unknown>, asked: ResolvedModel): ModelObject {
+    const leafName = (row.leaf_model as string | undefined) ?? asked.name;
+    const info = modelInfo(this.registry, this.registry.has(leafName) ? leafName : asked.name);
+    const out: Record<string, unknown> = {
+      id: row.id,
+      name: row.name ?? null,
+      leaf_model: leafName,
+    };
+    for (const f of info.fields) {
+      if (f.def.type === 'password') continue;
+      out[f.key] = plain(row[f.key]);
+    }
+    for (const key of OUTPUT_BOOKKEEPING) out[key] = plain(row[key]);
+    return out as ModelObject;
+  }
+}
+
+interface Referrer {
+  table: string;
+  column: string;
+  onDelete: string;
+  rootModel: string;
+}
+
+const referrerCache = new WeakMap<Registry, Map<string, Referrer[]>>();
+
+const OUTPUT_BOOKKEEPING = [
+  'version',
+  'synced_version',
+  'backend_code',
+  'backend_status',
+  'failures',
+  'next_attempt_at',
+  'no_sync',
+  'write_protect',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+] as const;
+
+const BOOKKEEPING_DEFS: Record<string, FieldDef> = {
+  id: { type: 'integer' },
+  name: { type: 'string' },
+  version: { type: 'integer' },
+  synced_version: { type: 'integer' },
+  backend_code: { type: 'integer' },
+  backend_status: { type: 'string', maxLength: 100000 },
+  failures: { type: 'integer' },
+  next_attempt_at: { type: 'timestamp' },
+  created_at: { type: 'timestamp' },
+  updated_at: { type: 'timestamp' },
+  deleted_at: { type: 'timestamp' },
+  no_sync: { type: 'boolean' },
+  write_protect: { type: 'boolean' },
+  leaf_model: { type: 'string' },
+};
+
+function plain(v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString();
+  return v === undefined ? null : v;
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]]));
+}
+
+function sqlType(def: FieldDef): string {
+  switch (def.type) {
+    case 'integer':
+    case 'reference':
+      return 'int';
+    case 'float':
+      return 'float8';
+    case 'boolean':
+      return 'bool';
+    case 'json':
+      return 'jsonb';
+    case 'timestamp':
+      return 'timestamptz';
+    default:
+      return 'text';
+  }
+}
+
+function columnSqlType(info: ModelInfo, column: string): string {
+  const f = info.byKey.get(column);
+  if (f) return sqlType(f.def);
+  const b = BOOKKEEPING_DEFS[column];
+  return b ? sqlType(b) : 'text';
+}
+
+/** A value as a query parameter: JSON is sent as its text (pg would make arrays PG arrays). */
+function toParam(value: unknown, type: string): unknown {
+  if (type === 'jsonb' && value !== null && value !== undefined) return JSON.stringify(value);
+  return value;
+}
+
+function tokenValue(v: unknown): unknown {
+  return v instanceof Date ? v.toISOString() : (v ?? null);
+}
+
+function encodeToken(queryKey: string, values: unknown[]): string {
+  return Buffer.from(JSON.stringify({ k: hashKey(queryKey), v: values })).toString('base64url');
+}
+
+function decodeToken(token: string, queryKey: string, n: number): unknown[] | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      k?: unknown;
+      v?: unknown;
+    };
+    if (parsed.k !== hashKey(queryKey) || !Array.isArray(parsed.v) || parsed.v.length !== n)
+      return undefined;
+    if (!parsed.v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)))
+      return undefined;
+    if (typeof parsed.v.at(-1) !== 'number') return undefined;
+    return parsed.v as unknown[];
+  } catch {
+    return undefined;
+  }
+}
+
+function hashKey(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(36);
+}
+
+/** The rows after `after` in the order (NULLS LAST in both directions). */
+function keysetAfter(
+  order: { column: string; desc: boolean; type: string; nullable: boolean }[],
+  after: unknown[],
+  params: unknown[],
+): string {
+  const alternatives: string[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const eqs: string[] = [];
+    let possible = true;
+    for (let j = 0; j < i; j++) {
+      const o = order[j]!;
+      if (after[j] === null) eqs.push(`${q(o.column)} IS NULL`);
+      else {
+        params.push(after[j]);
+        eqs.push(`${q(o.column)} = $${String(params.length)}::${o.type}`);
+      }
+    }
+    const o = order[i]!;
+    let beyond: string;
+    if (after[i] === null) {
+      possible = false; // nothing sorts after NULL (NULLS LAST) except by later keys
+      beyond = 'false';
+    } else {
+      params.push(after[i]);
+      beyond = `(${q(o.column)} ${o.desc ? '<' : '>'} $${String(params.length)}::${o.type}${o.nullable ? ` OR ${q(o.column)} IS NULL` : ''})`;
+    }
+    if (possible) alternatives.push([...eqs, beyond].join(' AND '));
+  }
+  return alternatives.length ? `(${alternatives.map((a) => `(${a})`).join(' OR ')})` : 'false';
+}
+
+async function insertIpam(tx: ModelTx, rows: IpamRow[]): Promise<void> {
+  const addresses = rows.filter((r) => r.address !== undefined);
+  const macs = rows.filter((r) => r.mac !== undefined);
+  if (addresses.length) {
+    await tx.client.query(
+      `INSERT INTO syncord_ipam_address (network_id, address, port_id, static)
+       SELECT * FROM unnest($1::int[], $2::inet[], $3::int[], $4::bool[])`,
+      [
+        addresses.map((r) => r.networkId),
+        addresses.map((r) => r.address),
+        addresses.map((r) => r.portId),
+        addresses.map((r) => r.staticAddress),
+      ],
+    );
+  }
+  if (macs.length) {
+    await tx.client.query(
+      `INSERT INTO syncord_ipam_mac (mac, network_id, port_id, static)
+       SELECT * FROM unnest($1::macaddr[], $2::int[], $3::int[], $4::bool[])`,
+      [
+        macs.map((r) => r.mac),
+        macs.map((r) => r.networkId),
+        macs.map((r) => r.portId),
+        macs.map((r) => r.staticMac),
+      ],
+    );
+  }
+}
+
+export { describePorts };
