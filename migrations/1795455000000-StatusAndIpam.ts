@@ -24,9 +24,10 @@ export class StatusAndIpam1795455000000 implements MigrationInterface {
     // Pruning removes whole transactions up to a cursor; a watch older than it must re-list.
     await db.query(`CREATE TABLE syncord_change_horizon (
         one boolean PRIMARY KEY DEFAULT true CHECK (one),
-        cursor bigint NOT NULL
+        cursor bigint NOT NULL,
+        change_id bigint NOT NULL
       )`);
-    await db.query(`INSERT INTO syncord_change_horizon (cursor) VALUES (0)`);
+    await db.query(`INSERT INTO syncord_change_horizon (cursor, change_id) VALUES (0, 0)`);
 
     await db.query(`
       CREATE TABLE syncord_ipam_address (
