@@ -650,7 +650,7 @@ export class ModelTx {
     try {
       await this.client.query(`DELETE FROM ${q(m.table)} WHERE id = $1`, [id]);
     } catch (err) {
-      if (pgCode(err) === '23503') {
+      if (pgCode(err) === '23503' || pgCode(err) === '23001') {
         throw new PreconditionError(
           m.name,
           id,

@@ -16,6 +16,9 @@ export interface ScratchDb {
   drop(): Promise<void>;
 }
 
+/** The rig's PostgreSQL (started if it is not running). */
+export const rigServer = async (): Promise<string> => (await rig()).DATABASE_URL;
+
 export async function scratchDb(serverUrl?: string, poolSize = 10): Promise<ScratchDb> {
   const base = serverUrl ?? (await rig()).DATABASE_URL;
   const name = `syncord_test_${String(process.pid)}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
