@@ -206,6 +206,13 @@ export class ModelService {
     return this.transaction((tx) => tx.setStatus(model, id, status));
   }
 
+  dependents(
+    model: string,
+    id: number,
+  ): Promise<{ model: string; id: number; deleted: boolean }[]> {
+    return this.transaction((tx) => tx.dependents(model, id));
+  }
+
   /** Checks a password field of an object (e.g. a User's) without ever returning the hash. */
   async checkPassword(model: string, id: number, field: string, plain: string): Promise<boolean> {
     const m = this.registry.get(model);
@@ -638,6 +645,29 @@ export class ModelTx {
       }
     }
     return { object: object!, cascaded };
+  }
+
+  /**
+   * Objects (live or deleted, not yet reaped) whose references point at this one: what must be
+   * torn down and reaped before it can be.
+   */
+  async dependents(
+    model: string,
+    id: number,
+    limit = 10,
+  ): Promise<{ model: string; id: number; deleted: boolean }[]> {
+    const m = this.info(model).model;
+    const out: { model: string; id: number; deleted: boolean }[] = [];
+    for (const ref of this.referrers(m.table)) {
+      if (out.length >= limit) break;
+      const r = await this.client.query<{ id: number; leaf_model?: string; deleted: boolean }>(
+        `SELECT *, deleted_at IS NOT NULL AS deleted FROM ${q(ref.table)} WHERE ${q(ref.column)} = $1${ref.table === m.table ? ' AND id <> $1' : ''} ORDER BY id LIMIT $2`,
+        [id, limit - out.length],
+      );
+      for (const row of r.rows)
+        out.push({ model: row.leaf_model ?? ref.rootModel, id: row.id, deleted: row.deleted });
+    }
+    return out;
   }
 
   /** Removes a soft-deleted object for good (the synchronizer, once its backends are gone). */

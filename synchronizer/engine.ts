@@ -1,0 +1,448 @@
+// The synchronizer's engine: generic and small. It knows models (through the registry and the
+// model service) and steps, nothing of any backend. Changes arrive from the change log (NOTIFY),
+// from steps' backend watches (ctx.enqueue) and from a periodic level-triggered resync; each
+// (model, id) is a key of the work queue, so one object is never worked on twice at once.
+//
+// For a live object: it waits (pending, no backoff spent) until every object it refers to that
+// has a step is synced at its current version; then its step's sync() runs; success records
+// `synced_version`, failure records the error and a retry time (exponential backoff, persisted).
+// For a deleted object: it waits until nothing refers to it any more (its dependents are torn
+// down and reaped first), then its step's delete() runs and the row is reaped.
+import { NotFoundError } from '../models/errors.js';
+import type { Registry } from '../models/registry.js';
+import type { ModelObject, ModelService } from '../models/service.js';
+import { columnOf } from '../models/schema.js';
+import { headCursor, watchChanges } from '../models/watch.js';
+import { backoffMs, WorkQueue } from './queue.js';
+
+export interface StepContext {
+  models: ModelService;
+  /** Queue an object for reconciliation (e.g. from a backend watch). */
+  enqueue(model: string, id: number): void;
+  signal: AbortSignal;
+}
+
+export interface SyncStep {
+  /** Shown in metrics and logs, e.g. "kubernetes/namespace". */
+  name: string;
+  /** The model whose objects (of every kind of it) the step reconciles. */
+  observes: string;
+  /** Creates or updates the backend objects; idempotent. Returns one sentence: what was done. */
+  sync(obj: ModelObject, ctx: StepContext): Promise<string>;
+  /** Removes the backend objects; idempotent (gone already is success). */
+  delete(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
+  /** Starts the step's backend watches, if any; they call ctx.enqueue on drift. */
+  start?(ctx: StepContext): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+/** Thrown by a step that cannot proceed yet, not for a fault: no backoff is spent. */
+export class WaitingError extends Error {
+  constructor(
+    message: string,
+    readonly retryMs = 5000,
+  ) {
+    super(message);
+    this.name = 'WaitingError';
+  }
+}
+
+export interface EngineOptions {
+  /** Workers running at once (default 8). */
+  workers?: number;
+  /** Period of the full level-triggered resync (default 5 minutes). */
+  resyncMs?: number;
+  backoff?: { baseMs?: number; maxMs?: number };
+  log?: (line: string) => void;
+  /** The database URL for the change-log watch (default: from the model service's pool). */
+  url: string;
+}
+
+export interface EngineStats {
+  reconciles: number;
+  errors: number;
+  waits: number;
+  reaped: number;
+}
+
+type Key = `${string}:${string}`;
+
+const keyOf = (model: string, id: number): Key => `${model}:${String(id)}`;
+function parseKey(key: Key): { model: string; id: number } {
+  const i = key.lastIndexOf(':');
+  return { model: key.slice(0, i), id: Number(key.slice(i + 1)) };
+}
+
+export class Engine {
+  readonly queue = new WorkQueue<Key>();
+  readonly stats: EngineStats = { reconciles: 0, errors: 0, waits: 0, reaped: 0 };
+  /** Per step name: reconciles, errors and total seconds, for metrics. */
+  readonly stepStats = new Map<string, { runs: number; errors: number; seconds: number }>();
+  private readonly steps = new Map<string, SyncStep>();
+  /** Dependents waiting on an object: re-queued when it syncs or goes away. */
+  private readonly waiters = new Map<Key, Set<Key>>();
+  private readonly controller = new AbortController();
+  private running: Promise<void>[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    readonly registry: Registry,
+    readonly models: ModelService,
+    steps: SyncStep[],
+    private readonly options: EngineOptions,
+  ) {
+    this.log = options.log ?? (() => undefined);
+    for (const step of steps) {
+      if (!registry.has(step.observes)) {
+        throw new Error(`step ${step.name} observes unknown model ${step.observes}`);
+      }
+      for (const m of registry.get(step.observes).family) {
+        const other = this.steps.get(m);
+        // The most specific step wins: a step for VNFServiceInstance over one for ServiceInstance.
+        if (
+          other &&
+          registry.get(other.observes).family.length <= registry.get(step.observes).family.length
+        ) {
+          continue;
+        }
+        this.steps.set(m, step);
+      }
+    }
+  }
+
+  /** The step that reconciles objects of this model, if any. */
+  stepFor(model: string): SyncStep | undefined {
+    return this.steps.get(model);
+  }
+
+  private get ctx(): StepContext {
+    return {
+      models: this.models,
+      enqueue: (model, id) => {
+        this.queue.add(keyOf(model, id));
+      },
+      signal: this.controller.signal,
+    };
+  }
+
+  /** Starts the watch, the workers, the steps' watches and the first resync. */
+  async start(): Promise<void> {
+    const signal = this.controller.signal;
+    for (const step of new Set(this.steps.values())) await step.start?.(this.ctx);
+    // Watch first, then resync: nothing committed in between is missed.
+    let resolveReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+    this.running.push(this.watch(resolveReady));
+    await ready;
+    await this.resync();
+    const resyncMs = this.options.resyncMs ?? 5 * 60_000;
+    const tick = () => {
+      this.resync()
+        .catch((err: unknown) => {
+          this.log(`resync failed: ${String(err)}`);
+        })
+        .finally(() => {
+          if (!signal.aborted) this.resyncTimer = setTimeout(tick, resyncMs).unref();
+        });
+    };
+    this.resyncTimer = setTimeout(tick, resyncMs).unref();
+    for (let i = 0; i < (this.options.workers ?? 8); i++) this.running.push(this.worker());
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    clearTimeout(this.resyncTimer);
+    this.queue.shutDown();
+    await Promise.allSettled(this.running);
+    for (const step of new Set(this.steps.values())) await step.stop?.();
+  }
+
+  /** Whether the queue is empty and no worker is busy (tests and benchmarks wait for this). */
+  idle(): boolean {
+    return this.queue.depth === 0 && this.queue.inFlight === 0;
+  }
+
+  private stopping(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  private async watch(ready: () => void): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      try {
+        let from = await headCursor(this.models.pool);
+        ready();
+        for await (const change of watchChanges(this.options.url, { from, signal })) {
+          from = change.cursor;
+          // Our own status writes, and reaps, need no work.
+          if (change.op === 'status' || change.op === 'reap') continue;
+          this.queue.add(keyOf(change.model, change.id));
+        }
+      } catch (err) {
+        if (this.stopping()) return;
+        this.log(`change watch failed, resyncing: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        await this.resync().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Level-triggered: every object a step reconciles is queued (when due), and every deleted
+   * object of any model, so that drift is repaired and nothing is left unreaped.
+   */
+  async resync(): Promise<number> {
+    const now = Date.now();
+    let n = 0;
+    for (const root of this.registry.tables()) {
+      const withStep = root.family.some((m) => this.steps.has(m));
+      const r = await this.models.pool.query<{
+        id: number;
+        leaf_model?: string;
+        next_attempt_at: Date | null;
+      }>(`SELECT * FROM "${root.table}"${withStep ? '' : ' WHERE deleted_at IS NOT NULL'}`);
+      for (const row of r.rows) {
+        const key = keyOf(row.leaf_model ?? root.name, row.id);
+        const wait = row.next_attempt_at ? row.next_attempt_at.getTime() - now : 0;
+        if (wait > 0) this.queue.addAfter(key, wait);
+        else this.queue.add(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.process(key);
+      } catch (err) {
+        // Only a failure to record status lands here (e.g. the database went away): retry later.
+        this.log(`${key}: ${err instanceof Error ? err.message : String(err)}`);
+        this.queue.addAfter(key, 2000);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: Key): Promise<void> {
+    const { model, id } = parseKey(key);
+    let obj: ModelObject;
+    try {
+      obj = await this.models.get(model, id, { includeDeleted: true });
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        this.release(key); // reaped already
+        return;
+      }
+      throw err;
+    }
+    const nextAttempt = obj.next_attempt_at ? Date.parse(obj.next_attempt_at as string) : 0;
+    if (nextAttempt > Date.now() && obj.deleted_at === null && obj.synced_version !== obj.version) {
+      // Backing off, and not edited since the failure (an edit clears the wait).
+      if (!this.editedSinceFailure(obj)) {
+        this.queue.addAfter(key, nextAttempt - Date.now());
+        return;
+      }
+    }
+    if (obj.deleted_at !== null) return this.teardown(key, obj);
+    if (obj.no_sync === true) {
+      await this.status(obj, {
+        backend_code: 0,
+        backend_status: 'not synchronized: no_sync is set',
+      });
+      return;
+    }
+    const step = this.steps.get(obj.leaf_model);
+    if (!step) return;
+
+    const waitingFor = await this.unmetDependency(obj, key);
+    if (waitingFor) {
+      this.stats.waits++;
+      await this.status(obj, { backend_code: 0, backend_status: waitingFor });
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const stat = this.stepStat(step.name);
+    try {
+      const done = await step.sync(obj, this.ctx);
+      this.stats.reconciles++;
+      stat.runs++;
+      await this.status(obj, {
+        backend_code: 1,
+        backend_status: done,
+        synced_version: obj.version,
+        failures: 0,
+        next_attempt_at: null,
+      });
+      this.wakeWaiters(key);
+    } catch (err) {
+      stat.runs++;
+      if (err instanceof WaitingError) {
+        this.stats.waits++;
+        await this.status(obj, { backend_code: 0, backend_status: err.message });
+        this.queue.addAfter(key, err.retryMs);
+        return;
+      }
+      this.stats.errors++;
+      stat.errors++;
+      await this.fail(key, obj, err);
+      this.wakeWaiters(key); // dependents now show the error they wait on
+    } finally {
+      stat.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    }
+  }
+
+  /** A failure recorded at version v with synced_version < v; an edit since bumps version. */
+  private editedSinceFailure(obj: ModelObject): boolean {
+    // The failure's status write keeps `version`; the engine notes the version it failed at.
+    return this.failedAt.get(keyOf(obj.leaf_model, obj.id)) !== obj.version;
+  }
+  private readonly failedAt = new Map<Key, number>();
+
+  private async fail(key: Key, obj: ModelObject, err: unknown): Promise<void> {
+    const failures = ((obj.failures as number | null) ?? 0) + 1;
+    const delay = backoffMs(failures, this.options.backoff?.baseMs, this.options.backoff?.maxMs);
+    const message = err instanceof Error ? err.message : String(err);
+    const sentence = `error: ${message.split('\n')[0] ?? message}`;
+    this.failedAt.set(key, obj.version);
+    await this.status(obj, {
+      backend_code: 2,
+      backend_status: sentence.slice(0, 2000),
+      failures,
+      next_attempt_at: new Date(Date.now() + delay).toISOString(),
+    });
+    this.log(`${key}: ${sentence} (retry in ${String(Math.round(delay / 100) / 10)} s)`);
+    this.queue.addAfter(key, delay);
+  }
+
+  /**
+   * The first object this one refers to that is not yet synced at its current version, as the
+   * sentence the operator sees; undefined when every dependency is ready. The object is queued
+   * again when that dependency syncs.
+   */
+  private async unmetDependency(obj: ModelObject, key: Key): Promise<string | undefined> {
+    const m = this.registry.get(obj.leaf_model);
+    for (const [field, def] of Object.entries(m.allFields)) {
+      if (def.type !== 'reference' || !def.reference) continue;
+      const depId = obj[columnOf(field, def)];
+      if (typeof depId !== 'number') continue;
+      if (!this.registry.get(def.reference.model).family.some((f) => this.steps.has(f))) continue;
+      let dep: ModelObject;
+      try {
+        dep = await this.models.get(def.reference.model, depId, { includeDeleted: true });
+      } catch (err) {
+        if (err instanceof NotFoundError)
+          return `waiting for ${def.reference.model} ${String(depId)}, which does not exist`;
+        throw err;
+      }
+      if (!this.steps.has(dep.leaf_model)) continue;
+      const depKey = keyOf(dep.leaf_model, dep.id);
+      const label = `${dep.leaf_model} ${typeof dep.name === 'string' ? dep.name : String(dep.id)}`;
+      let why: string | undefined;
+      if (dep.deleted_at !== null) why = `waiting for ${label}, which is being deleted`;
+      else if (dep.backend_code === 1 && dep.synced_version === dep.version) why = undefined;
+      else if (dep.backend_code === 2) why = `waiting for ${label} (${String(dep.backend_status)})`;
+      else why = `waiting for ${label} (pending)`;
+      if (why) {
+        let set = this.waiters.get(depKey);
+        if (!set) this.waiters.set(depKey, (set = new Set()));
+        set.add(key);
+        return why;
+      }
+    }
+    return undefined;
+  }
+
+  private wakeWaiters(key: Key): void {
+    const set = this.waiters.get(key);
+    if (!set) return;
+    this.waiters.delete(key);
+    for (const k of set) this.queue.add(k);
+  }
+
+  /** Deleted: dependents go first; then the step tears the backend down; then the row is reaped. */
+  private async teardown(key: Key, obj: ModelObject): Promise<void> {
+    const dependents = await this.models.dependents(obj.leaf_model, obj.id);
+    if (dependents.length) {
+      for (const d of dependents) {
+        const set = this.waiters.get(keyOf(d.model, d.id)) ?? new Set<Key>();
+        set.add(key);
+        this.waiters.set(keyOf(d.model, d.id), set);
+      }
+      const first = dependents[0]!;
+      await this.status(obj, {
+        backend_code: 0,
+        backend_status: `deleting: waiting for ${first.model} ${String(first.id)}${dependents.length > 1 ? ` and ${String(dependents.length - 1)} more` : ''} to be removed first`,
+      });
+      return;
+    }
+    const step = this.steps.get(obj.leaf_model);
+    if (step && obj.no_sync !== true) {
+      const stat = this.stepStat(step.name);
+      try {
+        await step.delete(obj, this.ctx);
+        stat.runs++;
+      } catch (err) {
+        stat.runs++;
+        stat.errors++;
+        this.stats.errors++;
+        await this.fail(key, obj, err);
+        return;
+      }
+    }
+    try {
+      await this.models.reap(obj.leaf_model, obj.id);
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        this.release(key);
+        return;
+      }
+      throw err;
+    }
+    this.stats.reaped++;
+    this.release(key);
+    // What it referred to may be waiting for it to go.
+    const m = this.registry.get(obj.leaf_model);
+    for (const [field, def] of Object.entries(m.allFields)) {
+      if (def.type !== 'reference' || !def.reference) continue;
+      const target = obj[columnOf(field, def)];
+      if (typeof target === 'number') this.queue.add(keyOf(def.reference.model, target));
+    }
+  }
+
+  private release(key: Key): void {
+    this.failedAt.delete(key);
+    this.wakeWaiters(key);
+  }
+
+  private async status(
+    obj: ModelObject,
+    s: Parameters<ModelService['setStatus']>[2],
+  ): Promise<void> {
+    const same =
+      (s.backend_code === undefined || s.backend_code === obj.backend_code) &&
+      (s.backend_status === undefined || s.backend_status === obj.backend_status) &&
+      (s.synced_version === undefined || s.synced_version === obj.synced_version) &&
+      (s.failures === undefined || s.failures === obj.failures) &&
+      (s.next_attempt_at === undefined ||
+        (s.next_attempt_at === null ? obj.next_attempt_at === null : false));
+    if (same) return;
+    try {
+      await this.models.setStatus(obj.leaf_model, obj.id, s);
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+  }
+
+  private stepStat(name: string) {
+    let s = this.stepStats.get(name);
+    if (!s) this.stepStats.set(name, (s = { runs: 0, errors: 0, seconds: 0 }));
+    return s;
+  }
+}

@@ -1,0 +1,232 @@
+// The engine against the rig's PostgreSQL, with steps writing to an in-memory backend (the real
+// backends' steps have their own tests against the real processes): status on every object,
+// dependency order, backoff, deletion in reverse order, drift repair, restart.
+import { expect } from 'chai';
+import { Engine, type SyncStep } from '../../synchronizer/engine.js';
+import { Leader } from '../../synchronizer/leader.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { scratchDb, type ScratchDb } from '../support/db.js';
+import { eventually } from '../support/rig.js';
+
+/** A backend that keeps objects in a map, can be told to refuse some, and logs every call. */
+class FakeBackend {
+  readonly objects = new Map<string, Record<string, unknown>>();
+  readonly calls: string[] = [];
+  readonly refuse = new Map<string, string>();
+
+  step(model: string, spec: (o: ModelObject) => Record<string, unknown>): SyncStep {
+    return {
+      name: `fake/${model}`,
+      observes: model,
+      sync: (o) => {
+        const key = `${model}/${String(o.name ?? o.id)}`;
+        this.calls.push(`sync ${key}`);
+        const why = this.refuse.get(key);
+        if (why) return Promise.reject(new Error(why));
+        const existed = this.objects.has(key);
+        this.objects.set(key, spec(o));
+        return Promise.resolve(`${existed ? 'updated' : 'created'} ${key}`);
+      },
+      delete: (o) => {
+        const key = `${model}/${String(o.name ?? o.id)}`;
+        this.calls.push(`delete ${key}`);
+        this.objects.delete(key);
+        return Promise.resolve(`deleted ${key}`);
+      },
+    };
+  }
+}
+
+describe('synchronizer: the engine', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let svc: ModelService;
+  let backend: FakeBackend;
+  let engine: Engine;
+  let owner: ModelObject;
+
+  const makeEngine = () =>
+    new Engine(
+      db.registry,
+      svc,
+      [
+        backend.step('Network', (o) => ({ subnet: o.subnet })),
+        backend.step('Port', (o) => ({ ip: o.ip, network: o.network_id })),
+        backend.step('TrustDomain', () => ({})),
+        backend.step('Principal', (o) => ({ td: o.trust_domain_id })),
+      ],
+      { url: db.url, workers: 4, resyncMs: 60 * 60_000, backoff: { baseMs: 200, maxMs: 1000 } },
+    );
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+    svc = db.service;
+    backend = new FakeBackend();
+    owner = await svc.create('Service', { name: 'owner' });
+    engine = makeEngine();
+    await engine.start();
+  });
+  after(async () => {
+    await engine.stop();
+    await db.drop();
+  });
+
+  const ok = (model: string, id: number) =>
+    eventually(`${model} ${String(id)} ok`, async () => {
+      const o = await svc.get(model, id);
+      return o.backend_code === 1 && o.synced_version === o.version ? o : undefined;
+    });
+
+  it('syncs a new object and records what was done, without bumping its version', async () => {
+    const net = await svc.create('Network', { name: 'mgmt', subnet: '10.0.0.0/24' });
+    const done = await ok('Network', net.id);
+    expect(done).to.include({
+      version: 1,
+      synced_version: 1,
+      backend_code: 1,
+      backend_status: 'created Network/mgmt',
+      failures: 0,
+    });
+    expect(backend.objects.get('Network/mgmt')).to.deep.equal({ subnet: '10.0.0.0/24' });
+    await svc.update('Network', net.id, { mtu: 1400 });
+    const again = await ok('Network', net.id);
+    expect(again).to.include({
+      version: 2,
+      synced_version: 2,
+      backend_status: 'updated Network/mgmt',
+    });
+  });
+
+  it('records an error with a retry time, backs off, and recovers', async () => {
+    backend.refuse.set('Network/bad', 'CIDR overlaps access-net');
+    const net = await svc.create('Network', { name: 'bad', subnet: '10.1.0.0/24' });
+    const failed = await eventually('an error', async () => {
+      const o = await svc.get('Network', net.id);
+      return (o.failures as number) >= 2 ? o : undefined;
+    });
+    expect(failed).to.include({
+      backend_code: 2,
+      backend_status: 'error: CIDR overlaps access-net',
+    });
+    expect(Date.parse(failed.next_attempt_at as string)).to.be.greaterThan(Date.now() - 1000);
+    expect(failed.version).to.equal(1);
+
+    // A port on it waits, naming the network's error, and spends no backoff.
+    const si = await svc.create('ServiceInstance', { name: 'si', owner_id: owner.id });
+    const port = await svc.create('Port', { network_id: net.id, service_instance_id: si.id });
+    const waiting = await eventually('the port waiting', async () => {
+      const p = await svc.get('Port', port.id);
+      return p.backend_status !== '' ? p : undefined;
+    });
+    expect(waiting).to.include({
+      backend_code: 0,
+      failures: 0,
+      backend_status: 'waiting for Network bad (error: CIDR overlaps access-net)',
+    });
+    expect(backend.calls).not.to.include(`sync Port/${String(port.id)}`);
+
+    backend.refuse.delete('Network/bad');
+    await ok('Network', net.id);
+    const synced = await ok('Port', port.id);
+    expect(synced.failures).to.equal(0);
+    expect(backend.objects.get(`Port/${String(port.id)}`)).to.deep.equal({
+      ip: port.ip,
+      network: net.id,
+    });
+  });
+
+  it('tears down in reverse dependency order, then reaps', async () => {
+    const td = await svc.create('TrustDomain', { name: 'tenant', owner_id: owner.id });
+    const sa = await svc.create('Principal', { name: 'sa', trust_domain_id: td.id });
+    await ok('Principal', sa.id);
+    const from = backend.calls.length;
+    await svc.delete('TrustDomain', td.id);
+    await eventually('both reaped', async () => {
+      const left = await db.sql.query(
+        'SELECT 1 FROM trust_domain WHERE id = $1 UNION ALL SELECT 1 FROM principal WHERE id = $2',
+        [td.id, sa.id],
+      );
+      return left.rowCount === 0 ? true : undefined;
+    });
+    expect(backend.calls.slice(from).filter((c) => c.startsWith('delete'))).to.deep.equal([
+      'delete Principal/sa',
+      'delete TrustDomain/tenant',
+    ]);
+    expect(backend.objects.has('TrustDomain/tenant')).to.be.false;
+  });
+
+  it('a resync repairs what changed behind its back', async () => {
+    const net = await svc.create('Network', { name: 'drift', subnet: '10.2.0.0/24' });
+    await ok('Network', net.id);
+    backend.objects.delete('Network/drift');
+    backend.objects.set('Network/mgmt', { subnet: 'tampered' });
+    await engine.resync();
+    await eventually('repaired', () =>
+      Promise.resolve(
+        backend.objects.get('Network/drift')?.subnet === '10.2.0.0/24' &&
+          backend.objects.get('Network/mgmt')?.subnet === '10.0.0.0/24'
+          ? true
+          : undefined,
+      ),
+    );
+  });
+
+  it('a new engine picks up edits made while none ran', async () => {
+    await engine.stop();
+    const net = await svc.create('Network', { name: 'offline', subnet: '10.3.0.0/24' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(backend.objects.has('Network/offline')).to.be.false;
+    engine = makeEngine();
+    await engine.start();
+    await ok('Network', net.id);
+    expect(backend.objects.has('Network/offline')).to.be.true;
+  });
+});
+
+describe('synchronizer: leadership', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  it('one leader at a time; a follower takes over when the leader goes', async () => {
+    const a = new Leader(db.url, { intervalMs: 100 });
+    const b = new Leader(db.url, { intervalMs: 100 });
+    await a.acquire();
+    let bLeads = false;
+    const bWaits = b.acquire().then(() => (bLeads = true));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.isLeader).to.be.true;
+    expect(bLeads).to.be.false;
+    const t0 = Date.now();
+    await a.release();
+    await bWaits;
+    expect(Date.now() - t0).to.be.below(5000);
+    expect(b.isLeader).to.be.true;
+    await b.release();
+  });
+
+  it('a leader whose connection is killed knows it has lost', async () => {
+    const a = new Leader(db.url, { intervalMs: 100 });
+    await a.acquire();
+    const lost = new Promise<string>((resolve) => {
+      a.onLost(resolve);
+    });
+    await db.sql.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = 'syncord-leader' AND datname = current_database()`,
+    );
+    expect(await lost).to.match(/leader connection/);
+    expect(a.isLeader).to.be.false;
+    const b = new Leader(db.url, { intervalMs: 100 });
+    await b.acquire();
+    await b.release();
+    await a.release();
+  });
+});

@@ -1,0 +1,65 @@
+// The keyed work queue and the backoff: pure logic, no processes.
+import { expect } from 'chai';
+import { backoffMs, WorkQueue } from '../../synchronizer/queue.js';
+
+describe('unit: work queue', () => {
+  it('queues a key once however often it is added', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    expect(q.depth).to.equal(2);
+    expect(await q.get()).to.equal('a');
+    expect(await q.get()).to.equal('b');
+    expect(q.depth).to.equal(0);
+  });
+
+  it('never hands a key being processed to a second worker; re-queues it when done', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    const first = await q.get();
+    q.add('a'); // an event arrives while a worker has it
+    expect(q.depth).to.equal(0);
+    let second: string | undefined;
+    void q.get().then((k) => (second = k));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(second).to.equal(undefined);
+    q.done(first!);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(second).to.equal('a');
+  });
+
+  it('delays keys, an earlier delayed add winning', async () => {
+    const q = new WorkQueue();
+    q.addAfter('a', 200);
+    q.addAfter('a', 20);
+    q.addAfter('a', 500);
+    expect(q.depth).to.equal(0);
+    expect(q.has('a')).to.be.true;
+    const t0 = Date.now();
+    expect(await q.get()).to.equal('a');
+    const waited = Date.now() - t0;
+    expect(waited).to.be.within(10, 150);
+    q.shutDown();
+  });
+
+  it('hands waiting workers undefined on shutdown', async () => {
+    const q = new WorkQueue();
+    const got = q.get();
+    q.shutDown();
+    expect(await got).to.equal(undefined);
+    q.add('x');
+    expect(q.depth).to.equal(0);
+  });
+
+  it('backs off exponentially with jitter, up to a cap', () => {
+    const low = () => 0;
+    const high = () => 0.999999;
+    expect(backoffMs(1, 1000, 60_000, low)).to.equal(500);
+    expect(backoffMs(1, 1000, 60_000, high)).to.equal(1000);
+    expect(backoffMs(4, 1000, 60_000, low)).to.equal(4000);
+    expect(backoffMs(4, 1000, 60_000, high)).to.equal(8000);
+    expect(backoffMs(40, 1000, 60_000, high)).to.equal(60_000);
+    expect(backoffMs(40, 1000, 60_000, low)).to.equal(30_000);
+  });
+});
