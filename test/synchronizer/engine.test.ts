@@ -19,7 +19,7 @@ class FakeBackend {
       name: `fake/${model}`,
       observes: model,
       sync: (o) => {
-        const key = `${model}/${String(o.name ?? o.id)}`;
+        const key = `${model}/${typeof o.name === 'string' ? o.name : String(o.id)}`;
         this.calls.push(`sync ${key}`);
         const why = this.refuse.get(key);
         if (why) return Promise.reject(new Error(why));
@@ -28,7 +28,7 @@ class FakeBackend {
         return Promise.resolve(`${existed ? 'updated' : 'created'} ${key}`);
       },
       delete: (o) => {
-        const key = `${model}/${String(o.name ?? o.id)}`;
+        const key = `${model}/${typeof o.name === 'string' ? o.name : String(o.id)}`;
         this.calls.push(`delete ${key}`);
         this.objects.delete(key);
         return Promise.resolve(`deleted ${key}`);
