@@ -1,46 +1,54 @@
 // The syncord command line.
 import { Command } from 'commander';
 import { defaultRegistry } from '../models/index.js';
-import { generateMigration, migrate, openDataSource } from '../models/datasource.js';
-
-function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    throw new Error('DATABASE_URL is not set (e.g. eval "$(rig/rig env)")');
-  }
-  return url;
-}
+import { generateMigration } from '../models/datasource.js';
+import { CliError, errorLines } from './format.js';
+import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 
 const program = new Command()
   .name('syncord')
-  .description('Syncord: declarative network services reconciled into real infrastructure');
+  .description('Syncord: declarative network services reconciled into real infrastructure')
+  .addHelpText(
+    'after',
+    `
+The database is DATABASE_URL when it is set, else Syncord's embedded PostgreSQL (started on
+demand, migrated on first use; data under $SYNCORD_DATA_DIR or ~/.local/share/syncord).`,
+  );
 
 const migrateCmd = program
   .command('migrate')
-  .description('apply the committed schema migrations to the database (DATABASE_URL)')
+  .description(
+    'apply the committed schema migrations to the database (DATABASE_URL, else the embedded one)',
+  )
   .action(async () => {
-    const ds = await openDataSource(databaseUrl(), defaultRegistry(), { poolSize: 2 });
-    try {
-      const applied = await migrate(ds);
+    await withDatabase(async (url) => {
+      const applied = await applyMigrations(url, defaultRegistry());
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'the schema is up to date');
-    } finally {
-      await ds.destroy();
-    }
+    });
   });
 
 migrateCmd
   .command('generate <name>')
   .description('write a migration that brings the schema up to the model registry')
   .action(async (name: string) => {
-    const file = await generateMigration(databaseUrl(), defaultRegistry(), name);
-    console.log(
-      file
-        ? `wrote ${file}: review it, then commit it`
-        : 'the migrations already match the registry',
-    );
+    await withDatabase(async (url) => {
+      const file = await generateMigration(url, defaultRegistry(), name);
+      console.log(
+        file
+          ? `wrote ${file}: review it, then commit it`
+          : 'the migrations already match the registry',
+      );
+    });
   });
 
+addModelCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`syncord: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  const [first, ...rest] = errorLines(err);
+  process.stderr.write([`syncord: ${first ?? 'failed'}`, ...rest].join('\n') + '\n');
+  // The model layer's errors and usage errors are the user's to fix; anything else may be a bug.
+  if (process.env.SYNCORD_DEBUG && err instanceof Error && !(err instanceof CliError)) {
+    process.stderr.write(`${err.stack ?? ''}\n`);
+  }
+  process.exitCode = 1;
 });

@@ -134,10 +134,17 @@ export class ModelService {
       typeof poolOrUrl === 'string'
         ? new pg.Pool({ connectionString: poolOrUrl, max: options.poolSize ?? 10 })
         : poolOrUrl;
+    // An idle connection that the server drops (a restart, an administrator) is an 'error' event
+    // on the pool; pg discards that connection and the next query opens a new one.
+    if (this.ownPool) this.pool.on('error', () => undefined);
   }
 
-  async close(): Promise<void> {
-    if (this.ownPool) await this.pool.end();
+  private closing: Promise<void> | undefined;
+
+  /** Ends the pool this service made (once; later calls wait for the first). */
+  close(): Promise<void> {
+    this.closing ??= this.ownPool ? this.pool.end() : Promise.resolve();
+    return this.closing;
   }
 
   /**

@@ -54,8 +54,10 @@ export interface EngineOptions {
   resyncMs?: number;
   backoff?: { baseMs?: number; maxMs?: number };
   log?: (line: string) => void;
-  /** The database URL for the change-log watch (default: from the model service's pool). */
+  /** The database URL for the change-log watch (a connection of its own, for LISTEN). */
   url: string;
+  /** Told of every reconcile (for metrics): the step, its outcome and how long it took. */
+  onReconcile?: (step: string, outcome: 'ok' | 'error' | 'waiting', seconds: number) => void;
 }
 
 export interface EngineStats {
@@ -268,8 +270,10 @@ export class Engine {
     }
     const started = process.hrtime.bigint();
     const stat = this.stepStat(step.name);
+    let outcome: 'ok' | 'error' | 'waiting' = 'error';
     try {
       const done = await step.sync(obj, this.ctx);
+      outcome = 'ok';
       this.stats.reconciles++;
       stat.runs++;
       await this.status(obj, {
@@ -283,6 +287,7 @@ export class Engine {
     } catch (err) {
       stat.runs++;
       if (err instanceof WaitingError) {
+        outcome = 'waiting';
         this.stats.waits++;
         await this.status(obj, { backend_code: 0, backend_status: err.message });
         this.queue.addAfter(key, err.retryMs);
@@ -293,7 +298,9 @@ export class Engine {
       await this.fail(key, obj, err);
       this.wakeWaiters(key); // dependents now show the error they wait on
     } finally {
-      stat.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      stat.seconds += seconds;
+      this.options.onReconcile?.(step.name, outcome, seconds);
     }
   }
 

@@ -109,10 +109,12 @@ export class Leader {
   /** Gives the lock up (closing the session releases it) and stops trying. */
   async release(): Promise<void> {
     this.stopped = true;
+    const wasLeading = this.leading;
     this.leading = false;
     clearTimeout(this.timer);
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);
+    if (wasLeading) for (const h of this.lostHandlers.splice(0)) h('released');
   }
 }

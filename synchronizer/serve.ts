@@ -1,0 +1,174 @@
+// `syncord serve`: the database (DATABASE_URL, or the embedded server), the committed migrations,
+// the synchronizer (leader election, then the engine with the registered steps) and an HTTP
+// endpoint with /healthz, /readyz and /metrics. The API joins it in a later issue.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { migrate, openDataSource } from '../models/datasource.js';
+import { resolveDatabaseUrl } from '../models/embedded.js';
+import type { Registry } from '../models/registry.js';
+import { ModelService } from '../models/service.js';
+import { Engine, type SyncStep } from './engine.js';
+import { Leader } from './leader.js';
+import { syncMetrics } from './metrics.js';
+
+export interface ServeOptions {
+  registry: Registry;
+  steps: SyncStep[];
+  /** Default: DATABASE_URL, else the embedded server. */
+  databaseUrl?: string;
+  /** Where /healthz, /readyz and /metrics listen (default 127.0.0.1:8080; port 0 picks one). */
+  host?: string;
+  port?: number;
+  workers?: number;
+  resyncMs?: number;
+  /** Run the synchronizer (default true); false serves only the HTTP endpoints (and later the API). */
+  sync?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Server {
+  /** The HTTP endpoint, e.g. http://127.0.0.1:8080 */
+  url: string;
+  databaseUrl: string;
+  models: ModelService;
+  /** The engine while this replica leads, else undefined. */
+  engine(): Engine | undefined;
+  leader: Leader | undefined;
+  stop(): Promise<void>;
+}
+
+export async function serve(options: ServeOptions): Promise<Server> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[syncord] ${line}\n`));
+  const db = options.databaseUrl
+    ? { url: options.databaseUrl, embedded: false, stop: () => Promise.resolve() }
+    : await resolveDatabaseUrl({
+        log: (l) => {
+          log(`postgres: ${l}`);
+        },
+      });
+  if (db.embedded) log(`no DATABASE_URL: using the embedded PostgreSQL`);
+  const ds = await openDataSource(db.url, options.registry, { poolSize: 1 });
+  try {
+    const applied = await migrate(ds);
+    if (applied.length) log(`applied migrations ${applied.join(', ')}`);
+  } finally {
+    await ds.destroy();
+  }
+  const models = new ModelService(db.url, options.registry, { poolSize: 20 });
+  const metrics = syncMetrics(models, options.registry);
+  let engine: Engine | undefined;
+  const state = { stopping: false };
+  const stopping = () => state.stopping;
+  let leader: Leader | undefined;
+
+  const campaign = async (): Promise<void> => {
+    while (!stopping()) {
+      leader = new Leader(db.url, { log });
+      const current = leader;
+      try {
+        await current.acquire();
+      } catch {
+        return; // stopped while waiting
+      }
+      const lost = new Promise<string>((resolve) => {
+        current.onLost(resolve);
+      });
+      metrics.setLeader(true);
+      const e = new Engine(options.registry, models, options.steps, {
+        url: db.url,
+        workers: options.workers,
+        resyncMs: options.resyncMs,
+        log,
+        onReconcile: (step, outcome, seconds) => {
+          metrics.observeReconcile(step, outcome, seconds);
+        },
+      });
+      engine = e;
+      metrics.setEngine(e);
+      await e.start();
+      log(`synchronizing with ${String(options.steps.length)} steps`);
+      const why = await lost;
+      metrics.setLeader(false);
+      engine = undefined;
+      metrics.setEngine(undefined);
+      await e.stop();
+      if (!stopping()) log(`stopped synchronizing (${why}); waiting to lead again`);
+    }
+  };
+  const campaigning = options.sync === false ? Promise.resolve() : campaign();
+  campaigning.catch((err: unknown) => {
+    log(`synchronizer failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(code, { 'content-type': type });
+      res.end(body);
+    };
+    if (path === '/healthz') {
+      reply(200, 'ok\n');
+    } else if (path === '/readyz') {
+      models.pool
+        .query('SELECT 1')
+        .then(() => {
+          reply(200, `ok: ${engine ? 'leading' : 'standing by'}\n`);
+        })
+        .catch((err: unknown) => {
+          reply(503, `database unreachable: ${err instanceof Error ? err.message : String(err)}\n`);
+        });
+    } else if (path === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => {
+          reply(200, text, metrics.registry.contentType);
+        })
+        .catch((err: unknown) => {
+          reply(500, String(err));
+        });
+    } else {
+      reply(404, 'not found: try /healthz, /readyz or /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address}:${String(address.port)}`;
+  log(`serving /healthz, /readyz and /metrics on ${url}`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    databaseUrl: db.url,
+    models,
+    engine: () => engine,
+    get leader() {
+      return leader;
+    },
+    stop() {
+      stopped ??= shutdown();
+      return stopped;
+    },
+  };
+
+  async function shutdown(): Promise<void> {
+    state.stopping = true;
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+      server.closeAllConnections();
+    });
+    await leader?.release();
+    const e = engine;
+    engine = undefined;
+    await e?.stop();
+    await campaigning.catch(() => undefined);
+    await models.close();
+    await db.stop();
+  }
+}
