@@ -3,6 +3,8 @@
 import {
   AddressError,
   contains,
+  defaultGateway,
+  formatAddress,
   parseAddress,
   parseCidr,
   parseExcludeIps,
@@ -230,6 +232,12 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       dns_servers: { type: 'string', maxLength: 1024, help: 'space-separated addresses' },
       mtu: { type: 'integer', min: 576, max: 9216 },
     },
+    derivedDefaults: (v) =>
+      typeof v.subnet === 'string'
+        ? {
+            gateway: formatAddress(parseCidr(v.subnet).family, defaultGateway(parseCidr(v.subnet))),
+          }
+        : {},
     check: checkNetwork,
   },
   {
@@ -263,6 +271,14 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       ip: { type: 'ip', help: 'a static address; allocated from the network when empty' },
       mac: { type: 'mac', help: 'a static MAC; allocated when empty' },
       port_id: { type: 'string', maxLength: 256, feedback: true },
+      observed_ip: { type: 'ip', feedback: true, help: 'the address the backend reports' },
+      observed_mac: { type: 'mac', feedback: true, help: 'the MAC the backend reports' },
+      observed_interface: {
+        type: 'string',
+        maxLength: 64,
+        feedback: true,
+        help: 'the interface the backend reports, e.g. net1',
+      },
     },
   },
   {

@@ -54,8 +54,18 @@ export async function openDataSource(
 
 /** Applies the committed migrations that the database lacks; returns their names. */
 export async function migrate(ds: DataSource): Promise<string[]> {
-  const done = await ds.runMigrations({ transaction: 'each' });
-  return done.map((m) => m.name);
+  // Two processes starting at once (a CLI command and `syncord serve` on a fresh embedded
+  // database) take turns: the second finds nothing left to apply.
+  // The lock is held on a connection of its own, outside the data source's pool.
+  const lock = new pg.Client({ connectionString: (ds.options as { url?: string }).url });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(7310430)');
+    const done = await ds.runMigrations({ transaction: 'each' });
+    return done.map((m) => m.name);
+  } finally {
+    await lock.end().catch(() => undefined);
+  }
 }
 
 /** The SQL that would make the database match the registry; empty when they agree. */

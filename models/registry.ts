@@ -60,6 +60,8 @@ export interface ModelDef {
   /** Further sets of fields unique together among live objects. */
   uniqueTogether?: readonly (readonly string[])[];
   fields: Record<string, FieldDef>;
+  /** Defaults computed from other fields (keyed by field name), applied on create to empty fields. */
+  derivedDefaults?: (values: Readonly<Record<string, unknown>>) => Record<string, unknown>;
   /** Cross-field checks; each problem names its field. */
   check?: (values: Readonly<Record<string, unknown>>) => { field: string; reason: string }[];
 }
@@ -121,6 +123,19 @@ export const SYNC_BOOKKEEPING = [
   'failures',
   'next_attempt_at',
 ] as const;
+
+function combineChecks(a: ModelDef['check'], b: ModelDef['check']): ModelDef['check'] {
+  if (!a || !b) return a ?? b;
+  return (v) => [...a(v), ...b(v)];
+}
+
+function combineDefaults(
+  a: ModelDef['derivedDefaults'],
+  b: ModelDef['derivedDefaults'],
+): ModelDef['derivedDefaults'] {
+  if (!a || !b) return a ?? b;
+  return (v) => ({ ...a(v), ...b(v) });
+}
 
 export class Registry {
   private readonly defs = new Map<string, ModelDef>();
@@ -206,6 +221,9 @@ export class Registry {
         ...def,
         scope: def.scope ?? parent?.scope,
         nameRequired: def.nameRequired ?? parent?.nameRequired ?? true,
+        // A subclass keeps its parent's checks and computed defaults, and adds its own.
+        check: combineChecks(parent?.check, def.check),
+        derivedDefaults: combineDefaults(parent?.derivedDefaults, def.derivedDefaults),
         nameUnique: def.nameUnique ?? parent?.nameUnique ?? true,
         allFields: { ...(parent?.allFields ?? {}), ...def.fields },
         root,

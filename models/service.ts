@@ -360,13 +360,14 @@ export class ModelTx {
       let result: pg.QueryResult;
       try {
         result = await this.client.query(
-          `INSERT INTO ${q(model.table)} (${columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} RETURNING *`,
+          `INSERT INTO ${q(model.table)} (${columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} RETURNING ${projection(this.registry, model)}`,
           params,
         );
       } catch (err) {
         throw this.uniqueOr(err, model, chunk);
       }
-      for (const r of result.rows as Record<string, unknown>[]) out.push(this.toObject(r, model));
+      // Rows come back already in the shape callers see (see projection()).
+      for (const r of result.rows as ModelObject[]) out.push(r);
     }
     if (ipam.length) await insertIpam(this, ipam);
     return out;
@@ -895,7 +896,9 @@ export class ModelTx {
     if (problems.length) throw new ValidationError(m.name, problems);
 
     params.push(pageSize + 1);
-    const sql = `SELECT * FROM ${q(m.table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order
+    // A model without subclasses has one shape: PostgreSQL builds the objects (see projection()).
+    const leaf = m.family.length === 1;
+    const sql = `SELECT ${leaf ? projection(this.registry, m) : '*'} FROM ${q(m.table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order
       .map((o) => `${q(o.column)} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`)
       .join(', ')} LIMIT $${String(params.length)}`;
     const r = await this.client.query(sql, params);
@@ -904,7 +907,7 @@ export class ModelTx {
     const page = more ? rows.slice(0, pageSize) : rows;
     const last = page.at(-1);
     return {
-      items: page.map((row) => this.toObject(row, m)),
+      items: leaf ? (page as ModelObject[]) : page.map((row) => this.toObject(row, m)),
       nextPageToken:
         more && last
           ? encodeToken(
@@ -975,6 +978,34 @@ interface Referrer {
   column: string;
   onDelete: string;
   rootModel: string;
+}
+
+const projections = new WeakMap<Registry, Map<string, string>>();
+
+/**
+ * The select list that makes PostgreSQL return rows exactly as toObject() shapes them for a
+ * model: the same keys in the same order, times as ISO 8601 text, no password hashes. Lists and
+ * bulk creates use it to skip a conversion per row in Node.
+ */
+function projection(registry: Registry, model: ResolvedModel): string {
+  let perRegistry = projections.get(registry);
+  if (!perRegistry) projections.set(registry, (perRegistry = new Map<string, string>()));
+  const known = perRegistry.get(model.name);
+  if (known) return known;
+  const iso = (c: string) =>
+    `to_char(${q(c)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${q(c)}`;
+  const info = modelInfo(registry, model.name);
+  const cols = ['"id"', '"name"', `'${model.name}'::text AS "leaf_model"`];
+  for (const f of info.fields) {
+    if (f.def.type === 'password') continue;
+    cols.push(f.def.type === 'timestamp' ? iso(f.key) : q(f.key));
+  }
+  for (const key of OUTPUT_BOOKKEEPING) {
+    cols.push(BOOKKEEPING_DEFS[key]?.type === 'timestamp' ? iso(key) : q(key));
+  }
+  const sql = cols.join(', ');
+  perRegistry.set(model.name, sql);
+  return sql;
 }
 
 const referrerCache = new WeakMap<Registry, Map<string, Referrer[]>>();

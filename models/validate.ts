@@ -274,6 +274,23 @@ export function checkUserWrite(
       problem(f.key, 'is required');
     }
   }
+  if (model.derivedDefaults && problems.length === 0) {
+    // On create, computed defaults fill empty fields; on update, a field that still holds the
+    // default computed from the old values follows the new ones (a subnet's default gateway).
+    const derive = model.derivedDefaults;
+    const byField = (pick: (key: string) => unknown) =>
+      Object.fromEntries(info.fields.map((f) => [f.field, pick(f.key)]));
+    const fresh = derive(byField(after));
+    const old = current ? derive(byField((k) => current[k])) : {};
+    for (const [field, value] of Object.entries(fresh)) {
+      const f = info.byKey.get(field);
+      if (!f || given.has(f.key)) continue;
+      const now = after(f.key);
+      if (now === null || now === undefined || (current && sameValue(now, old[field]))) {
+        if (!sameValue(now, value)) set[f.key] = value;
+      }
+    }
+  }
   if (model.check && problems.length === 0) {
     const byField: Record<string, unknown> = { name: after('name') };
     for (const f of info.fields) byField[f.field] = after(f.key);

@@ -137,7 +137,9 @@ export async function allocatePorts(
   const byNetwork = new Map<number, PortRequest[]>();
   for (const p of ports) {
     const n = p.set.network_id as number;
-    byNetwork.set(n, [...(byNetwork.get(n) ?? []), p]);
+    const list = byNetwork.get(n);
+    if (list) list.push(p);
+    else byNetwork.set(n, [p]);
   }
   for (const networkId of [...byNetwork.keys()].sort((a, b) => a - b)) {
     const requests = byNetwork.get(networkId)!;

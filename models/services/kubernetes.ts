@@ -18,6 +18,24 @@ export const kubernetesModels: Omit<ModelDef, 'package'>[] = [
       slice: ref('Slice', 'cascade', { required: true }),
       image: ref('Image', 'restrict', { required: true }),
       pod_ip: { type: 'ip', feedback: true },
+      // Reported by the pod observer; VNF and vSG instances, in the same table, have them too.
+      pod_phase: {
+        type: 'string',
+        maxLength: 32,
+        feedback: true,
+        help: 'Pending, Running, Succeeded, Failed, Unknown; empty when there is no pod',
+      },
+      node_name: {
+        type: 'string',
+        maxLength: 256,
+        feedback: true,
+        help: 'the node running the pod',
+      },
+      pod_message: {
+        type: 'text',
+        feedback: true,
+        help: 'why the pod is not running yet, as Kubernetes says it',
+      },
       need_event: { type: 'boolean', default: false },
       last_event_sent: { type: 'text', feedback: true },
     },

@@ -22,6 +22,25 @@ export const vnfModels: Omit<ModelDef, 'package'>[] = [
       image: ref('Image', 'restrict', { required: true }),
       flavor: ref('Flavor', 'restrict'),
       config: { type: 'json', help: 'configuration handed to the VNF (ConfigMap or user-data)' },
+      // Reported by the pod observer (the same fields as KubernetesServiceInstance's).
+      pod_phase: {
+        type: 'string',
+        maxLength: 32,
+        feedback: true,
+        help: 'Pending, Running, Succeeded, Failed, Unknown; empty when there is no pod',
+      },
+      node_name: {
+        type: 'string',
+        maxLength: 256,
+        feedback: true,
+        help: 'the node running the pod',
+      },
+      pod_ip: { type: 'ip', feedback: true, help: "the pod's address on the cluster network" },
+      pod_message: {
+        type: 'text',
+        feedback: true,
+        help: 'why the pod is not running yet, as Kubernetes says it',
+      },
     },
   },
 ];

@@ -60,7 +60,12 @@ export function serviceSuite(where: string, server: () => Promise<string>): void
           backend_code: 0,
           deleted_at: null,
         });
-        expect(await svc.get('Network', net.id)).to.deep.equal(net);
+        expect(net.gateway, 'the default gateway: the first usable address').to.equal('10.1.0.1');
+        // Create, get and list give the same object, keys in the same order.
+        const got = await svc.get('Network', net.id);
+        const listed = await svc.list('Network', { filter: [{ field: 'id', value: net.id }] });
+        expect(JSON.stringify(got)).to.equal(JSON.stringify(net));
+        expect(JSON.stringify(listed.items[0])).to.equal(JSON.stringify(net));
       });
 
       it('reports every missing required field at once and writes nothing', async () => {

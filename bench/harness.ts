@@ -1,0 +1,140 @@
+// What every benchmark shares: the figures it reports (each against a floor measured in the same
+// run, never against a fixed number of seconds), the verdict on its target, and small tools for
+// measuring: a clock, the median, bounded concurrency, a peak-RSS sampler, scratch databases.
+import { performance } from 'node:perf_hooks';
+import { migrate, openDataSource, withScratchDatabase } from '../models/datasource.js';
+import type { Registry } from '../models/registry.js';
+
+/** A bound on ratio = value / floor: `>=` for throughputs, `<` for times. */
+export interface Target {
+  op: '>=' | '<';
+  ratio: number;
+}
+
+/** One measured figure, as a benchmark reports it. */
+export interface Figure {
+  figure: string;
+  value: number;
+  /** e.g. "objects/s", "ms", "MB". */
+  unit: string;
+  /** The baseline measured in the same run, in the same unit; absent when there is none. */
+  floor?: number;
+  target?: Target;
+}
+
+/** A figure with its ratio and verdict, as the runner prints it. */
+export interface Result {
+  bench: string;
+  n: number;
+  figure: string;
+  value: number;
+  unit: string;
+  floor: number | null;
+  /** value / floor; null without a floor. */
+  ratio: number | null;
+  target: Target | null;
+  /** null when the figure has no target. */
+  met: boolean | null;
+}
+
+export interface BenchContext {
+  /** The PostgreSQL server; benchmarks work in scratch databases on it, never in its data. */
+  serverUrl: string;
+  /** How many objects (the scale). */
+  n: number;
+  /** Progress, to stderr. */
+  log: (line: string) => void;
+}
+
+export interface Benchmark {
+  name: string;
+  /** One line for `--help`. */
+  summary: string;
+  defaultScale: number;
+  run(ctx: BenchContext): Promise<Figure[]>;
+}
+
+export function toResult(bench: string, n: number, f: Figure): Result {
+  const floor = f.floor ?? null;
+  const ratio = floor !== null && floor > 0 ? f.value / floor : null;
+  const target = f.target ?? null;
+  let met: boolean | null = null;
+  if (target) {
+    met = ratio !== null && (target.op === '>=' ? ratio >= target.ratio : ratio < target.ratio);
+  }
+  return { bench, n, figure: f.figure, value: f.value, unit: f.unit, floor, ratio, target, met };
+}
+
+/** Milliseconds since an arbitrary origin, sub-millisecond precision. */
+export const now = (): number => performance.now();
+
+/** Runs `work` and returns its result with the milliseconds it took. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const start = now();
+  const result = await work();
+  return { ms: now() - start, result };
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Calls `work` for every item, at most `concurrency` at a time, in item order of start. */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** The process's resident set size, sampled every few milliseconds; `peak` is the highest seen. */
+export class RssSampler {
+  private peakBytes = process.memoryUsage.rss();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs = 10) {
+    this.timer = setInterval(() => {
+      this.sample();
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  sample(): void {
+    this.peakBytes = Math.max(this.peakBytes, process.memoryUsage.rss());
+  }
+
+  /** Stops sampling; the peak in MiB. */
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peakBytes / (1024 * 1024);
+  }
+}
+
+/** Runs `work` in a new database on the server, migrated to the committed schema, then dropped. */
+export function withMigratedScratch<T>(
+  serverUrl: string,
+  registry: Registry,
+  work: (url: string) => Promise<T>,
+): Promise<T> {
+  return withScratchDatabase(serverUrl, async (url) => {
+    const ds = await openDataSource(url, registry, { poolSize: 1 });
+    try {
+      await migrate(ds);
+    } finally {
+      await ds.destroy();
+    }
+    return work(url);
+  });
+}
