@@ -106,6 +106,9 @@ export const BOOKKEEPING = [
   'backend_status',
   'failures',
   'next_attempt_at',
+  'policed_version',
+  'policy_code',
+  'policy_status',
   'deleted_at',
   'no_sync',
   'write_protect',
@@ -122,6 +125,9 @@ export const SYNC_BOOKKEEPING = [
   'backend_status',
   'failures',
   'next_attempt_at',
+  'policed_version',
+  'policy_code',
+  'policy_status',
 ] as const;
 
 function combineChecks(a: ModelDef['check'], b: ModelDef['check']): ModelDef['check'] {

@@ -121,6 +121,10 @@ export function entitySchemas(registry: Registry): EntitySchema[] {
       backend_status: { type: 'text', default: '' },
       failures: { type: 'integer', default: 0 },
       next_attempt_at: { type: 'timestamptz', nullable: true },
+      // Model policies (as in XOS): the version a policy last handled, and how that went.
+      policed_version: { type: 'integer', default: 0 },
+      policy_code: { type: 'smallint', default: 0 },
+      policy_status: { type: 'text', default: '' },
       deleted_at: { type: 'timestamptz', nullable: true },
       no_sync: { type: 'boolean', default: false },
       write_protect: { type: 'boolean', default: false },

@@ -69,6 +69,10 @@ export interface StatusWrite {
   synced_version?: number;
   failures?: number;
   next_attempt_at?: Date | string | null;
+  /** Model policies' bookkeeping: the version handled, 0/1/2 and one sentence. */
+  policed_version?: number;
+  policy_code?: 0 | 1 | 2;
+  policy_status?: string;
   /** Feedback fields of the model (e.g. a Port's port_id). */
   feedback?: Record<string, unknown>;
 }
@@ -714,15 +718,19 @@ export class ModelTx {
         problems.push({ field: key, reason: 'is not a status field' });
         continue;
       }
-      const def: FieldDef =
-        key === 'backend_status'
-          ? { type: 'text' }
-          : key === 'next_attempt_at'
-            ? { type: 'timestamp' }
-            : { type: 'integer', min: 0, max: key === 'backend_code' ? 2 : undefined };
+      const text = key === 'backend_status' || key === 'policy_status';
+      const def: FieldDef = text
+        ? { type: 'text' }
+        : key === 'next_attempt_at'
+          ? { type: 'timestamp' }
+          : {
+              type: 'integer',
+              min: 0,
+              max: key === 'backend_code' || key === 'policy_code' ? 2 : undefined,
+            };
       const c = coerce(def, value);
       if ('reason' in c) problems.push({ field: key, reason: c.reason });
-      else set[key] = key === 'backend_status' ? (c.value ?? '') : c.value;
+      else set[key] = text ? (c.value ?? '') : c.value;
     }
     for (const [key, value] of Object.entries(feedback ?? {})) {
       const f = leafInfo.byKey.get(key);
@@ -1017,6 +1025,9 @@ const OUTPUT_BOOKKEEPING = [
   'backend_status',
   'failures',
   'next_attempt_at',
+  'policed_version',
+  'policy_code',
+  'policy_status',
   'no_sync',
   'write_protect',
   'created_at',
@@ -1033,6 +1044,9 @@ const BOOKKEEPING_DEFS: Record<string, FieldDef> = {
   backend_status: { type: 'string', maxLength: 100000 },
   failures: { type: 'integer' },
   next_attempt_at: { type: 'timestamp' },
+  policed_version: { type: 'integer' },
+  policy_code: { type: 'integer' },
+  policy_status: { type: 'string', maxLength: 100000 },
   created_at: { type: 'timestamp' },
   updated_at: { type: 'timestamp' },
   deleted_at: { type: 'timestamp' },

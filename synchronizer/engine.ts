@@ -10,7 +10,7 @@
 // down and reaped first), then its step's delete() runs and the row is reaped.
 import { NotFoundError } from '../models/errors.js';
 import type { Registry } from '../models/registry.js';
-import type { ModelObject, ModelService } from '../models/service.js';
+import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
 import { columnOf } from '../models/schema.js';
 import { headCursor, watchChanges } from '../models/watch.js';
 import { backoffMs, WorkQueue } from './queue.js';
@@ -36,6 +36,18 @@ export interface SyncStep {
   stop?(): Promise<void>;
 }
 
+/**
+ * A model policy, as in XOS: when an object of its model is created or edited, it creates,
+ * updates or removes the lower models the object implies (a vSG instance's ports), inside the
+ * transaction it is given. Idempotent: it makes the derived objects what they should be.
+ */
+export interface ModelPolicy {
+  name: string;
+  observes: string;
+  /** Returns one sentence: what it derived. */
+  handle(obj: ModelObject, tx: ModelTx): Promise<string>;
+}
+
 /** Thrown by a step that cannot proceed yet, not for a fault: no backoff is spent. */
 export class WaitingError extends Error {
   constructor(
@@ -56,6 +68,8 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** The database URL for the change-log watch (a connection of its own, for LISTEN). */
   url: string;
+  /** Model policies, run (in a transaction) before an object's sync step. */
+  policies?: ModelPolicy[];
   /** Told of every reconcile (for metrics): the step, its outcome and how long it took. */
   onReconcile?: (step: string, outcome: 'ok' | 'error' | 'waiting', seconds: number) => void;
 }
@@ -81,6 +95,7 @@ export class Engine {
   /** Per step name: reconciles, errors and total seconds, for metrics. */
   readonly stepStats = new Map<string, { runs: number; errors: number; seconds: number }>();
   private readonly steps = new Map<string, SyncStep>();
+  private readonly policies = new Map<string, ModelPolicy>();
   /** Dependents waiting on an object: re-queued when it syncs or goes away. */
   private readonly waiters = new Map<Key, Set<Key>>();
   private readonly controller = new AbortController();
@@ -95,6 +110,12 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.log = options.log ?? (() => undefined);
+    for (const policy of options.policies ?? []) {
+      if (!registry.has(policy.observes)) {
+        throw new Error(`policy ${policy.name} observes unknown model ${policy.observes}`);
+      }
+      for (const m of registry.get(policy.observes).family) this.policies.set(m, policy);
+    }
     for (const step of steps) {
       if (!registry.has(step.observes)) {
         throw new Error(`step ${step.name} observes unknown model ${step.observes}`);
@@ -259,6 +280,12 @@ export class Engine {
       });
       return;
     }
+    const policy = this.policies.get(obj.leaf_model);
+    if (policy && (obj.policed_version !== obj.version || obj.policy_code !== 1)) {
+      const current = await this.police(key, policy, obj);
+      if (!current) return;
+      obj = current;
+    }
     const step = this.steps.get(obj.leaf_model);
     if (!step) return;
 
@@ -303,6 +330,61 @@ export class Engine {
       this.options.onReconcile?.(step.name, outcome, seconds);
     }
   }
+
+  /**
+   * Runs the object's model policy in one transaction with the policy's bookkeeping, so that the
+   * lower models it derives and `policed_version` commit together: a crash mid-policy leaves
+   * neither, and the policy runs again. Returns the object as it now is, or undefined when the
+   * policy failed (recorded in policy_code/policy_status, retried with backoff).
+   */
+  private async police(
+    key: Key,
+    policy: ModelPolicy,
+    obj: ModelObject,
+  ): Promise<ModelObject | undefined> {
+    const started = process.hrtime.bigint();
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      const done = await this.models.transaction(async (tx) => {
+        const current = await tx.get(obj.leaf_model, obj.id, { lock: true });
+        if (current.version !== obj.version) return undefined; // edited meanwhile: queued again
+        const sentence = await policy.handle(current, tx);
+        return tx.setStatus(obj.leaf_model, obj.id, {
+          policed_version: current.version,
+          policy_code: 1,
+          policy_status: sentence,
+        });
+      });
+      outcome = 'ok';
+      this.policyFailures.delete(key);
+      return done;
+    } catch (err) {
+      const failures = (this.policyFailures.get(key) ?? 0) + 1;
+      this.policyFailures.set(key, failures);
+      const delay = backoffMs(failures, this.options.backoff?.baseMs, this.options.backoff?.maxMs);
+      const message = err instanceof Error ? err.message : String(err);
+      await this.status(obj, {
+        backend_code: 0,
+        backend_status: `waiting for its policy ${policy.name} to succeed`,
+      });
+      await this.models
+        .setStatus(obj.leaf_model, obj.id, {
+          policy_code: 2,
+          policy_status: `error: ${message.split('\n')[0] ?? message}`.slice(0, 2000),
+        })
+        .catch(() => undefined);
+      this.log(`${key}: policy ${policy.name} failed: ${message}`);
+      this.queue.addAfter(key, delay);
+      return undefined;
+    } finally {
+      this.options.onReconcile?.(
+        policy.name,
+        outcome,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+  }
+  private readonly policyFailures = new Map<Key, number>();
 
   /** A failure recorded at version v with synced_version < v; an edit since bumps version. */
   private editedSinceFailure(obj: ModelObject): boolean {
