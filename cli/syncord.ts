@@ -4,6 +4,7 @@ import { defaultRegistry } from '../models/index.js';
 import { generateMigration } from '../models/datasource.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
+import { addServeCommand } from './serve.js';
 
 const program = new Command()
   .name('syncord')
@@ -42,6 +43,7 @@ migrateCmd
   });
 
 addModelCommands(program);
+addServeCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);

@@ -7,13 +7,14 @@ import { migrate, openDataSource } from '../models/datasource.js';
 import { resolveDatabaseUrl } from '../models/embedded.js';
 import type { Registry } from '../models/registry.js';
 import { ModelService } from '../models/service.js';
-import { Engine, type SyncStep } from './engine.js';
+import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
 import { Leader } from './leader.js';
 import { syncMetrics } from './metrics.js';
 
 export interface ServeOptions {
   registry: Registry;
   steps: SyncStep[];
+  policies?: ModelPolicy[];
   /** Default: DATABASE_URL, else the embedded server. */
   databaseUrl?: string;
   /** Where /healthz, /readyz and /metrics listen (default 127.0.0.1:8080; port 0 picks one). */
@@ -76,6 +77,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
       metrics.setLeader(true);
       const e = new Engine(options.registry, models, options.steps, {
         url: db.url,
+        policies: options.policies,
         workers: options.workers,
         resyncMs: options.resyncMs,
         log,

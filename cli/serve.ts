@@ -1,0 +1,60 @@
+// `syncord serve`: the synchronizer (leader election, engine, steps and policies) with /healthz,
+// /readyz and /metrics; the API and GUI join it in later issues.
+import type { Command } from 'commander';
+import { defaultRegistry } from '../models/index.js';
+import { defaultSteps } from '../steps/index.js';
+import { serve } from '../synchronizer/serve.js';
+import { CliError } from './format.js';
+
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:(.*):)?(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new CliError(`--listen ${text}: expected host:port or port, e.g. 127.0.0.1:8080`);
+  }
+  return { host: m[1] ?? '127.0.0.1', port };
+}
+
+export function addServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the synchronizer, with /healthz, /readyz and /metrics over HTTP')
+    .option('--listen <host:port>', 'where the HTTP endpoints listen', '127.0.0.1:8080')
+    .option('--workers <n>', 'objects reconciled at once', '8')
+    .option('--resync <seconds>', 'period of the full level-triggered resync', '300')
+    .option('--no-sync', 'serve the endpoints without synchronizing (e.g. an API-only replica)')
+    .action(async (opts: { listen: string; workers: string; resync: string; sync: boolean }) => {
+      const { host, port } = parseListen(opts.listen);
+      const workers = Number(opts.workers);
+      const resync = Number(opts.resync);
+      if (!Number.isInteger(workers) || workers < 1) {
+        throw new CliError(`--workers ${opts.workers}: a positive integer`);
+      }
+      if (!(resync > 0))
+        throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
+      const { steps, policies } = defaultSteps();
+      const server = await serve({
+        registry: defaultRegistry(),
+        steps,
+        policies,
+        host,
+        port,
+        workers,
+        resyncMs: resync * 1000,
+        sync: opts.sync,
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`[syncord] ${signal}: stopping\n`);
+          server
+            .stop()
+            .catch((err: unknown) => {
+              process.stderr.write(`[syncord] stop failed: ${String(err)}\n`);
+            })
+            .finally(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,12 @@
+// The steps and policies `syncord serve` runs: every service package's, registered here.
+import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
+import { vsgPolicy } from './vsg/policy.js';
+
+export interface StepSet {
+  steps: SyncStep[];
+  policies: ModelPolicy[];
+}
+
+export function defaultSteps(): StepSet {
+  return { steps: [], policies: [vsgPolicy] };
+}
