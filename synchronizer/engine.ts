@@ -415,37 +415,79 @@ export class Engine {
    * again when that dependency syncs.
    */
   private async unmetDependency(obj: ModelObject, key: Key): Promise<string | undefined> {
-    const m = this.registry.get(obj.leaf_model);
-    for (const [field, def] of Object.entries(m.allFields)) {
-      if (def.type !== 'reference' || !def.reference) continue;
-      const depId = obj[columnOf(field, def)];
-      if (typeof depId !== 'number') continue;
-      if (!this.registry.get(def.reference.model).family.some((f) => this.steps.has(f))) continue;
-      let dep: ModelObject;
-      try {
-        dep = await this.models.get(def.reference.model, depId, { includeDeleted: true });
-      } catch (err) {
-        if (err instanceof NotFoundError)
-          return `waiting for ${def.reference.model} ${String(depId)}, which does not exist`;
-        throw err;
+    // Breadth first through the references; an object whose model has no step is looked
+    // through (a pod's Slice has no step, but the Slice's TrustDomain's namespace must exist).
+    const seen = new Set<Key>([key]);
+    let frontier: ModelObject[] = [obj];
+    for (let depth = 0; depth < 4 && frontier.length; depth++) {
+      const next: ModelObject[] = [];
+      for (const from of frontier) {
+        const m = this.registry.get(from.leaf_model);
+        for (const [field, def] of Object.entries(m.allFields)) {
+          if (def.type !== 'reference' || !def.reference) continue;
+          const depId = from[columnOf(field, def)];
+          if (typeof depId !== 'number' || !this.reachesStep(def.reference.model)) continue;
+          let dep: ModelObject;
+          try {
+            dep = await this.models.get(def.reference.model, depId, { includeDeleted: true });
+          } catch (err) {
+            if (err instanceof NotFoundError) {
+              return `waiting for ${def.reference.model} ${String(depId)}, which does not exist`;
+            }
+            throw err;
+          }
+          const depKey = keyOf(dep.leaf_model, dep.id);
+          if (seen.has(depKey)) continue;
+          seen.add(depKey);
+          if (!this.steps.has(dep.leaf_model)) {
+            next.push(dep);
+            continue;
+          }
+          const label = `${dep.leaf_model} ${typeof dep.name === 'string' ? dep.name : String(dep.id)}`;
+          let why: string | undefined;
+          if (dep.deleted_at !== null) why = `waiting for ${label}, which is being deleted`;
+          else if (dep.backend_code === 1 && dep.synced_version === dep.version) why = undefined;
+          else if (dep.backend_code === 2)
+            why = `waiting for ${label} (${String(dep.backend_status)})`;
+          else why = `waiting for ${label} (pending)`;
+          if (why) {
+            let set = this.waiters.get(depKey);
+            if (!set) this.waiters.set(depKey, (set = new Set()));
+            set.add(key);
+            return why;
+          }
+        }
       }
-      if (!this.steps.has(dep.leaf_model)) continue;
-      const depKey = keyOf(dep.leaf_model, dep.id);
-      const label = `${dep.leaf_model} ${typeof dep.name === 'string' ? dep.name : String(dep.id)}`;
-      let why: string | undefined;
-      if (dep.deleted_at !== null) why = `waiting for ${label}, which is being deleted`;
-      else if (dep.backend_code === 1 && dep.synced_version === dep.version) why = undefined;
-      else if (dep.backend_code === 2) why = `waiting for ${label} (${String(dep.backend_status)})`;
-      else why = `waiting for ${label} (pending)`;
-      if (why) {
-        let set = this.waiters.get(depKey);
-        if (!set) this.waiters.set(depKey, (set = new Set()));
-        set.add(key);
-        return why;
-      }
+      frontier = next;
     }
     return undefined;
   }
+
+  /** Whether a model, or something it refers to (transitively), has a step. */
+  private reachesStep(model: string, seen = new Set<string>()): boolean {
+    const known = this.reaches.get(model);
+    if (known !== undefined) return known;
+    if (seen.has(model)) return false;
+    seen.add(model);
+    const m = this.registry.get(model);
+    let result = m.family.some((f) => this.steps.has(f));
+    for (const name of result ? [] : m.family) {
+      for (const def of Object.values(this.registry.get(name).allFields)) {
+        if (
+          def.type === 'reference' &&
+          def.reference &&
+          this.reachesStep(def.reference.model, seen)
+        ) {
+          result = true;
+          break;
+        }
+      }
+      if (result) break;
+    }
+    if (seen.size === 1) this.reaches.set(model, result);
+    return result;
+  }
+  private readonly reaches = new Map<string, boolean>();
 
   private wakeWaiters(key: Key): void {
     const set = this.waiters.get(key);

@@ -54,6 +54,7 @@ describe('synchronizer: the engine', function () {
         backend.step('Port', (o) => ({ ip: o.ip, network: o.network_id })),
         backend.step('TrustDomain', () => ({})),
         backend.step('Principal', (o) => ({ td: o.trust_domain_id })),
+        backend.step('NetworkSlice', (o) => ({ network: o.network_id, slice: o.slice_id })),
       ],
       { url: db.url, workers: 4, resyncMs: 60 * 60_000, backoff: { baseMs: 200, maxMs: 1000 } },
     );
@@ -134,6 +135,29 @@ describe('synchronizer: the engine', function () {
       ip: port.ip,
       network: net.id,
     });
+  });
+
+  it('waits through objects without a step for the ones behind them', async () => {
+    // A NetworkSlice's Slice has no step, but the Slice's TrustDomain (a namespace) does.
+    backend.refuse.set('TrustDomain/tenant-b', 'namespace quota exceeded');
+    const td = await svc.create('TrustDomain', { name: 'tenant-b', owner_id: owner.id });
+    const site = await svc.create('Site', { name: 'site-b' });
+    const slice = await svc.create('Slice', {
+      name: 'slice-b',
+      site_id: site.id,
+      trust_domain_id: td.id,
+    });
+    const net = await svc.create('Network', { name: 'net-b', subnet: '10.9.0.0/24' });
+    const ns = await svc.create('NetworkSlice', { network_id: net.id, slice_id: slice.id });
+    const waiting = await eventually('the attachment waiting', async () => {
+      const o = await svc.get('NetworkSlice', ns.id);
+      return o.backend_status !== '' ? o : undefined;
+    });
+    expect(waiting.backend_status).to.equal(
+      'waiting for TrustDomain tenant-b (error: namespace quota exceeded)',
+    );
+    backend.refuse.delete('TrustDomain/tenant-b');
+    await ok('NetworkSlice', ns.id);
   });
 
   it('tears down in reverse dependency order, then reaps', async () => {
