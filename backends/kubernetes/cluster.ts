@@ -1,0 +1,193 @@
+// A handle on one Kubernetes cluster: server-side apply with Syncord's field manager, idempotent
+// removal, reads, label-selected lists and resuming watches, every failure turned into one
+// sentence (errors.ts). Built from a kubeconfig text, or from $KUBECONFIG / ~/.kube/config /
+// the in-cluster service account when none is given.
+import * as k8s from '@kubernetes/client-node';
+import { translateError, type Subject } from './errors.js';
+import { ObjectWatch, type WatchOptions } from './watch.js';
+
+export const FIELD_MANAGER = 'syncord';
+
+/** KubernetesObjectApi with the collection path of a kind exposed (for watches). */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
+  }
+}
+
+export type KubeObject = k8s.KubernetesObject;
+
+export interface RemoveOptions {
+  /** Remove only this incarnation of the object (a precondition on its uid). */
+  uid?: string;
+  gracePeriodSeconds?: number;
+}
+
+export class KubernetesCluster {
+  /** The apiserver's URL, for messages. */
+  readonly server: string;
+  private readonly api: ObjectApi;
+
+  constructor(
+    readonly kubeConfig: k8s.KubeConfig,
+    readonly fieldManager = FIELD_MANAGER,
+  ) {
+    this.server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+    this.api = kubeConfig.makeApiClient(ObjectApi);
+  }
+
+  /**
+   * From a kubeconfig's text; without one, from $KUBECONFIG, else ~/.kube/config, else the
+   * in-cluster service account. A kubeconfig that does not parse throws a sentence saying so.
+   */
+  static fromKubeconfig(text?: string | null, fieldManager?: string): KubernetesCluster {
+    const kc = new k8s.KubeConfig();
+    try {
+      if (text?.trim()) kc.loadFromString(text);
+      else kc.loadFromDefault();
+    } catch (err) {
+      throw new Error(
+        `the kubeconfig ${text?.trim() ? 'given' : 'of the environment'} is not usable: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
+    return new KubernetesCluster(kc, fieldManager);
+  }
+
+  /** Server-side apply (field manager `syncord`, forced): creates or brings the object in line. */
+  async apply<T extends KubeObject>(obj: T): Promise<T> {
+    try {
+      return await this.api.patch(
+        obj,
+        undefined,
+        undefined,
+        this.fieldManager,
+        true,
+        k8s.PatchStrategy.ServerSideApply,
+      );
+    } catch (err) {
+      throw translateError(err, subjectOf(obj), this.server);
+    }
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
+    try {
+      return await this.api.read<T>({ apiVersion, kind, metadata: { name, namespace } });
+    } catch (err) {
+      const e = translateError(err, { kind, name, namespace }, this.server);
+      // Not there (nor, perhaps, its namespace); a kind the cluster does not serve is an error.
+      if (e.code === 404 && e.status) return undefined;
+      throw e;
+    }
+  }
+
+  /** Every object of a kind (in a namespace, or in all when none is given) matching a selector. */
+  async list<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<T[]> {
+    return (await this.listWithVersion<T>(apiVersion, kind, namespace, labelSelector)).items;
+  }
+
+  /** A list and the resourceVersion it was read at (where a watch takes over). */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the kind's type
+  async listWithVersion<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    try {
+      do {
+        const page = await this.api.list<T>(
+          apiVersion,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+          500,
+          continueToken,
+        );
+        items.push(...page.items);
+        continueToken = page.metadata?._continue || undefined;
+        resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      } while (continueToken);
+    } catch (err) {
+      throw translateError(err, { kind, namespace }, this.server);
+    }
+    // Objects in a list carry no apiVersion/kind; give them theirs.
+    for (const item of items) {
+      item.apiVersion ??= apiVersion;
+      item.kind ??= kind;
+    }
+    return { items, resourceVersion };
+  }
+
+  /**
+   * Removes the object; idempotent: already gone (404) is success. Waits for nothing: a pod or a
+   * namespace may still be terminating when this returns. Returns whether there was one to remove.
+   */
+  async remove(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    options: RemoveOptions = {},
+  ): Promise<boolean> {
+    try {
+      await this.api.delete(
+        { apiVersion, kind, metadata: { name, namespace } },
+        undefined,
+        undefined,
+        options.gracePeriodSeconds,
+        undefined,
+        'Background',
+        options.uid ? { preconditions: { uid: options.uid } } : undefined,
+      );
+      return true;
+    } catch (err) {
+      const e = translateError(err, { kind, name, namespace }, this.server);
+      if (e.code === 404) return false;
+      // The uid precondition failed: that incarnation is gone already.
+      if (e.code === 409 && options.uid) return false;
+      throw e;
+    }
+  }
+
+  /** The URL path of a kind's collection, e.g. /api/v1/pods or /apis/x/v1/namespaces/n/foos. */
+  async collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    try {
+      return await this.api.collectionPath(apiVersion, kind, namespace);
+    } catch (err) {
+      throw translateError(err, { kind, namespace }, this.server);
+    }
+  }
+
+  /** A list-then-watch that resumes after errors and re-lists when its version expired. */
+  watch<T extends KubeObject>(options: WatchOptions<T>): ObjectWatch<T> {
+    return new ObjectWatch<T>(this, options);
+  }
+}
+
+function subjectOf(obj: KubeObject): Subject {
+  return {
+    kind: obj.kind ?? 'object',
+    name: obj.metadata?.name,
+    namespace: obj.metadata?.namespace,
+  };
+}

@@ -1,0 +1,32 @@
+// The Kubernetes steps: TrustDomain → Namespace, Principal → ServiceAccount, VNF/vSG/Kubernetes
+// service instances → Pods (with NADs and ConfigMaps, and the pod observer), Port → interface.
+import type { SyncStep } from '../../synchronizer/engine.js';
+import { namespaceStep } from './namespace.js';
+import { PodObserver } from './observer.js';
+import { podStep } from './pod.js';
+import { portStep } from './port.js';
+import { POD_MODELS, Runtime, type KubernetesStepOptions } from './runtime.js';
+import { serviceAccountStep } from './service-account.js';
+
+export type { KubernetesStepOptions } from './runtime.js';
+export { PodObserver } from './observer.js';
+
+/** The steps, and the observer they share (tests wait on it and call its sweep). */
+export interface KubernetesSteps {
+  steps: SyncStep[];
+  observer: PodObserver;
+  runtime: Runtime;
+}
+
+export function kubernetesStepSet(options: KubernetesStepOptions = {}): KubernetesSteps {
+  const runtime = new Runtime(options);
+  const observer = new PodObserver(runtime);
+  const steps: SyncStep[] = [namespaceStep(runtime), serviceAccountStep(runtime)];
+  for (const model of Object.keys(POD_MODELS)) steps.push(podStep(runtime, model, observer));
+  if (options.ports !== false) steps.push(portStep(runtime, observer));
+  return { steps, observer, runtime };
+}
+
+export function kubernetesSteps(options: KubernetesStepOptions = {}): SyncStep[] {
+  return kubernetesStepSet(options).steps;
+}

@@ -1,0 +1,450 @@
+// VNFServiceInstance (workload container), VSGServiceInstance and KubernetesServiceInstance → one
+// Pod in the namespace of the slice's trust domain, with the NADs of its Ports' networks, the
+// networks request carrying IPAM's addresses and MACs, and (for a VNF's config) a ConfigMap.
+// A change Kubernetes cannot make in place (image, interfaces, resources, service account)
+// replaces the pod: the old one is deleted, and the new one made once it is gone.
+import { createHash } from 'node:crypto';
+import type { V1ConfigMap, V1Namespace, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
+import {
+  dnsSafeName,
+  FIELD_MANAGER,
+  KubernetesError,
+  managedSelector,
+  ownedBy,
+  ownerLabels,
+  ownerSelector,
+  type Owner,
+} from '../../backends/kubernetes/index.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import type { ClusterHandle } from './clusters.js';
+import { foreignOwner } from './namespace.js';
+import {
+  attachmentsOf,
+  nadObject,
+  NAD_API,
+  NAD_KIND,
+  NETWORKS,
+  networksAnnotation,
+  parseNetworks,
+  type Attachment,
+} from './networks.js';
+import type { PodObserver } from './observer.js';
+import { serviceAccountName } from './service-account.js';
+import {
+  errorText,
+  nameOf,
+  namespaceOf,
+  ownerOfObject,
+  POD_MODELS,
+  referenced,
+  type Runtime,
+} from './runtime.js';
+
+/** The digest of what a pod cannot change in place; a different one means a new pod. */
+export const SPEC_HASH = 'syncord.io/spec-hash';
+export const CONFIG_MOUNT = '/etc/syncord/config';
+const CONTAINER = 'main';
+
+/** Where an instance's pod lives. */
+export interface PodPlace {
+  owner: Owner;
+  handle: ClusterHandle;
+  td: ModelObject;
+  namespace: string;
+  name: string;
+}
+
+/** Everything the pod is made of. */
+export interface PodPlan extends PodPlace {
+  image: string;
+  resources: { cpu: string; memory: string } | undefined;
+  principal: ModelObject | undefined;
+  serviceAccount: string | undefined;
+  attachments: Attachment[];
+  /** A VNF's config, for its ConfigMap (undefined: none). */
+  config: unknown;
+}
+
+/** Why an instance has no pod (a VNF run as a VM), or undefined when it should have one. */
+export function noPodReason(si: ModelObject): string | undefined {
+  if (!(si.leaf_model in POD_MODELS)) return `${si.leaf_model} is not run as a pod`;
+  if (si.leaf_model === 'VNFServiceInstance' && si.workload !== 'container') {
+    return `its workload is ${String(si.workload)}, not container`;
+  }
+  return undefined;
+}
+
+export const podNameOf = (si: ModelObject): string =>
+  dnsSafeName(si.name, POD_MODELS[si.leaf_model] ?? 'pod', si.id);
+
+export const configMapName = (podName: string): string => `${podName}-config`;
+
+/** The namespace, cluster and name of an instance's pod. */
+export async function placeOf(
+  rt: Runtime,
+  models: ModelService,
+  si: ModelObject,
+): Promise<PodPlace> {
+  if (typeof si.slice_id !== 'number') {
+    throw new Error(
+      `${si.leaf_model} ${nameOf(si)} has no slice: a pod needs one for its namespace and cluster`,
+    );
+  }
+  const slice = await referenced(models, 'Slice', si.slice_id, 'its slice');
+  const td = await referenced(
+    models,
+    'TrustDomain',
+    slice.trust_domain_id,
+    `slice ${nameOf(slice)}'s trust domain`,
+  );
+  return {
+    owner: ownerOfObject(si),
+    handle: await rt.clusters.forSlice(models, slice),
+    td,
+    namespace: namespaceOf(td),
+    name: podNameOf(si),
+  };
+}
+
+async function imageOf(models: ModelService, si: ModelObject): Promise<string> {
+  if (typeof si.image_id === 'number') {
+    const image = await referenced(models, 'Image', si.image_id, 'its image');
+    if (image.kind === 'vm') {
+      throw new Error(`Image ${nameOf(image)} is a VM image; a pod needs a container image`);
+    }
+    const tag = typeof image.tag === 'string' && image.tag ? image.tag : 'latest';
+    return `${nameOf(image)}:${tag}`;
+  }
+  // A vSG without an image runs its service's docker_image_name.
+  if (typeof si.owner_id === 'number') {
+    const service = await referenced(models, 'Service', si.owner_id, 'its service');
+    if (typeof service.docker_image_name === 'string' && service.docker_image_name) {
+      return service.docker_image_name;
+    }
+  }
+  throw new Error(`${si.leaf_model} ${nameOf(si)} has no image (nor does its service name one)`);
+}
+
+export async function planOf(rt: Runtime, models: ModelService, si: ModelObject): Promise<PodPlan> {
+  const place = await placeOf(rt, models, si);
+  const image = await imageOf(models, si);
+  let resources: PodPlan['resources'];
+  if (typeof si.flavor_id === 'number') {
+    const flavor = await referenced(models, 'Flavor', si.flavor_id, 'its flavor');
+    const cpu = typeof flavor.vcpus === 'number' ? String(flavor.vcpus) : undefined;
+    const memory =
+      typeof flavor.memory_mb === 'number' ? `${String(flavor.memory_mb)}Mi` : undefined;
+    if (cpu || memory) resources = { cpu: cpu ?? '', memory: memory ?? '' };
+  }
+  const slice = await referenced(models, 'Slice', si.slice_id, 'its slice');
+  let principal: ModelObject | undefined;
+  if (typeof slice.principal_id === 'number') {
+    principal = await referenced(
+      models,
+      'Principal',
+      slice.principal_id,
+      `slice ${nameOf(slice)}'s principal`,
+    );
+  }
+  return {
+    ...place,
+    image,
+    resources,
+    principal,
+    serviceAccount: principal ? serviceAccountName(principal) : undefined,
+    attachments: await attachmentsOf(models, si),
+    config: si.leaf_model === 'VNFServiceInstance' && si.config != null ? si.config : undefined,
+  };
+}
+
+function quantities(r: NonNullable<PodPlan['resources']>): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (r.cpu) out.cpu = r.cpu;
+  if (r.memory) out.memory = r.memory;
+  return out;
+}
+
+/** The pod as Syncord applies it. */
+export function podObject(rt: Runtime, plan: PodPlan): V1Pod {
+  const networks = networksAnnotation(plan.namespace, plan.attachments);
+  const configMap = plan.config === undefined ? undefined : configMapName(plan.name);
+  const immutable = {
+    image: plan.image,
+    resources: plan.resources ?? null,
+    networks: networks ?? null,
+    serviceAccount: plan.serviceAccount ?? null,
+    configMap: configMap ?? null,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(immutable)).digest('hex').slice(0, 16);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: plan.name,
+      namespace: plan.namespace,
+      labels: ownerLabels(rt.instance, plan.owner),
+      annotations: { [SPEC_HASH]: hash, ...(networks ? { [NETWORKS]: networks } : {}) },
+    },
+    spec: {
+      restartPolicy: 'Always',
+      ...(plan.serviceAccount ? { serviceAccountName: plan.serviceAccount } : {}),
+      containers: [
+        {
+          name: CONTAINER,
+          image: plan.image,
+          ...(plan.resources
+            ? {
+                resources: {
+                  requests: quantities(plan.resources),
+                  limits: quantities(plan.resources),
+                },
+              }
+            : {}),
+          ...(configMap
+            ? {
+                volumeMounts: [{ name: 'syncord-config', mountPath: CONFIG_MOUNT, readOnly: true }],
+              }
+            : {}),
+        },
+      ],
+      ...(configMap
+        ? { volumes: [{ name: 'syncord-config', configMap: { name: configMap } }] }
+        : {}),
+    },
+  };
+}
+
+/** What differs between a live pod and the desired one that only a new pod can change. */
+function replacementReason(live: V1Pod, desired: V1Pod): string | undefined {
+  if (live.status?.phase === 'Failed') {
+    const why = [live.status.reason, live.status.message].filter(Boolean).join(': ');
+    return `it failed${why ? ` (${why})` : ''}`;
+  }
+  const la = live.metadata?.annotations ?? {};
+  const da = desired.metadata?.annotations ?? {};
+  const image = live.spec?.containers[0]?.image !== desired.spec?.containers[0]?.image;
+  if (la[SPEC_HASH] === da[SPEC_HASH] && !image) return undefined;
+  const why: string[] = [];
+  if (image) why.push('image');
+  if ((la[NETWORKS] ?? '') !== (da[NETWORKS] ?? '')) why.push('interfaces');
+  if (why.length === 0) why.push('resources, service account or config volume');
+  return `${why.join(' and ')} changed`;
+}
+
+/** Whether Syncord's field manager applied the object (its labels may have been edited away). */
+const appliedBySyncord = (obj: V1Pod) =>
+  (obj.metadata?.managedFields ?? []).some(
+    (m) => m.manager === FIELD_MANAGER && m.operation === 'Apply',
+  );
+
+/** The NADs Syncord made in a namespace that no live pod of Syncord there asks for any more. */
+export async function sweepNads(
+  rt: Runtime,
+  handle: ClusterHandle,
+  namespace: string,
+  except?: Owner,
+): Promise<string[]> {
+  return rt.locks.run(`${handle.key}/${namespace}`, async () => {
+    const selector = managedSelector(rt.instance);
+    const nads = await handle.cluster.list(NAD_API, NAD_KIND, namespace, selector);
+    if (nads.length === 0) return [];
+    const pods = await handle.cluster.list<V1Pod>('v1', 'Pod', namespace, selector);
+    const used = new Set<string>();
+    for (const pod of pods) {
+      if (pod.metadata?.deletionTimestamp) continue;
+      if (except && ownedBy(rt.instance, pod.metadata?.labels, except)) continue;
+      for (const sel of parseNetworks(pod.metadata?.annotations?.[NETWORKS], namespace)) {
+        if (sel.namespace === namespace) used.add(sel.name);
+      }
+    }
+    const removed: string[] = [];
+    for (const nad of nads) {
+      const name = nad.metadata?.name ?? '';
+      if (used.has(name)) continue;
+      await handle.cluster.remove(NAD_API, NAD_KIND, namespace, name, { uid: nad.metadata?.uid });
+      removed.push(name);
+    }
+    return removed;
+  });
+}
+
+/** Removes an instance's pods and ConfigMaps wherever they are in a cluster, except at `keep`. */
+async function removeStrays(
+  rt: Runtime,
+  handle: ClusterHandle,
+  owner: Owner,
+  keep?: { namespace: string; name: string },
+): Promise<{ pods: string[]; namespaces: Set<string> }> {
+  const selector = ownerSelector(rt.instance, owner);
+  const pods = await handle.cluster.list<V1Pod>('v1', 'Pod', undefined, selector);
+  const removed: string[] = [];
+  const namespaces = new Set<string>();
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    if (keep && ns === keep.namespace && name === keep.name) continue;
+    namespaces.add(ns);
+    if (pod.metadata?.deletionTimestamp) continue;
+    await handle.cluster.remove('v1', 'Pod', ns, name, { uid: pod.metadata?.uid });
+    removed.push(`${ns}/${name}`);
+  }
+  if (!keep || namespaces.size) {
+    const maps = await handle.cluster.list<V1ConfigMap>('v1', 'ConfigMap', undefined, selector);
+    for (const cm of maps) {
+      const ns = cm.metadata?.namespace ?? '';
+      if (keep && ns === keep.namespace) continue;
+      await handle.cluster.remove('v1', 'ConfigMap', ns, cm.metadata?.name ?? '', {
+        uid: cm.metadata?.uid,
+      });
+    }
+  }
+  return { pods: removed, namespaces };
+}
+
+export function podStep(rt: Runtime, model: string, observer: PodObserver): SyncStep {
+  return {
+    name: `kubernetes/pod:${model}`,
+    observes: model,
+
+    // The pod steps share one observer: the first start() starts it, the first stop() stops it.
+    start: (ctx) => observer.start(ctx),
+    stop: () => observer.stop(),
+
+    async sync(si: ModelObject, ctx: StepContext): Promise<string> {
+      const skip = noPodReason(si);
+      if (skip) {
+        // A workload moved off Kubernetes leaves no pod behind.
+        const h = await rt.clusters.default(ctx.models);
+        const { pods } = await removeStrays(rt, h, ownerOfObject(si));
+        return `no pod: ${skip}${pods.length ? ` (removed pod ${pods.join(', ')})` : ''}`;
+      }
+      const plan = await planOf(rt, ctx.models, si);
+      const { cluster } = plan.handle;
+      const ns = await cluster.get<V1Namespace>('v1', 'Namespace', undefined, plan.namespace);
+      if (!ns || ns.metadata?.deletionTimestamp) {
+        if (!ns) ctx.enqueue('TrustDomain', plan.td.id);
+        throw new WaitingError(
+          `waiting for namespace ${plan.namespace}${ns ? ' to finish terminating' : ''} in ${plan.handle.label}`,
+          ns ? 2000 : 500,
+        );
+      }
+      if (plan.serviceAccount && plan.principal) {
+        const sa = await cluster.get<V1ServiceAccount>(
+          'v1',
+          'ServiceAccount',
+          plan.namespace,
+          plan.serviceAccount,
+        );
+        if (!sa) {
+          ctx.enqueue('Principal', plan.principal.id);
+          throw new WaitingError(
+            `waiting for service account ${plan.namespace}/${plan.serviceAccount} in ${plan.handle.label}`,
+            500,
+          );
+        }
+      }
+      const where = `${plan.namespace}/${plan.name}`;
+      const desired = podObject(rt, plan);
+      return rt.locks.run(`${plan.handle.key}/${plan.namespace}`, async () => {
+        for (const network of new Map(
+          plan.attachments.map((a) => [a.network.id, a.network]),
+        ).values()) {
+          await cluster.apply(nadObject(rt.options, rt.instance, plan.namespace, network));
+        }
+        if (plan.config !== undefined) {
+          await cluster.apply<V1ConfigMap>({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+              name: configMapName(plan.name),
+              namespace: plan.namespace,
+              labels: ownerLabels(rt.instance, plan.owner),
+            },
+            data: { 'config.json': JSON.stringify(plan.config, null, 2) },
+          });
+        } else if (si.leaf_model === 'VNFServiceInstance') {
+          await cluster.remove('v1', 'ConfigMap', plan.namespace, configMapName(plan.name));
+        }
+        const live = await cluster.get<V1Pod>('v1', 'Pod', plan.namespace, plan.name);
+        if (live) {
+          const other = foreignOwner(rt, live.metadata?.labels, plan.owner);
+          if (other) throw new Error(`a pod ${where} is already there and belongs to ${other}`);
+          if (!ownedBy(rt.instance, live.metadata?.labels, plan.owner) && !appliedBySyncord(live)) {
+            throw new Error(`a pod ${where} is already there and is not Syncord's`);
+          }
+          if (live.metadata?.deletionTimestamp) {
+            throw new WaitingError(`waiting for the old pod ${where} to terminate`, 1000);
+          }
+          const why = replacementReason(live, desired);
+          if (why) {
+            await cluster.remove('v1', 'Pod', plan.namespace, plan.name, {
+              uid: live.metadata?.uid,
+            });
+            throw new WaitingError(
+              `replacing pod ${where} (${why}): waiting for the old pod to terminate`,
+              1000,
+            );
+          }
+        }
+        let applied: V1Pod;
+        try {
+          applied = await cluster.apply(desired);
+        } catch (err) {
+          if (
+            err instanceof KubernetesError &&
+            err.code === 403 &&
+            /error looking up service account/.test(err.message)
+          ) {
+            throw new WaitingError(
+              `waiting for the service account of pod ${where}: ${errorText(err)}`,
+              1000,
+            );
+          }
+          throw err;
+        }
+        const strays = await removeStrays(rt, plan.handle, plan.owner, {
+          namespace: plan.namespace,
+          name: plan.name,
+        });
+        const moved = strays.pods.length ? `; removed pod ${strays.pods.join(', ')}` : '';
+        const nets = plan.attachments.length
+          ? `${String(plan.attachments.length)} network${plan.attachments.length > 1 ? 's' : ''}`
+          : 'no extra networks';
+        if (!live) return `created pod ${where} (${plan.image}, ${nets})${moved}`;
+        if (applied.metadata?.resourceVersion !== live.metadata?.resourceVersion) {
+          return `updated pod ${where} in place (labels or annotations; ${plan.image}, ${nets})${moved}`;
+        }
+        return `pod ${where} is up to date (${plan.image}, ${nets})${moved}`;
+      });
+    },
+
+    async delete(si: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = ownerOfObject(si);
+      let places: { handle: ClusterHandle; namespace?: string }[];
+      try {
+        const place = await placeOf(rt, ctx.models, si);
+        places = [{ handle: place.handle, namespace: place.namespace }];
+      } catch {
+        // Its slice or trust domain is gone already: look everywhere, by its labels.
+        places = (await rt.clusters.all(ctx.models)).map((handle) => ({ handle }));
+      }
+      const removed: string[] = [];
+      const swept: string[] = [];
+      for (const { handle, namespace } of places) {
+        const { pods, namespaces } = await removeStrays(rt, handle, owner);
+        removed.push(...pods);
+        if (namespace) namespaces.add(namespace);
+        for (const ns of namespaces) {
+          swept.push(...(await sweepNads(rt, handle, ns, owner)).map((n) => `${ns}/${n}`));
+        }
+      }
+      const nads = swept.length
+        ? `; removed unused NetworkAttachmentDefinition ${swept.join(', ')}`
+        : '';
+      return removed.length
+        ? `removed pod ${removed.join(', ')}${nads}`
+        : `no pod to remove${nads}`;
+    },
+  };
+}
