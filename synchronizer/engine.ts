@@ -454,6 +454,19 @@ export class Engine {
             let set = this.waiters.get(depKey);
             if (!set) this.waiters.set(depKey, (set = new Set()));
             set.add(key);
+            // The dependency may have synced (and woken its waiters) between the read above and
+            // the registration: read it again now that a later sync will wake this object.
+            const again = await this.models
+              .get(dep.leaf_model, dep.id, { includeDeleted: true })
+              .catch(() => undefined);
+            if (
+              again?.deleted_at === null &&
+              again.backend_code === 1 &&
+              again.synced_version === again.version
+            ) {
+              set.delete(key);
+              continue;
+            }
             return why;
           }
         }

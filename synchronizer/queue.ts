@@ -22,6 +22,7 @@ export class WorkQueue<K extends string = string> {
     if (waiter) {
       this.dirty.delete(key);
       this.processing.add(key);
+      this.cancelDelayed(key);
       waiter(key);
     } else {
       this.queue.push(key);
@@ -53,6 +54,8 @@ export class WorkQueue<K extends string = string> {
     if (key !== undefined) {
       this.dirty.delete(key);
       this.processing.add(key);
+      // Processing now makes a pending delayed retry moot: the worker re-delays it if needed.
+      this.cancelDelayed(key);
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
@@ -65,6 +68,14 @@ export class WorkQueue<K extends string = string> {
     if (this.dirty.has(key)) {
       this.dirty.delete(key);
       this.add(key);
+    }
+  }
+
+  private cancelDelayed(key: K): void {
+    const pending = this.delayed.get(key);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.delayed.delete(key);
     }
   }
 

@@ -19,7 +19,6 @@ import {
   namespaceOf,
   ownerOfObject,
   SYSTEM_NAMESPACES,
-  wakePodsOfTrustDomainLater,
   type Runtime,
 } from './runtime.js';
 
@@ -126,7 +125,6 @@ export function namespaceStep(rt: Runtime): SyncStep {
           if (old.metadata?.name !== ns) done.push(await retire(h, old, many));
         }
       }
-      wakePodsOfTrustDomainLater(ctx, td, td.id);
       return done.length ? done.join(', ') : `namespace ${ns} is in place`;
     },
 

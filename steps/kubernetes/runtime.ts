@@ -4,7 +4,6 @@
 import { isDnsLabel, type Owner } from '../../backends/kubernetes/index.js';
 import { NotFoundError } from '../../models/errors.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
-import type { StepContext } from '../../synchronizer/engine.js';
 import { Clusters } from './clusters.js';
 
 export interface KubernetesStepOptions {
@@ -129,39 +128,3 @@ export async function exists(models: ModelService, owner: Owner): Promise<boolea
 
 export const errorText = (err: unknown): string =>
   err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error';
-
-/**
- * Workaround for a lost wake-up in the engine's dependency gating: an instance that read its
- * trust domain (or principal) as pending just before that became synced may register as its
- * waiter after the engine woke the waiters, and then waits until the next full resync. When an
- * object the pods look through to becomes synced, its trust domain's pod instances are queued
- * again a moment later (a no-op for those not waiting). To go once the engine registers waiters
- * before it reads the dependency's status.
- */
-export function wakePodsOfTrustDomainLater(
-  ctx: StepContext,
-  obj: ModelObject,
-  trustDomainId: unknown,
-  delayMs = 1000,
-): void {
-  if (obj.backend_code === 1 && obj.synced_version === obj.version) return;
-  if (typeof trustDomainId !== 'number') return;
-  setTimeout(() => {
-    if (ctx.signal.aborted) return;
-    void (async () => {
-      const slices = await ctx.models.list('Slice', {
-        filter: [{ field: 'trust_domain', value: trustDomainId }],
-        pageSize: 5000,
-      });
-      const ids = slices.items.map((s) => s.id);
-      if (ids.length === 0) return;
-      for (const model of Object.keys(POD_MODELS)) {
-        const page = await ctx.models.list(model, {
-          filter: [{ field: 'slice', op: 'in', value: ids }],
-          pageSize: 5000,
-        });
-        for (const si of page.items) ctx.enqueue(si.leaf_model, si.id);
-      }
-    })().catch(() => undefined);
-  }, delayMs).unref();
-}

@@ -10,14 +10,7 @@ import {
 import type { ModelObject } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import { clustersOfTrustDomain, foreignOwner } from './namespace.js';
-import {
-  nameOf,
-  namespaceOf,
-  ownerOfObject,
-  referenced,
-  wakePodsOfTrustDomainLater,
-  type Runtime,
-} from './runtime.js';
+import { nameOf, namespaceOf, ownerOfObject, referenced, type Runtime } from './runtime.js';
 
 export function serviceAccountName(principal: ModelObject): string {
   const name = nameOf(principal);
@@ -85,7 +78,6 @@ export function serviceAccountStep(rt: Runtime): SyncStep {
           );
         }
       }
-      wakePodsOfTrustDomainLater(ctx, principal, td.id);
       return created
         ? `created service account ${ns}/${name}`
         : `service account ${ns}/${name} is in place`;

@@ -43,6 +43,17 @@ describe('unit: work queue', () => {
     q.shutDown();
   });
 
+  it('a key handed out drops its pending delayed add (no stale retry after success)', async () => {
+    const q = new WorkQueue();
+    q.addAfter('a', 50);
+    q.add('a');
+    expect(await q.get()).to.equal('a');
+    expect(q.delayedCount).to.equal(0);
+    q.done('a');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(q.depth).to.equal(0);
+  });
+
   it('hands waiting workers undefined on shutdown', async () => {
     const q = new WorkQueue();
     const got = q.get();
