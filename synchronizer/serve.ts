@@ -43,8 +43,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const db = options.databaseUrl
     ? { url: options.databaseUrl, embedded: false, stop: () => Promise.resolve() }
     : await resolveDatabaseUrl({
+        // The embedded server's own log lines only when asked for (SYNCORD_DEBUG).
         log: (l) => {
-          log(`postgres: ${l}`);
+          if (process.env.SYNCORD_DEBUG) log(`postgres: ${l}`);
         },
       });
   if (db.embedded) log(`no DATABASE_URL: using the embedded PostgreSQL`);

@@ -18,7 +18,15 @@ describe('cli: syncord serve', function () {
     child = spawn(
       process.execPath,
       ['--import', 'tsx', 'cli/syncord.ts', 'serve', '--listen', '127.0.0.1:0', '--resync', '5'],
-      { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'inherit', 'pipe'] },
+      {
+        // Its own owner-label instance, so its orphan sweep leaves other runs' pods alone.
+        env: {
+          ...process.env,
+          DATABASE_URL: db.url,
+          SYNCORD_INSTANCE: `serve-test-${String(process.pid)}`,
+        },
+        stdio: ['ignore', 'inherit', 'pipe'],
+      },
     );
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
