@@ -3,6 +3,7 @@
 // sentence (errors.ts). Built from a kubeconfig text, or from $KUBECONFIG / ~/.kube/config /
 // the in-cluster service account when none is given.
 import * as k8s from '@kubernetes/client-node';
+import { failpoint } from '../failpoint.js';
 import { translateError, type Subject } from './errors.js';
 import { ObjectWatch, type WatchOptions } from './watch.js';
 
@@ -57,8 +58,9 @@ export class KubernetesCluster {
 
   /** Server-side apply (field manager `syncord`, forced): creates or brings the object in line. */
   async apply<T extends KubeObject>(obj: T): Promise<T> {
+    let applied: T;
     try {
-      return await this.api.patch(
+      applied = await this.api.patch(
         obj,
         undefined,
         undefined,
@@ -69,6 +71,8 @@ export class KubernetesCluster {
     } catch (err) {
       throw translateError(err, subjectOf(obj), this.server);
     }
+    failpoint('kubernetes-write');
+    return applied;
   }
 
   /** The object, or undefined when it does not exist. */
@@ -159,6 +163,7 @@ export class KubernetesCluster {
         'Background',
         options.uid ? { preconditions: { uid: options.uid } } : undefined,
       );
+      failpoint('kubernetes-write');
       return true;
     } catch (err) {
       const e = translateError(err, { kind, name, namespace }, this.server);
