@@ -89,12 +89,14 @@ function parseKey(key: Key): { model: string; id: number } {
   return { model: key.slice(0, i), id: Number(key.slice(i + 1)) };
 }
 
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export class Engine {
   readonly queue = new WorkQueue<Key>();
   readonly stats: EngineStats = { reconciles: 0, errors: 0, waits: 0, reaped: 0 };
   /** Per step name: reconciles, errors and total seconds, for metrics. */
   readonly stepStats = new Map<string, { runs: number; errors: number; seconds: number }>();
-  private readonly steps = new Map<string, SyncStep>();
+  private readonly steps = new Map<string, SyncStep[]>();
   private readonly policies = new Map<string, ModelPolicy>();
   /** Dependents waiting on an object: re-queued when it syncs or goes away. */
   private readonly waiters = new Map<Key, Set<Key>>();
@@ -116,27 +118,38 @@ export class Engine {
       }
       for (const m of registry.get(policy.observes).family) this.policies.set(m, policy);
     }
+    // Per model, one step per backend (the part of the step's name before "/"): the most
+    // specific wins within a backend (a step for VNFServiceInstance over one for
+    // ServiceInstance); steps of different backends all run, in registration order.
+    const chosen = new Map<string, Map<string, SyncStep>>();
     for (const step of steps) {
       if (!registry.has(step.observes)) {
         throw new Error(`step ${step.name} observes unknown model ${step.observes}`);
       }
+      const backend = step.name.split('/')[0] ?? step.name;
       for (const m of registry.get(step.observes).family) {
-        const other = this.steps.get(m);
-        // The most specific step wins: a step for VNFServiceInstance over one for ServiceInstance.
+        let perBackend = chosen.get(m);
+        if (!perBackend) chosen.set(m, (perBackend = new Map<string, SyncStep>()));
+        const other = perBackend.get(backend);
         if (
           other &&
           registry.get(other.observes).family.length <= registry.get(step.observes).family.length
         ) {
           continue;
         }
-        this.steps.set(m, step);
+        perBackend.set(backend, step);
       }
     }
+    for (const [m, perBackend] of chosen) this.steps.set(m, [...perBackend.values()]);
   }
 
-  /** The step that reconciles objects of this model, if any. */
-  stepFor(model: string): SyncStep | undefined {
-    return this.steps.get(model);
+  /** The steps that reconcile objects of this model, in the order they run. */
+  stepsFor(model: string): SyncStep[] {
+    return this.steps.get(model) ?? [];
+  }
+
+  private allSteps(): Set<SyncStep> {
+    return new Set([...this.steps.values()].flat());
   }
 
   private get ctx(): StepContext {
@@ -152,7 +165,7 @@ export class Engine {
   /** Starts the watch, the workers, the steps' watches and the first resync. */
   async start(): Promise<void> {
     const signal = this.controller.signal;
-    for (const step of new Set(this.steps.values())) await step.start?.(this.ctx);
+    for (const step of this.allSteps()) await step.start?.(this.ctx);
     // Watch first, then resync: nothing committed in between is missed.
     let resolveReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (resolveReady = resolve));
@@ -178,7 +191,7 @@ export class Engine {
     clearTimeout(this.resyncTimer);
     this.queue.shutDown();
     await Promise.allSettled(this.running);
-    for (const step of new Set(this.steps.values())) await step.stop?.();
+    for (const step of this.allSteps()) await step.stop?.();
   }
 
   /** Whether the queue is empty and no worker is busy (tests and benchmarks wait for this). */
@@ -219,7 +232,7 @@ export class Engine {
     const now = Date.now();
     let n = 0;
     for (const root of this.registry.tables()) {
-      const withStep = root.family.some((m) => this.steps.has(m));
+      const withStep = root.family.some((m) => this.stepsFor(m).length > 0);
       const r = await this.models.pool.query<{
         id: number;
         leaf_model?: string;
@@ -286,8 +299,8 @@ export class Engine {
       if (!current) return;
       obj = current;
     }
-    const step = this.steps.get(obj.leaf_model);
-    if (!step) return;
+    const steps = this.stepsFor(obj.leaf_model);
+    if (steps.length === 0) return;
 
     const waitingFor = await this.unmetDependency(obj, key);
     if (waitingFor) {
@@ -295,40 +308,49 @@ export class Engine {
       await this.status(obj, { backend_code: 0, backend_status: waitingFor });
       return;
     }
-    const started = process.hrtime.bigint();
-    const stat = this.stepStat(step.name);
-    let outcome: 'ok' | 'error' | 'waiting' = 'error';
-    try {
-      const done = await step.sync(obj, this.ctx);
-      outcome = 'ok';
-      this.stats.reconciles++;
-      stat.runs++;
-      await this.status(obj, {
-        backend_code: 1,
-        backend_status: done,
-        synced_version: obj.version,
-        failures: 0,
-        next_attempt_at: null,
-      });
-      this.wakeWaiters(key);
-    } catch (err) {
-      stat.runs++;
-      if (err instanceof WaitingError) {
-        outcome = 'waiting';
-        this.stats.waits++;
-        await this.status(obj, { backend_code: 0, backend_status: err.message });
-        this.queue.addAfter(key, err.retryMs);
+    // Every backend's step in turn; the first that waits or fails stops the rest (they run
+    // again on the retry: steps are idempotent). With several, sentences name their backend.
+    const several = steps.length > 1;
+    const label = (step: SyncStep, text: string) =>
+      several ? `${step.name.split('/')[0] ?? step.name}: ${text}` : text;
+    const done: string[] = [];
+    for (const step of steps) {
+      const started = process.hrtime.bigint();
+      const stat = this.stepStat(step.name);
+      let outcome: 'ok' | 'error' | 'waiting' = 'error';
+      try {
+        done.push(label(step, await step.sync(obj, this.ctx)));
+        outcome = 'ok';
+        stat.runs++;
+      } catch (err) {
+        stat.runs++;
+        if (err instanceof WaitingError) {
+          outcome = 'waiting';
+          this.stats.waits++;
+          await this.status(obj, { backend_code: 0, backend_status: label(step, err.message) });
+          this.queue.addAfter(key, err.retryMs);
+          return;
+        }
+        this.stats.errors++;
+        stat.errors++;
+        await this.fail(key, obj, several ? new Error(label(step, errorText(err))) : err);
+        this.wakeWaiters(key); // dependents now show the error they wait on
         return;
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        stat.seconds += seconds;
+        this.options.onReconcile?.(step.name, outcome, seconds);
       }
-      this.stats.errors++;
-      stat.errors++;
-      await this.fail(key, obj, err);
-      this.wakeWaiters(key); // dependents now show the error they wait on
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      stat.seconds += seconds;
-      this.options.onReconcile?.(step.name, outcome, seconds);
     }
+    this.stats.reconciles++;
+    await this.status(obj, {
+      backend_code: 1,
+      backend_status: done.join('; '),
+      synced_version: obj.version,
+      failures: 0,
+      next_attempt_at: null,
+    });
+    this.wakeWaiters(key);
   }
 
   /**
@@ -439,7 +461,7 @@ export class Engine {
           const depKey = keyOf(dep.leaf_model, dep.id);
           if (seen.has(depKey)) continue;
           seen.add(depKey);
-          if (!this.steps.has(dep.leaf_model)) {
+          if (this.stepsFor(dep.leaf_model).length === 0) {
             next.push(dep);
             continue;
           }
@@ -483,7 +505,7 @@ export class Engine {
     if (seen.has(model)) return false;
     seen.add(model);
     const m = this.registry.get(model);
-    let result = m.family.some((f) => this.steps.has(f));
+    let result = m.family.some((f) => this.stepsFor(f).length > 0);
     for (const name of result ? [] : m.family) {
       for (const def of Object.values(this.registry.get(name).allFields)) {
         if (
@@ -525,18 +547,20 @@ export class Engine {
       });
       return;
     }
-    const step = this.steps.get(obj.leaf_model);
-    if (step && obj.no_sync !== true) {
-      const stat = this.stepStat(step.name);
-      try {
-        await step.delete(obj, this.ctx);
-        stat.runs++;
-      } catch (err) {
-        stat.runs++;
-        stat.errors++;
-        this.stats.errors++;
-        await this.fail(key, obj, err);
-        return;
+    if (obj.no_sync !== true) {
+      // Torn down in the reverse order of setting up.
+      for (const step of [...this.stepsFor(obj.leaf_model)].reverse()) {
+        const stat = this.stepStat(step.name);
+        try {
+          await step.delete(obj, this.ctx);
+          stat.runs++;
+        } catch (err) {
+          stat.runs++;
+          stat.errors++;
+          this.stats.errors++;
+          await this.fail(key, obj, err);
+          return;
+        }
       }
     }
     try {

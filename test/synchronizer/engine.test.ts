@@ -254,3 +254,67 @@ describe('synchronizer: leadership', function () {
     await a.release();
   });
 });
+
+describe('synchronizer: several backends for one model', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let engine: Engine;
+  const a = new FakeBackend();
+  const b = new FakeBackend();
+  const calls: string[] = [];
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+    const traced = (name: string, backend: FakeBackend): SyncStep => {
+      const step = backend.step('Network', (o) => ({ subnet: o.subnet }));
+      return {
+        ...step,
+        name: `${name}/network`,
+        sync: (o, ctx) => {
+          calls.push(`${name} sync`);
+          return step.sync(o, ctx);
+        },
+        delete: (o, ctx) => {
+          calls.push(`${name} delete`);
+          return step.delete(o, ctx);
+        },
+      };
+    };
+    engine = new Engine(db.registry, db.service, [traced('k8s', a), traced('ovn', b)], {
+      url: db.url,
+      backoff: { baseMs: 100, maxMs: 300 },
+    });
+    await engine.start();
+  });
+  after(async () => {
+    await engine.stop();
+    await db.drop();
+  });
+
+  it('runs every backend in turn, names each in the status, and tears down in reverse', async () => {
+    b.refuse.set('Network/both', 'switch refused');
+    const net = await db.service.create('Network', { name: 'both', subnet: '10.8.0.0/24' });
+    const failed = await eventually('the second backend failing', async () => {
+      const o = await db.service.get('Network', net.id);
+      return o.backend_code === 2 ? o : undefined;
+    });
+    expect(failed.backend_status).to.equal('error: ovn: switch refused');
+    b.refuse.delete('Network/both');
+    const ok = await eventually('both synced', async () => {
+      const o = await db.service.get('Network', net.id);
+      return o.backend_code === 1 ? o : undefined;
+    });
+    // The first backend ran again on the retry (steps are idempotent).
+    expect(ok.backend_status).to.equal('k8s: updated Network/both; ovn: created Network/both');
+    calls.length = 0;
+    await db.service.delete('Network', net.id);
+    await eventually('reaped', async () =>
+      (await db.sql.query('SELECT 1 FROM network WHERE id = $1', [net.id])).rowCount === 0
+        ? true
+        : undefined,
+    );
+    expect(calls).to.deep.equal(['ovn delete', 'k8s delete']);
+    expect(a.objects.size + b.objects.size).to.equal(0);
+  });
+});
