@@ -773,6 +773,8 @@ export class ModelTx {
     const columnType = (field: string): { column: string; def: FieldDef } | undefined => {
       const f = info.byKey.get(field);
       if (f) return f.def.type === 'password' ? undefined : { column: f.key, def: f.def };
+      // A table of one model has no leaf_model column: every row is that model.
+      if (field === 'leaf_model' && !m.polymorphic) return undefined;
       return BOOKKEEPING_DEFS[field] ? { column: field, def: BOOKKEEPING_DEFS[field] } : undefined;
     };
     (options.filter ?? []).forEach((flt, i) => {
