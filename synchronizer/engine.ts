@@ -33,6 +33,11 @@ export interface SyncStep {
   delete(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
   /** Starts the step's backend watches, if any; they call ctx.enqueue on drift. */
   start?(ctx: StepContext): Promise<void>;
+  /**
+   * Objects of the observed model to reconcile again when another object changes (an edited
+   * Network re-runs the pods on it): called for every committed change of another model.
+   */
+  affectedBy?(change: { model: string; id: number }, ctx: StepContext): Promise<number[]>;
   stop?(): Promise<void>;
 }
 
@@ -214,12 +219,32 @@ export class Engine {
           // Our own status writes, and reaps, need no work.
           if (change.op === 'status' || change.op === 'reap') continue;
           this.queue.add(keyOf(change.model, change.id));
+          await this.fanOut(change);
         }
       } catch (err) {
         if (this.stopping()) return;
         this.log(`change watch failed, resyncing: ${String(err)}`);
         await new Promise((r) => setTimeout(r, 1000));
         await this.resync().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Asks the steps that declare it which of their objects a change affects, and queues them. */
+  private async fanOut(change: { model: string; id: number }): Promise<void> {
+    for (const step of this.allSteps()) {
+      if (!step.affectedBy || this.registry.get(step.observes).family.includes(change.model)) {
+        continue;
+      }
+      try {
+        for (const id of await step.affectedBy(change, this.ctx)) {
+          const obj = await this.models.get(step.observes, id).catch(() => undefined);
+          if (obj) this.queue.add(keyOf(obj.leaf_model, obj.id));
+        }
+      } catch (err) {
+        this.log(
+          `${step.name}: could not tell what ${change.model} ${String(change.id)} affects: ${errorText(err)}`,
+        );
       }
     }
   }

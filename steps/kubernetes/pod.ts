@@ -311,6 +311,16 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
     start: (ctx) => observer.start(ctx),
     stop: () => observer.stop(),
 
+    // An edited Network changes the NADs of the pods with a port on it.
+    async affectedBy(change, ctx): Promise<number[]> {
+      if (change.model !== 'Network') return [];
+      const ports = await ctx.models.list('Port', {
+        filter: [{ field: 'network_id', value: change.id }],
+        pageSize: 5000,
+      });
+      return [...new Set(ports.items.map((p) => p.service_instance_id as number))];
+    },
+
     async sync(si: ModelObject, ctx: StepContext): Promise<string> {
       const skip = noPodReason(si);
       if (skip) {

@@ -287,6 +287,24 @@ describe('kubernetes: the steps against the rig', function () {
     console.log(`      (models to a running, reported pod: ${String(Date.now() - t0)} ms)`);
   });
 
+  it("carries a Network's edit to the NADs of the pods on it", async () => {
+    const w = await world();
+    await synced('VNFServiceInstance', w.vnf.id);
+    const nadConfig = async () => {
+      const nad = (await custom.getNamespacedCustomObject({
+        ...NAD,
+        namespace: w.ns,
+        name: w.mgmt.name as string,
+      })) as { spec: { config: string } };
+      return JSON.parse(nad.spec.config) as { mtu?: number };
+    };
+    expect((await nadConfig()).mtu).to.equal(undefined);
+    await svc.update('Network', w.mgmt.id, { mtu: 1400 });
+    await eventually('the NAD to carry mtu 1400', async () =>
+      (await nadConfig()).mtu === 1400 ? true : undefined,
+    );
+  });
+
   it('puts back a pod deleted out of band', async () => {
     const w = await world();
     await synced('VNFServiceInstance', w.vnf.id);
