@@ -15,6 +15,14 @@ export class JsonRpcError extends Error {
   }
 }
 
+/** The connection went away (closed, reset, unparseable stream, or judged dead by a caller). */
+export class JsonRpcClosedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'JsonRpcClosedError';
+  }
+}
+
 /**
  * Splits a byte stream into top-level JSON texts. OVSDB sends objects back to back, so the
  * splitter tracks nesting depth outside strings and hands over each complete value.
@@ -72,6 +80,13 @@ export function parseEndpoint(remote: string): Endpoint {
   throw new Error(`${remote}: not an OVSDB remote (expected tcp:HOST:PORT or unix:PATH)`);
 }
 
+export interface JsonRpcOptions {
+  /** How long to wait for the socket to connect. */
+  timeoutMs?: number;
+  /** Sees every message sent ('send') and received ('recv'), for debugging and tests. */
+  trace?: (direction: 'send' | 'recv', text: string) => void;
+}
+
 interface Pending {
   method: string;
   resolve: (result: Json) => void;
@@ -82,11 +97,17 @@ export class JsonRpcConnection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly splitter = new JsonStreamSplitter();
-  private closedError: Error | undefined;
+  private closedError: JsonRpcClosedError | undefined;
   onNotification: (method: string, params: Json) => void = () => undefined;
+  /** Called once, when the connection is lost or closed, with the reason. */
+  onClose: (err: JsonRpcClosedError) => void = () => undefined;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly trace?: JsonRpcOptions['trace'],
+  ) {
     socket.setEncoding('utf8');
+    socket.setNoDelay(true);
     socket.on('data', (chunk: string) => {
       let texts: string[];
       try {
@@ -101,11 +122,16 @@ export class JsonRpcConnection {
       this.fail(err);
     });
     socket.on('close', () => {
-      this.fail(new Error('connection closed'));
+      this.fail(new Error('connection closed by the peer'));
     });
   }
 
-  static connect(remote: string, timeoutMs = 5000): Promise<JsonRpcConnection> {
+  static connect(
+    remote: string,
+    options: number | JsonRpcOptions = {},
+  ): Promise<JsonRpcConnection> {
+    const { timeoutMs = 5000, trace } =
+      typeof options === 'number' ? { timeoutMs: options } : options;
     const endpoint = parseEndpoint(remote);
     return new Promise((resolve, reject) => {
       const socket = endpoint.path
@@ -117,7 +143,8 @@ export class JsonRpcConnection {
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
-        resolve(new JsonRpcConnection(socket));
+        socket.removeAllListeners('error');
+        resolve(new JsonRpcConnection(socket, trace));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -131,16 +158,33 @@ export class JsonRpcConnection {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { method, resolve, reject });
-      this.socket.write(JSON.stringify({ method, params, id }));
+      this.send({ method, params, id });
     });
   }
 
+  /** True once the connection is lost or closed; requests then fail at once. */
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
   close(): void {
-    this.socket.end();
-    this.socket.destroy();
+    this.fail(new Error('connection closed by this client'));
+  }
+
+  /** Drops the connection, failing pending requests with the reason given. */
+  destroy(reason: string): void {
+    this.fail(new Error(reason));
+  }
+
+  private send(msg: Json): void {
+    const text = JSON.stringify(msg);
+    this.trace?.('send', text);
+    this.socket.write(text);
   }
 
   private dispatch(text: string): void {
+    if (this.closedError) return;
+    this.trace?.('recv', text);
     let msg: { method?: unknown; params?: Json; id?: Json; result?: Json; error?: Json };
     try {
       msg = JSON.parse(text) as typeof msg;
@@ -150,7 +194,7 @@ export class JsonRpcConnection {
     }
     if (typeof msg.method === 'string') {
       if (msg.method === 'echo' && msg.id !== null && msg.id !== undefined) {
-        this.socket.write(JSON.stringify({ result: msg.params ?? [], error: null, id: msg.id }));
+        this.send({ result: msg.params ?? [], error: null, id: msg.id });
       } else if (msg.id === null || msg.id === undefined) {
         this.onNotification(msg.method, msg.params ?? null);
       }
@@ -169,9 +213,11 @@ export class JsonRpcConnection {
 
   private fail(err: Error): void {
     if (this.closedError) return;
-    this.closedError = err;
-    for (const waiter of this.pending.values()) waiter.reject(err);
+    const closed = err instanceof JsonRpcClosedError ? err : new JsonRpcClosedError(err.message);
+    this.closedError = closed;
+    for (const waiter of this.pending.values()) waiter.reject(closed);
     this.pending.clear();
     this.socket.destroy();
+    this.onClose(closed);
   }
 }
