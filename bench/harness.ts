@@ -51,6 +51,8 @@ export interface Benchmark {
   /** One line for `--help`. */
   summary: string;
   defaultScale: number;
+  /** The scales `npm run bench` runs it at when there are several (default: [defaultScale]). */
+  defaultScales?: number[];
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 
@@ -81,6 +83,18 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/** The p-th percentile (0 < p <= 100) by the nearest-rank method: a value that was measured. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) throw new RangeError('percentile of nothing');
+  if (!(p > 0 && p <= 100)) throw new RangeError(`percentile ${String(p)} is not in (0, 100]`);
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil((p / 100) * sorted.length) - 1]!;
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Calls `work` for every item, at most `concurrency` at a time, in item order of start. */
 export async function forEachBounded<T>(

@@ -8,21 +8,25 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { resolveDatabaseUrl } from '../models/embedded.js';
 import { toResult, type Benchmark, type Result, type Target } from './harness.js';
+import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-const BENCHMARKS: Benchmark[] = [modelsBenchmark];
+const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark];
+
+const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];
 
 const USAGE = `usage: npm run bench -- [name...] [--scale N[,N...]] [--json]
 
 Runs the benchmarks named (all when none is), each in scratch databases on DATABASE_URL's server
 (the embedded server when DATABASE_URL is unset), and prints every figure against its floor.
+converge also needs the rig's Kubernetes (KUBECONFIG): eval "$(rig/rig env)" first.
 
   --scale N,M   run at these scales (default: each benchmark's own)
   --json        print the results as JSON instead of a table
 
 benchmarks:
-${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.summary} (default N=${String(b.defaultScale)})`).join('\n')}
+${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.summary} (default N=${scalesOf(b).join(',')})`).join('\n')}
 `;
 
 class UsageError extends Error {}
@@ -155,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
     };
     const results: Result[] = [];
     for (const bench of options.benchmarks) {
-      for (const n of options.scales ?? [bench.defaultScale]) {
+      for (const n of options.scales ?? scalesOf(bench)) {
         const log = (line: string) =>
           process.stderr.write(`[${bench.name} N=${String(n)}] ${line}\n`);
         const started = Date.now();
