@@ -39,7 +39,7 @@ import { ModelService, type ModelObject } from '../models/service.js';
 import { kubernetesStepSet, type KubernetesSteps } from '../steps/kubernetes/index.js';
 import { nadObject, NAD_API, NAD_KIND, NETWORKS } from '../steps/kubernetes/networks.js';
 import { planOf, podNameOf, podObject, type PodPlan } from '../steps/kubernetes/pod.js';
-import { Runtime, type KeyedMutex } from '../steps/kubernetes/runtime.js';
+import { Runtime, type KeyedRwLock } from '../steps/kubernetes/runtime.js';
 import { Engine } from '../synchronizer/engine.js';
 import {
   forEachBounded,
@@ -161,7 +161,7 @@ class CallTimer {
   private lockHeld = 0;
   private since = now();
 
-  constructor(cluster: KubernetesCluster, locks: KeyedMutex) {
+  constructor(cluster: KubernetesCluster, locks: KeyedRwLock) {
     const apply = cluster.apply.bind(cluster);
     cluster.apply = (obj) => this.time(`apply ${obj.kind ?? '?'}`, () => apply(obj));
     const get = cluster.get.bind(cluster);
@@ -173,9 +173,10 @@ class CallTimer {
     const remove = cluster.remove.bind(cluster);
     cluster.remove = (apiVersion, kind, namespace, name, options) =>
       this.time(`delete ${kind}`, () => remove(apiVersion, kind, namespace, name, options));
-    const run = locks.run.bind(locks);
-    locks.run = (key, job) =>
-      run(key, async () => {
+    // Time spent holding the namespace lock exclusively (the NAD sweep); pod syncs share it.
+    const exclusive = locks.exclusive.bind(locks);
+    locks.exclusive = (key, job) =>
+      exclusive(key, async () => {
         const t = now();
         try {
           return await job();

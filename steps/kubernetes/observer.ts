@@ -183,6 +183,17 @@ export class PodObserver {
     await Promise.all([...this.watches.values()].map((w) => w.watch.synced()));
   }
 
+  /** Whether the watch of this cluster has listed its pods (so its cache can be trusted). */
+  isSynced(handle: ClusterHandle): boolean {
+    const w = this.watches.get(handle.key)?.watch;
+    return w !== undefined && w.listCount > 0;
+  }
+
+  /** Every pod of this deployment the cluster's watch knows. */
+  cachedPods(handle: ClusterHandle): V1Pod[] {
+    return this.watches.get(handle.key)?.watch.objects() ?? [];
+  }
+
   /** The pod as last seen by the watch of its cluster. */
   cached(handle: ClusterHandle, namespace: string, name: string): V1Pod | undefined {
     return this.watches.get(handle.key)?.watch.get(namespace, name);

@@ -245,7 +245,7 @@ export async function sweepNads(
   namespace: string,
   except?: Owner,
 ): Promise<string[]> {
-  return rt.locks.run(`${handle.key}/${namespace}`, async () => {
+  return rt.locks.exclusive(`${handle.key}/${namespace}`, async () => {
     const selector = managedSelector(rt.instance);
     const nads = await handle.cluster.list(NAD_API, NAD_KIND, namespace, selector);
     if (nads.length === 0) return [];
@@ -263,6 +263,7 @@ export async function sweepNads(
       const name = nad.metadata?.name ?? '';
       if (used.has(name)) continue;
       await handle.cluster.remove(NAD_API, NAD_KIND, namespace, name, { uid: nad.metadata?.uid });
+      rt.appliedNads.delete(`${handle.key}/${namespace}/${name}`);
       removed.push(name);
     }
     return removed;
@@ -356,11 +357,17 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
       }
       const where = `${plan.namespace}/${plan.name}`;
       const desired = podObject(rt, plan);
-      return rt.locks.run(`${plan.handle.key}/${plan.namespace}`, async () => {
+      return rt.locks.shared(`${plan.handle.key}/${plan.namespace}`, async () => {
         for (const network of new Map(
           plan.attachments.map((a) => [a.network.id, a.network]),
         ).values()) {
-          await cluster.apply(nadObject(rt.options, rt.instance, plan.namespace, network));
+          const nad = nadObject(rt.options, rt.instance, plan.namespace, network);
+          const memo = `${plan.handle.key}/${plan.namespace}/${nad.metadata?.name ?? ''}`;
+          const digest = JSON.stringify(nad);
+          const last = rt.appliedNads.get(memo);
+          if (last?.digest === digest && Date.now() - last.at < 60_000) continue;
+          await cluster.apply(nad);
+          rt.appliedNads.set(memo, { digest, at: Date.now() });
         }
         if (plan.config !== undefined) {
           await cluster.apply<V1ConfigMap>({
@@ -376,7 +383,10 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
         } else if (si.leaf_model === 'VNFServiceInstance') {
           await cluster.remove('v1', 'ConfigMap', plan.namespace, configMapName(plan.name));
         }
-        const live = await cluster.get<V1Pod>('v1', 'Pod', plan.namespace, plan.name);
+        // The pod observer's watch cache answers once it has listed; a GET before that.
+        const live = observer.isSynced(plan.handle)
+          ? observer.cached(plan.handle, plan.namespace, plan.name)
+          : await cluster.get<V1Pod>('v1', 'Pod', plan.namespace, plan.name);
         if (live) {
           const other = foreignOwner(rt, live.metadata?.labels, plan.owner);
           if (other) throw new Error(`a pod ${where} is already there and belongs to ${other}`);
@@ -413,10 +423,22 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
           }
           throw err;
         }
-        const strays = await removeStrays(rt, plan.handle, plan.owner, {
-          namespace: plan.namespace,
-          name: plan.name,
-        });
+        // Strays (the same instance's pods elsewhere) are looked for in the watch cache when it
+        // is there: no cluster-wide list per sync.
+        const strays =
+          observer.isSynced(plan.handle) &&
+          !observer
+            .cachedPods(plan.handle)
+            .some(
+              (p) =>
+                ownedBy(rt.instance, p.metadata?.labels, plan.owner) &&
+                (p.metadata?.namespace !== plan.namespace || p.metadata.name !== plan.name),
+            )
+            ? { pods: [] as string[] }
+            : await removeStrays(rt, plan.handle, plan.owner, {
+                namespace: plan.namespace,
+                name: plan.name,
+              });
         const moved = strays.pods.length ? `; removed pod ${strays.pods.join(', ')}` : '';
         const nets = plan.attachments.length
           ? `${String(plan.attachments.length)} network${plan.attachments.length > 1 ? 's' : ''}`

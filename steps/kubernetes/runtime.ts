@@ -51,26 +51,76 @@ export const SYSTEM_NAMESPACES = new Set([
 export const ADOPTED = 'syncord.io/adopted';
 
 /** Runs one async job at a time per key. */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
+/**
+ * A reader/writer lock per key: pod syncs in a namespace take it shared (they run at once), the
+ * NAD sweep takes it exclusive (it must not remove a NAD a pod sync is about to use). A waiting
+ * writer holds back new readers, so a sweep is not starved.
+ */
+export class KeyedRwLock {
+  private readonly state = new Map<
+    string,
+    { readers: number; writer: boolean; queue: { write: boolean; go: () => void }[] }
+  >();
 
-  async run<T>(key: string, job: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(key) ?? Promise.resolve();
-    const mine = before.then(job, job);
-    const tail = mine.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await mine;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+  private entry(key: string) {
+    let e = this.state.get(key);
+    if (!e) this.state.set(key, (e = { readers: 0, writer: false, queue: [] }));
+    return e;
+  }
+
+  private pump(key: string): void {
+    const e = this.state.get(key);
+    if (!e) return;
+    while (e.queue.length && !e.writer) {
+      const next = e.queue[0]!;
+      if (next.write) {
+        if (e.readers > 0) break;
+        e.queue.shift();
+        e.writer = true;
+        next.go();
+        break;
+      }
+      e.queue.shift();
+      e.readers++;
+      next.go();
     }
+    if (!e.writer && e.readers === 0 && e.queue.length === 0) this.state.delete(key);
+  }
+
+  private async run<T>(key: string, write: boolean, job: () => Promise<T>): Promise<T> {
+    const e = this.entry(key);
+    await new Promise<void>((go) => {
+      e.queue.push({ write, go });
+      this.pump(key);
+    });
+    try {
+      return await job();
+    } finally {
+      if (write) e.writer = false;
+      else e.readers--;
+      this.pump(key);
+    }
+  }
+
+  shared<T>(key: string, job: () => Promise<T>): Promise<T> {
+    return this.run(key, false, job);
+  }
+
+  exclusive<T>(key: string, job: () => Promise<T>): Promise<T> {
+    return this.run(key, true, job);
   }
 }
 
 export class Runtime {
   readonly instance: string;
   readonly clusters: Clusters;
-  readonly locks = new KeyedMutex();
+  readonly locks = new KeyedRwLock();
+  /**
+   * NADs this process applied, by cluster/namespace/name, with the digest of what it applied and
+   * when: a pod sync re-applies a NAD only when it changed or was applied over a minute ago (so
+   * one deleted out of band comes back within a minute), not once per pod.
+   */
+  readonly appliedNads = new Map<string, { digest: string; at: number }>();
   readonly log: (line: string) => void;
 
   constructor(readonly options: KubernetesStepOptions) {
