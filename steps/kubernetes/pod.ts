@@ -232,6 +232,18 @@ function replacementReason(live: V1Pod, desired: V1Pod): string | undefined {
   return `${why.join(' and ')} changed`;
 }
 
+/** Whether a live pod carries everything the desired one would apply (labels, annotations). */
+function matches(live: V1Pod, desired: V1Pod): boolean {
+  if (live.metadata?.deletionTimestamp) return false;
+  if (replacementReason(live, desired) !== undefined) return false;
+  const has = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) =>
+    Object.entries(b ?? {}).every(([k, v]) => a?.[k] === v);
+  return (
+    has(live.metadata?.labels, desired.metadata?.labels) &&
+    has(live.metadata?.annotations, desired.metadata?.annotations)
+  );
+}
+
 /** Whether Syncord's field manager applied the object (its labels may have been edited away). */
 const appliedBySyncord = (obj: V1Pod) =>
   (obj.metadata?.managedFields ?? []).some(
@@ -332,7 +344,20 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
       }
       const plan = await planOf(rt, ctx.models, si);
       const { cluster } = plan.handle;
-      const ns = await cluster.get<V1Namespace>('v1', 'Namespace', undefined, plan.namespace);
+      // A namespace seen active in the last minute is not read again for every pod in it.
+      const nsMemo = `${plan.handle.key}/${plan.namespace}`;
+      const seenAt = rt.activeNamespaces.get(nsMemo);
+      const ns =
+        seenAt !== undefined && Date.now() - seenAt < 60_000
+          ? ({ metadata: { name: plan.namespace } } as V1Namespace)
+          : await cluster.get<V1Namespace>('v1', 'Namespace', undefined, plan.namespace);
+      if (ns && !ns.metadata?.deletionTimestamp) {
+        if (seenAt === undefined || Date.now() - seenAt >= 60_000) {
+          rt.activeNamespaces.set(nsMemo, Date.now());
+        }
+      } else {
+        rt.activeNamespaces.delete(nsMemo);
+      }
       if (!ns || ns.metadata?.deletionTimestamp) {
         if (!ns) ctx.enqueue('TrustDomain', plan.td.id);
         throw new WaitingError(
@@ -369,7 +394,12 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
           await cluster.apply(nad);
           rt.appliedNads.set(memo, { digest, at: Date.now() });
         }
-        if (plan.config !== undefined) {
+        const cmMemo = `${plan.handle.key}/${plan.namespace}/${configMapName(plan.name)}`;
+        const cmDigest = JSON.stringify(plan.config ?? null);
+        const cmLast = rt.appliedConfigMaps.get(cmMemo);
+        if (cmLast?.digest === cmDigest && Date.now() - cmLast.at < 60_000) {
+          // applied (or removed) the same within the last minute
+        } else if (plan.config !== undefined) {
           await cluster.apply<V1ConfigMap>({
             apiVersion: 'v1',
             kind: 'ConfigMap',
@@ -380,8 +410,10 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
             },
             data: { 'config.json': JSON.stringify(plan.config, null, 2) },
           });
+          rt.appliedConfigMaps.set(cmMemo, { digest: cmDigest, at: Date.now() });
         } else if (si.leaf_model === 'VNFServiceInstance') {
           await cluster.remove('v1', 'ConfigMap', plan.namespace, configMapName(plan.name));
+          rt.appliedConfigMaps.set(cmMemo, { digest: cmDigest, at: Date.now() });
         }
         // The pod observer's watch cache answers once it has listed; a GET before that.
         const live = observer.isSynced(plan.handle)
@@ -406,6 +438,14 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
               1000,
             );
           }
+        }
+        // Nothing to write when the watched pod already is what this sync would apply: its
+        // spec hash (image, resources, interfaces, ...) and Syncord's labels and annotations.
+        if (live && observer.isSynced(plan.handle) && matches(live, desired)) {
+          const nets = plan.attachments.length
+            ? `${String(plan.attachments.length)} network${plan.attachments.length > 1 ? 's' : ''}`
+            : 'no extra networks';
+          return `pod ${where} is up to date (${plan.image}, ${nets})`;
         }
         let applied: V1Pod;
         try {

@@ -121,6 +121,10 @@ export class Runtime {
    * one deleted out of band comes back within a minute), not once per pod.
    */
   readonly appliedNads = new Map<string, { digest: string; at: number }>();
+  /** Namespaces last seen active, by cluster/namespace: when (ms). */
+  readonly activeNamespaces = new Map<string, number>();
+  /** The same for each pod's ConfigMap (applied, or removed when the instance has no config). */
+  readonly appliedConfigMaps = new Map<string, { digest: string; at: number }>();
   readonly log: (line: string) => void;
 
   constructor(readonly options: KubernetesStepOptions) {
