@@ -279,6 +279,17 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
         feedback: true,
         help: 'the interface the backend reports, e.g. net1',
       },
+      ovn_up: {
+        type: 'boolean',
+        feedback: true,
+        help: "whether OVN reports the port up (its southbound Port_Binding's up)",
+      },
+      ovn_chassis: {
+        type: 'string',
+        maxLength: 256,
+        feedback: true,
+        help: 'the OVN chassis the port is bound on, if any',
+      },
     },
   },
   {

@@ -1,6 +1,7 @@
 // The steps and policies `syncord serve` runs: every service package's, registered here.
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
+import { ovnSteps, type OvnStepOptions } from './ovn/index.js';
 import { vsgPolicy } from './vsg/policy.js';
 
 export interface StepSet {
@@ -8,6 +9,39 @@ export interface StepSet {
   policies: ModelPolicy[];
 }
 
-export function defaultSteps(options: { kubernetes?: KubernetesStepOptions } = {}): StepSet {
-  return { steps: [...kubernetesSteps(options.kubernetes)], policies: [vsgPolicy] };
+export interface DefaultStepOptions {
+  kubernetes?: KubernetesStepOptions;
+  /** The OVN steps' options; default from $OVN_NB_DB and $OVN_SB_DB (none: no OVN steps). */
+  ovn?: OvnStepOptions;
+  log?: (line: string) => void;
+}
+
+/** The OVN options the environment gives: OVN_NB_DB (required), OVN_SB_DB, SYNCORD_INSTANCE. */
+export function ovnOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  log?: (line: string) => void,
+): OvnStepOptions | undefined {
+  const nbEndpoint = env.OVN_NB_DB?.trim();
+  if (!nbEndpoint) return undefined;
+  const sbEndpoint = env.OVN_SB_DB?.trim();
+  const gateways = env.SYNCORD_OVN_GATEWAY_CHASSIS?.split(/[\s,]+/).filter(Boolean);
+  return {
+    nbEndpoint,
+    ...(sbEndpoint ? { sbEndpoint } : {}),
+    ...(env.SYNCORD_INSTANCE ? { instance: env.SYNCORD_INSTANCE } : {}),
+    ...(gateways?.length ? { gatewayChassis: gateways } : {}),
+    ...(log ? { log } : {}),
+  };
+}
+
+export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[syncord] ${line}\n`));
+  const ovn = options.ovn ?? ovnOptionsFromEnv(process.env, log);
+  if (!ovn) log('OVN steps skipped: OVN_NB_DB is not set');
+  // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
+  // pod to report the interface (the first step that waits stops the rest).
+  return {
+    steps: [...(ovn ? ovnSteps(ovn) : []), ...kubernetesSteps(options.kubernetes)],
+    policies: [vsgPolicy],
+  };
 }

@@ -6,7 +6,8 @@ import { dnsSafeName, ownerLabels, type KubeObject } from '../../backends/kubern
 import { defaultGateway, formatAddress, parseCidr } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError } from '../../synchronizer/engine.js';
-import { nameOf, type KubernetesStepOptions } from './runtime.js';
+import { ovnPortFor, resolveInstance, switchName } from '../ovn/names.js';
+import type { KubernetesStepOptions } from './runtime.js';
 
 export const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
 export const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
@@ -32,6 +33,8 @@ export interface NetworkSelection {
   interface?: string;
   ips?: string[];
   mac?: string;
+  /** For an OVN network: `{ovnPort}`, the logical switch port the CNI binds (its iface-id). */
+  'cni-args'?: Record<string, string>;
 }
 
 export interface NetworkStatusEntry {
@@ -108,19 +111,30 @@ export async function attachmentsOf(models: ModelService, si: ModelObject): Prom
   return out;
 }
 
-/** The pod's networks annotation (JSON form), or undefined for a pod on no extra network. */
+/**
+ * The pod's networks annotation (JSON form), or undefined for a pod on no extra network. An
+ * interface on an OVN network names, in `cni-args`, the logical switch port Syncord's OVN steps
+ * made for its Port, so the node's CNI binds that port (when those steps run for the deployment:
+ * `instance`, by default $SYNCORD_INSTANCE).
+ */
 export function networksAnnotation(
   namespace: string,
   attachments: readonly Attachment[],
+  instance: string = resolveInstance(),
 ): string | undefined {
   if (attachments.length === 0) return undefined;
-  const list: NetworkSelection[] = attachments.map((a) => ({
-    name: a.nad,
-    namespace,
-    interface: a.interface,
-    ips: [a.ip],
-    mac: a.mac,
-  }));
+  const list: NetworkSelection[] = attachments.map((a) => {
+    const ovnPort =
+      (a.network.provider ?? 'ovn') === 'ovn' ? ovnPortFor(instance, a.port.id) : undefined;
+    return {
+      name: a.nad,
+      namespace,
+      interface: a.interface,
+      ips: [a.ip],
+      mac: a.mac,
+      ...(ovnPort ? { 'cni-args': { ovnPort } } : {}),
+    };
+  });
   return JSON.stringify(list);
 }
 
@@ -218,7 +232,7 @@ export function cniConfig(
       return {
         ...common,
         type: options.ovnCniType ?? 'ovn4nfvk8s-cni',
-        logical_switch: `syncord-${nameOf(network)}`,
+        logical_switch: switchName(network),
         subnet: subnet.cidr,
         gateway,
         ...(typeof network.segment_id === 'number' ? { segment_id: network.segment_id } : {}),

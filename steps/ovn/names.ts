@@ -1,0 +1,129 @@
+// What Syncord calls the OVN objects it makes, and how it marks them as its own.
+//
+// Every row Syncord writes carries `external_ids`: `syncord-instance` (the deployment, so that
+// deployments and test runs sharing one northbound database never take each other's rows for
+// strays), `syncord-model` and `syncord-id` (the owner; absent on the shared router, which has
+// `syncord-role: router` instead) and `syncord-role` (which of the owner's rows it is). Rows are
+// found by these keys, never by name; names are deterministic so that people and the node's CNI
+// can use them:
+//   switch               syncord-<network name>  (the name the NAD's CNI config carries)
+//   port                 syncord-port-<port id>  (the interface id the CNI binds: iface-id)
+//   router               syncord-router          (one per deployment, made on first need)
+//   router port (LRP)    syncord-rtos-<network id>
+//   its switch side LSP  syncord-stor-<network id>
+// A deployment other than the default one (`syncord`) puts its instance into the names that OVN
+// indexes (ports, router ports, the router): syncord-<instance>-port-<id> and so on, so that two
+// deployments' port 1 do not collide on the Logical_Switch_Port name index.
+import { createHash } from 'node:crypto';
+import type { ModelObject } from '../../models/service.js';
+
+export const DEFAULT_INSTANCE = 'syncord';
+
+export const INSTANCE_KEY = 'syncord-instance';
+export const MODEL_KEY = 'syncord-model';
+export const ID_KEY = 'syncord-id';
+export const ROLE_KEY = 'syncord-role';
+/** On router ports: the network's type, so the observer knows the gateway ports. */
+export const TYPE_KEY = 'syncord-network-type';
+
+export type Role =
+  'switch' | 'dhcp' | 'router' | 'router-port' | 'switch-router-port' | 'port' | 'gateway-chassis';
+
+/** The deployment's instance: the option, else $SYNCORD_INSTANCE, else `syncord`. */
+export function resolveInstance(instance?: string): string {
+  return instance ?? process.env.SYNCORD_INSTANCE ?? DEFAULT_INSTANCE;
+}
+
+/** The prefix of names OVN indexes: `syncord`, or `syncord-<instance>` for other deployments. */
+function prefix(instance: string): string {
+  return instance === DEFAULT_INSTANCE ? 'syncord' : `syncord-${instance}`;
+}
+
+const nameOf = (o: ModelObject): string =>
+  typeof o.name === 'string' && o.name ? o.name : String(o.id);
+
+/** A Network's logical switch: `syncord-<network name>` (its id when it has no name). */
+export const switchName = (network: ModelObject): string => `syncord-${nameOf(network)}`;
+
+/** A Port's logical switch port, which is the interface id the node's CNI binds. */
+export const portName = (instance: string, portId: number): string =>
+  `${prefix(instance)}-port-${String(portId)}`;
+
+export const defaultRouterName = (instance: string): string => `${prefix(instance)}-router`;
+
+export const routerPortName = (instance: string, networkId: number): string =>
+  `${prefix(instance)}-rtos-${String(networkId)}`;
+
+export const switchRouterPortName = (instance: string, networkId: number): string =>
+  `${prefix(instance)}-stor-${String(networkId)}`;
+
+export const gatewayChassisName = (lrp: string, chassis: string): string => `${lrp}-${chassis}`;
+
+/** The external_ids of a row owned by a model object. */
+export function ownerIds(
+  instance: string,
+  owner: { model: string; id: number },
+  role: Role,
+): Record<string, string> {
+  return {
+    [INSTANCE_KEY]: instance,
+    [MODEL_KEY]: owner.model,
+    [ID_KEY]: String(owner.id),
+    [ROLE_KEY]: role,
+  };
+}
+
+/** The external_ids of the deployment's router. */
+export const routerIds = (instance: string): Record<string, string> => ({
+  [INSTANCE_KEY]: instance,
+  [ROLE_KEY]: 'router',
+});
+
+/** The owner a row's external_ids name, when the row is this deployment's and has one. */
+export function ownerOfRow(
+  instance: string,
+  externalIds: Record<string, string>,
+): { model: string; id: number } | undefined {
+  if (externalIds[INSTANCE_KEY] !== instance) return undefined;
+  const model = externalIds[MODEL_KEY];
+  const id = Number(externalIds[ID_KEY]);
+  if (!model || !Number.isSafeInteger(id) || id <= 0) return undefined;
+  return { model, id };
+}
+
+/**
+ * The MAC of a network's router port and DHCP server: derived from the deployment and the
+ * network, so it is the same after any restart; `0a:59:` keeps it apart from IPAM's `0a:58:`.
+ */
+export function networkMac(instance: string, networkId: number): string {
+  const digest = createHash('sha256')
+    .update(`${instance}/${String(networkId)}`)
+    .digest();
+  return ['0a', '59', ...[...digest.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0'))]
+    .join(':')
+    .toLowerCase();
+}
+
+/**
+ * The deployments whose OVN steps run in this process (counted: a step set registers on start
+ * and unregisters on stop). Only for these does a pod's networks request name the logical switch
+ * port to bind: without Syncord's OVN backend there is no port of Syncord's for the CNI to bind.
+ */
+const running = new Map<string, number>();
+
+export function registerOvnDeployment(instance: string): () => void {
+  running.set(instance, (running.get(instance) ?? 0) + 1);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const n = (running.get(instance) ?? 1) - 1;
+    if (n > 0) running.set(instance, n);
+    else running.delete(instance);
+  };
+}
+
+/** The logical switch port a pod's interface binds, when the deployment's OVN steps run here. */
+export function ovnPortFor(instance: string, portId: number): string | undefined {
+  return running.has(instance) ? portName(instance, portId) : undefined;
+}

@@ -1,0 +1,520 @@
+// Network (provider ovn) → a Logical_Switch with its address plan in other_config (`subnet` and
+// `exclude_ips` for IPv4: the gateway and the model's reserved ranges; `ipv6_prefix` for a /64),
+// a DHCP_Options row when the network has DHCP (server and router = the gateway, lease time, DNS
+// servers and MTU when the model names them), and, for a routed network (VTN's PRIVATE, PUBLIC
+// and VSG), a port on the deployment's router holding the gateway address with its switch-side
+// peer. On a PUBLIC network that router port is the router's gateway port (a distributed gateway
+// port on the gateway chassis).
+//
+// One sync reads what exists by external_ids, then makes it right in one write transaction whose
+// `wait` operations check that nothing it relies on changed meanwhile (no row of the owner was
+// inserted by someone else, the router still exists and holds the ports it read), so a retry after
+// a crash adopts what the crashed run wrote and two writers never make two of a row.
+import {
+  del,
+  insert,
+  mutate,
+  namedUuid,
+  select,
+  update,
+  type Operation,
+  type Row,
+} from '../../backends/ovn/ovsdb.js';
+import {
+  defaultGateway,
+  formatAddress,
+  formatExcludeIps,
+  parseAddress,
+  parseCidr,
+  parseExcludeIps,
+  type Subnet,
+} from '../../models/ipam/address.js';
+import type { ModelObject } from '../../models/service.js';
+import type { SyncStep } from '../../synchronizer/engine.js';
+import type { Database } from './connection.js';
+import {
+  gatewayChassisName,
+  networkMac,
+  ownerIds,
+  routerIds,
+  routerPortName,
+  switchName,
+  switchRouterPortName,
+  TYPE_KEY,
+  type Role,
+} from './names.js';
+import {
+  absent,
+  byUuid,
+  holding,
+  ids,
+  mapsEqual,
+  mutateIf,
+  patchMap,
+  present,
+  setsEqual,
+  stillHolds,
+  strings,
+  text,
+  uuid,
+  write,
+  type OvnRuntime,
+} from './runtime.js';
+
+/** The VTN network types whose gateway is Syncord's router. */
+export const ROUTED_TYPES: ReadonlySet<string> = new Set(['PRIVATE', 'PUBLIC', 'VSG']);
+
+/** The other_config keys Syncord owns on a switch. */
+const SWITCH_KEYS = ['subnet', 'exclude_ips', 'ipv6_prefix'] as const;
+
+export const isOvn = (network: ModelObject): boolean => (network.provider ?? 'ovn') === 'ovn';
+
+const label = (network: ModelObject): string =>
+  typeof network.name === 'string' && network.name ? network.name : String(network.id);
+
+/** What the model asks OVN for. */
+export interface NetworkPlan {
+  subnet: Subnet;
+  gateway: string;
+  switchName: string;
+  otherConfig: Record<string, string>;
+  dhcp: { cidr: string; options: Record<string, string> } | undefined;
+  routed: boolean;
+  public: boolean;
+  mac: string;
+  type: string;
+}
+
+function dnsOption(servers: string[]): string {
+  return servers.length === 1 ? servers[0]! : `{${servers.join(', ')}}`;
+}
+
+export function planOf(rt: OvnRuntime, network: ModelObject): NetworkPlan {
+  const subnet = parseCidr(network.subnet as string);
+  const gateway =
+    typeof network.gateway === 'string' && network.gateway
+      ? formatAddress(subnet.family, parseAddress(network.gateway).value)
+      : formatAddress(subnet.family, defaultGateway(subnet));
+  const otherConfig: Record<string, string> = {};
+  if (subnet.family === 4) {
+    otherConfig.subnet = subnet.cidr;
+    const reserved = [
+      { first: parseAddress(gateway).value, last: parseAddress(gateway).value },
+      ...parseExcludeIps(
+        subnet,
+        typeof network.exclude_ips === 'string' ? network.exclude_ips : '',
+      ),
+    ];
+    otherConfig.exclude_ips = formatExcludeIps(4, reserved);
+  } else if (subnet.prefix === 64) {
+    otherConfig.ipv6_prefix = formatAddress(6, subnet.network);
+  }
+  const mac = networkMac(rt.instance, network.id);
+  const dns =
+    typeof network.dns_servers === 'string' ? network.dns_servers.split(/\s+/).filter(Boolean) : [];
+  let dhcp: NetworkPlan['dhcp'];
+  if (network.dhcp !== false) {
+    const options: Record<string, string> =
+      subnet.family === 4
+        ? {
+            server_id: gateway,
+            server_mac: mac,
+            lease_time: String(rt.leaseTime),
+            router: gateway,
+          }
+        : { server_id: mac };
+    if (dns.length) options.dns_server = dnsOption(dns);
+    if (subnet.family === 4 && typeof network.mtu === 'number') options.mtu = String(network.mtu);
+    dhcp = { cidr: subnet.cidr, options };
+  }
+  const type = typeof network.type === 'string' ? network.type : 'PRIVATE';
+  return {
+    subnet,
+    gateway,
+    switchName: switchName(network),
+    otherConfig,
+    dhcp,
+    routed: ROUTED_TYPES.has(type),
+    public: type === 'PUBLIC',
+    mac,
+    type,
+  };
+}
+
+/** The rows of a network as they are: found by external_ids. */
+interface Existing {
+  switches: Row[];
+  dhcp: Row[];
+  routerPorts: Row[];
+  switchRouterPorts: Row[];
+  routers: Row[];
+  gatewayChassis: Row[];
+}
+
+async function readExisting(rt: OvnRuntime, db: Database, networkId: number): Promise<Existing> {
+  const owner = { model: 'Network', id: networkId };
+  const mine = (role: Role) => holding(ownerIds(rt.instance, owner, role));
+  const [switches, dhcp, routerPorts, switchRouterPorts, routers, gatewayChassis] =
+    await db.client.transact([
+      select('Logical_Switch', mine('switch')),
+      select('DHCP_Options', mine('dhcp')),
+      select('Logical_Router_Port', mine('router-port')),
+      select('Logical_Switch_Port', mine('switch-router-port')),
+      select('Logical_Router', holding(routerIds(rt.instance))),
+      select('Gateway_Chassis', mine('gateway-chassis')),
+    ]);
+  return {
+    switches: switches.rows,
+    dhcp: dhcp.rows,
+    routerPorts: routerPorts.rows,
+    switchRouterPorts: switchRouterPorts.rows,
+    routers: routers.rows,
+    gatewayChassis: gatewayChassis.rows,
+  };
+}
+
+/** The row to keep of several with the same owner: the one with the expected name, else the first. */
+function keeper(rows: Row[], name?: string): Row | undefined {
+  return rows.find((r) => name !== undefined && r.name === name) ?? rows[0];
+}
+
+/** The router to use: the one named as configured, else the one with the most ports. */
+function pickRouter(rt: OvnRuntime, routers: Row[]): Row | undefined {
+  return (
+    routers.find((r) => r.name === rt.routerName) ??
+    [...routers].sort((a, b) => strings(b, 'ports').length - strings(a, 'ports').length)[0]
+  );
+}
+
+/**
+ * Ops that take router ports off their routers (OVN then removes them), and a router that is
+ * left with no port, when allowed (guarded: only if its ports are still what was read).
+ */
+function detachRouterPorts(
+  routers: Row[],
+  lrps: Row[],
+  done: string[],
+  removeEmptyRouter = true,
+): Operation[] {
+  const ops: Operation[] = [];
+  for (const router of routers) {
+    const ports = strings(router, 'ports');
+    const gone = lrps.map(uuid).filter((u) => ports.includes(u));
+    if (gone.length === 0) continue;
+    if (removeEmptyRouter && gone.length === ports.length) {
+      ops.push(stillHolds('Logical_Router', uuid(router), 'ports', ports));
+      ops.push(del('Logical_Router', byUuid(uuid(router))));
+      done.push(`removed router ${text(router.name)} (no port left)`);
+    } else {
+      ops.push(mutate('Logical_Router', byUuid(uuid(router)), [['ports', 'delete', gone]]));
+    }
+  }
+  for (const lrp of lrps) done.push(`removed router port ${text(lrp.name)}`);
+  return ops;
+}
+
+/** The ops (and the words for them) that make the network's rows what the plan says. */
+function reconcile(
+  rt: OvnRuntime,
+  network: ModelObject,
+  plan: NetworkPlan,
+  ex: Existing,
+): { ops: Operation[]; done: string[] } {
+  const owner = { model: 'Network', id: network.id };
+  const idsOf = (role: Role) => ownerIds(rt.instance, owner, role);
+  const ops: Operation[] = [];
+  const done: string[] = [];
+
+  // The switch.
+  const ls = keeper(ex.switches, plan.switchName);
+  let lsRef: string | ReturnType<typeof namedUuid>;
+  for (const extra of ex.switches.filter((r) => r !== ls)) {
+    ops.push(del('Logical_Switch', byUuid(uuid(extra))));
+    done.push(`removed a duplicate switch ${text(extra.name)}`);
+  }
+  if (!ls) {
+    ops.push(absent('Logical_Switch', idsOf('switch')));
+    ops.push(
+      insert(
+        'Logical_Switch',
+        { name: plan.switchName, other_config: plan.otherConfig, external_ids: idsOf('switch') },
+        'ls',
+      ),
+    );
+    lsRef = namedUuid('ls');
+    done.push(`created logical switch ${plan.switchName} (${describePlan(plan)})`);
+  } else {
+    lsRef = uuid(ls);
+    const changed: string[] = [];
+    if (ls.name !== plan.switchName) {
+      ops.push(update('Logical_Switch', byUuid(uuid(ls)), { name: plan.switchName }));
+      changed.push(`renamed from ${text(ls.name)}`);
+    }
+    const patch = patchMap('other_config', asMap(ls.other_config), plan.otherConfig, SWITCH_KEYS);
+    if (patch.length) changed.push(`address plan ${describePlan(plan)}`);
+    ops.push(...mutateIf('Logical_Switch', uuid(ls), patch));
+    if (changed.length)
+      done.push(`updated logical switch ${plan.switchName}: ${changed.join(', ')}`);
+  }
+
+  // DHCP.
+  const dhcpRow = plan.dhcp ? keeper(ex.dhcp) : undefined;
+  for (const extra of ex.dhcp.filter((r) => r !== dhcpRow)) {
+    ops.push(del('DHCP_Options', byUuid(uuid(extra))));
+    if (plan.dhcp) done.push('removed a duplicate DHCP_Options row');
+    else done.push('removed its DHCP options');
+  }
+  if (plan.dhcp && !dhcpRow) {
+    ops.push(absent('DHCP_Options', idsOf('dhcp')));
+    ops.push(
+      insert('DHCP_Options', {
+        cidr: plan.dhcp.cidr,
+        options: plan.dhcp.options,
+        external_ids: idsOf('dhcp'),
+      }),
+    );
+    done.push('created its DHCP options');
+  } else if (plan.dhcp && dhcpRow) {
+    const options = asMap(dhcpRow.options);
+    if (dhcpRow.cidr !== plan.dhcp.cidr || !mapsEqual(options, plan.dhcp.options)) {
+      ops.push(
+        update('DHCP_Options', byUuid(uuid(dhcpRow)), {
+          cidr: plan.dhcp.cidr,
+          options: plan.dhcp.options,
+        }),
+      );
+      done.push('updated its DHCP options');
+    }
+  }
+
+  // The router port and its switch-side peer.
+  if (!plan.routed) {
+    ops.push(...detachRouterPorts(ex.routers, ex.routerPorts, done));
+    for (const lsp of ex.switchRouterPorts) ops.push(unplug(lsp));
+    return { ops, done };
+  }
+  ops.push(...routerOps(rt, network, plan, ex, done));
+  ops.push(...switchRouterPortOps(rt, network, ex, lsRef, done));
+  return { ops, done };
+}
+
+type Ref = string | ReturnType<typeof namedUuid>;
+
+/** Takes a logical switch port off whichever switch holds it (OVN then removes it). */
+export const unplug = (lsp: Row): Operation =>
+  mutate('Logical_Switch', [['ports', 'includes', uuid(lsp)]], [['ports', 'delete', [uuid(lsp)]]]);
+
+function routerOps(
+  rt: OvnRuntime,
+  network: ModelObject,
+  plan: NetworkPlan,
+  ex: Existing,
+  done: string[],
+): Operation[] {
+  const idsOf = (role: Role) => ownerIds(rt.instance, { model: 'Network', id: network.id }, role);
+  const ops: Operation[] = [];
+  const router = pickRouter(rt, ex.routers);
+  let lrRef: Ref;
+  if (!router) {
+    ops.push(absent('Logical_Router', routerIds(rt.instance)));
+    ops.push(
+      insert('Logical_Router', { name: rt.routerName, external_ids: routerIds(rt.instance) }, 'lr'),
+    );
+    lrRef = namedUuid('lr');
+    done.push(`created router ${rt.routerName}`);
+  } else {
+    lrRef = uuid(router);
+    ops.push(present('Logical_Router', uuid(router)));
+    if (router.name !== rt.routerName) {
+      ops.push(update('Logical_Router', byUuid(uuid(router)), { name: rt.routerName }));
+      done.push(`renamed router ${text(router.name)} to ${rt.routerName}`);
+    }
+  }
+  const lrpName = routerPortName(rt.instance, network.id);
+  const lrp = keeper(ex.routerPorts, lrpName);
+  const extras = ex.routerPorts.filter((p) => p !== lrp);
+  if (extras.length) ops.push(...detachRouterPorts(ex.routers, extras, [], false));
+  const lrpIds = { ...idsOf('router-port'), [TYPE_KEY]: plan.type };
+  const networks = [`${plan.gateway}/${String(plan.subnet.prefix)}`];
+  const chassis = plan.public ? rt.gatewayChassis() : [];
+  const wanted = chassis.map((c, i) => ({
+    name: gatewayChassisName(lrpName, c),
+    chassis_name: c,
+    priority: Math.max(1, 32767 - i),
+    external_ids: idsOf('gateway-chassis'),
+  }));
+  const gateway = chassis.length ? ` as the gateway port on ${chassis.join(', ')}` : '';
+  if (!lrp) {
+    wanted.forEach((row, i) => ops.push(insert('Gateway_Chassis', row, `gc${String(i)}`)));
+    ops.push(absent('Logical_Router_Port', idsOf('router-port')));
+    ops.push(
+      insert(
+        'Logical_Router_Port',
+        {
+          name: lrpName,
+          mac: plan.mac,
+          networks,
+          gateway_chassis: wanted.map((_, i) => namedUuid(`gc${String(i)}`)),
+          external_ids: lrpIds,
+        },
+        'lrp',
+      ),
+    );
+    ops.push(
+      mutate('Logical_Router', [['_uuid', '==', lrRef]], [['ports', 'insert', [namedUuid('lrp')]]]),
+    );
+    done.push(`created router port ${lrpName} (${networks[0]!})${gateway}`);
+    return ops;
+  }
+  const changed: string[] = [];
+  // On another router of ours (the configured router changed): moved to this one.
+  if (!router || !strings(router, 'ports').includes(uuid(lrp))) {
+    for (const other of ex.routers.filter((r) => strings(r, 'ports').includes(uuid(lrp)))) {
+      ops.push(mutate('Logical_Router', byUuid(uuid(other)), [['ports', 'delete', [uuid(lrp)]]]));
+    }
+    ops.push(
+      mutate('Logical_Router', [['_uuid', '==', lrRef]], [['ports', 'insert', [uuid(lrp)]]]),
+    );
+    changed.push(`moved to ${rt.routerName}`);
+  }
+  const row: Record<string, string | string[]> = {};
+  if (lrp.name !== lrpName) row.name = lrpName;
+  if (lrp.mac !== plan.mac) row.mac = plan.mac;
+  if (!setsEqual(strings(lrp, 'networks'), networks)) row.networks = networks;
+  if (Object.keys(row).length) {
+    ops.push(update('Logical_Router_Port', byUuid(uuid(lrp)), row));
+    changed.push(row.networks ? networks[0]! : 'name and MAC');
+  }
+  ops.push(
+    ...mutateIf('Logical_Router_Port', uuid(lrp), patchMap('external_ids', ids(lrp), lrpIds, [])),
+  );
+  // Gateway chassis: a row per chassis, named after the port and the chassis, kept where right.
+  const current = ex.gatewayChassis.filter((g) =>
+    strings(lrp, 'gateway_chassis').includes(uuid(g)),
+  );
+  const same =
+    current.length === wanted.length &&
+    wanted.every((w) => current.some((c) => c.name === w.name && c.priority === w.priority));
+  if (!same) {
+    const list: Ref[] = [];
+    wanted.forEach((w, i) => {
+      const old = current.find((c) => c.name === w.name);
+      if (old) {
+        list.push(uuid(old));
+        if (old.priority !== w.priority) {
+          ops.push(update('Gateway_Chassis', byUuid(uuid(old)), { priority: w.priority }));
+        }
+      } else {
+        ops.push(insert('Gateway_Chassis', w, `gc${String(i)}`));
+        list.push(namedUuid(`gc${String(i)}`));
+      }
+    });
+    ops.push(update('Logical_Router_Port', byUuid(uuid(lrp)), { gateway_chassis: list }));
+    changed.push(chassis.length ? `gateway port on ${chassis.join(', ')}` : 'not a gateway port');
+  }
+  if (changed.length) done.push(`updated router port ${lrpName}: ${changed.join(', ')}`);
+  return ops;
+}
+
+function switchRouterPortOps(
+  rt: OvnRuntime,
+  network: ModelObject,
+  ex: Existing,
+  lsRef: Ref,
+  done: string[],
+): Operation[] {
+  const ops: Operation[] = [];
+  const lspIds = ownerIds(rt.instance, { model: 'Network', id: network.id }, 'switch-router-port');
+  const lspName = switchRouterPortName(rt.instance, network.id);
+  const want = {
+    name: lspName,
+    type: 'router',
+    addresses: ['router'],
+    options: { 'router-port': routerPortName(rt.instance, network.id) },
+  };
+  const lsp = keeper(ex.switchRouterPorts, lspName);
+  for (const extra of ex.switchRouterPorts.filter((r) => r !== lsp)) ops.push(unplug(extra));
+  if (!lsp) {
+    ops.push(absent('Logical_Switch_Port', lspIds));
+    ops.push(insert('Logical_Switch_Port', { ...want, external_ids: lspIds }, 'lsp'));
+    ops.push(
+      mutate('Logical_Switch', [['_uuid', '==', lsRef]], [['ports', 'insert', [namedUuid('lsp')]]]),
+    );
+    done.push(`connected it to the router (${lspName})`);
+  } else if (
+    lsp.name !== want.name ||
+    lsp.type !== want.type ||
+    !setsEqual(strings(lsp, 'addresses'), want.addresses) ||
+    !mapsEqual(asMap(lsp.options), want.options)
+  ) {
+    ops.push(update('Logical_Switch_Port', byUuid(uuid(lsp)), want));
+    done.push(`repaired its router connection ${lspName}`);
+  }
+  return ops;
+}
+
+const asMap = (v: Row[string] | undefined): Record<string, string> =>
+  ids({ external_ids: v ?? {} });
+
+function describePlan(plan: NetworkPlan): string {
+  const parts = [plan.subnet.cidr];
+  if (plan.otherConfig.exclude_ips) parts.push(`excluding ${plan.otherConfig.exclude_ips}`);
+  return parts.join(', ');
+}
+
+/** Every row of the network, for a teardown (or a network no longer on OVN). */
+function teardownOps(ex: Existing, done: string[]): Operation[] {
+  const ops: Operation[] = [];
+  ops.push(...detachRouterPorts(ex.routers, ex.routerPorts, done));
+  for (const lsp of ex.switchRouterPorts) {
+    if (ex.switches.some((ls) => strings(ls, 'ports').includes(uuid(lsp)))) continue;
+    ops.push(unplug(lsp));
+  }
+  for (const ls of ex.switches) {
+    ops.push(del('Logical_Switch', byUuid(uuid(ls))));
+    done.push(`removed logical switch ${text(ls.name)}`);
+  }
+  for (const d of ex.dhcp) {
+    ops.push(del('DHCP_Options', byUuid(uuid(d))));
+    done.push('removed its DHCP options');
+  }
+  return ops;
+}
+
+export function networkStep(rt: OvnRuntime): SyncStep {
+  return {
+    name: 'ovn/network',
+    observes: 'Network',
+
+    async sync(network: ModelObject): Promise<string> {
+      const db = await rt.northbound();
+      const ex = await readExisting(rt, db, network.id);
+      if (!isOvn(network)) {
+        const done: string[] = [];
+        const ops = teardownOps(ex, done);
+        if (ops.length) await write(db, ops);
+        const why = `not an OVN network (its provider is ${String(network.provider)})`;
+        return done.length ? `${why}: ${done.join(', ')}` : why;
+      }
+      const plan = planOf(rt, network);
+      const { ops, done } = reconcile(rt, network, plan, ex);
+      if (ops.some((op) => op.op !== 'wait')) await write(db, ops);
+      if (done.length) return done.join(', ');
+      const parts = [`logical switch ${plan.switchName} is in place (${describePlan(plan)}`];
+      if (plan.dhcp) parts.push('DHCP');
+      if (plan.routed) parts.push(`routed by ${rt.routerName}`);
+      return `${parts.join(', ')})`;
+    },
+
+    async delete(network: ModelObject): Promise<string> {
+      const db = await rt.northbound();
+      const ex = await readExisting(rt, db, network.id);
+      const done: string[] = [];
+      const ops = teardownOps(ex, done);
+      if (ops.length) await write(db, ops);
+      return done.length
+        ? done.join(', ')
+        : `no OVN objects of Network ${label(network)} to remove`;
+    },
+  };
+}

@@ -1,0 +1,380 @@
+// The OVN observer: the monitors of the northbound (and southbound) database turned into work.
+// - Drift: a row of this deployment's changed in a column Syncord sets, or was deleted → its owner
+//   is queued, and its step puts the row back (after a reconnection, the replica's differences
+//   count the same: a northbound database that came back empty is rebuilt).
+// - Strays: a row with this deployment's `syncord-instance` and a `syncord-id` whose object does
+//   not exist → removed. Rows without Syncord's ids are never touched.
+// - Feedback: each Port's `ovn_up` and `ovn_chassis` from its southbound Port_Binding (without a
+//   southbound connection, `ovn_up` from the switch port's `up`, which ovn-northd keeps).
+import type { Row, RowChange } from '../../backends/ovn/ovsdb.js';
+import { del, mutate, select, valuesEqual } from '../../backends/ovn/ovsdb.js';
+import { NotFoundError } from '../../models/errors.js';
+import type { StepContext } from '../../synchronizer/engine.js';
+import { MANAGED_COLUMNS, type NbTable } from './connection.js';
+import {
+  INSTANCE_KEY,
+  MODEL_KEY,
+  ownerOfRow,
+  registerOvnDeployment,
+  ROLE_KEY,
+  TYPE_KEY,
+} from './names.js';
+import {
+  byUuid,
+  errorText,
+  ids,
+  ownerExists,
+  stillHolds,
+  strings,
+  text,
+  uuid,
+  write,
+  type OvnRuntime,
+} from './runtime.js';
+
+interface PortFeedback {
+  ovn_up: boolean | null;
+  ovn_chassis: string | null;
+}
+
+const safeIds = (row: Row | undefined): Record<string, string> => {
+  try {
+    return row ? ids(row) : {};
+  } catch {
+    return {};
+  }
+};
+
+export class OvnObserver {
+  private ctx: StepContext | undefined;
+  private unregister: (() => void) | undefined;
+  private retry: Partial<Record<'nb' | 'sb', NodeJS.Timeout>> = {};
+  /** One job at a time per key; a key already waiting is not queued twice. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly waiting = new Set<string>();
+  private readonly listeners = {
+    open: (which: 'nb' | 'sb') => {
+      this.scan(which);
+    },
+    resynced: (which: 'nb' | 'sb') => {
+      this.scan(which);
+    },
+    change: (which: 'nb' | 'sb', change: RowChange) => {
+      if (which === 'nb') this.onNorthbound(change);
+      else this.onSouthbound(change);
+    },
+  };
+
+  constructor(private readonly rt: OvnRuntime) {}
+
+  get started(): boolean {
+    return this.ctx !== undefined;
+  }
+
+  private get stopped(): boolean {
+    return this.ctx === undefined;
+  }
+
+  async start(ctx: StepContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    this.unregister = registerOvnDeployment(this.rt.instance);
+    const conn = this.rt.conn;
+    conn.reopen();
+    conn.on('open', this.listeners.open);
+    conn.on('resynced', this.listeners.resynced);
+    conn.on('change', this.listeners.change);
+    await this.connect('nb');
+    if (this.rt.options.sbEndpoint !== undefined) await this.connect('sb');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.ctx) return;
+    this.ctx = undefined;
+    this.unregister?.();
+    for (const t of Object.values(this.retry)) clearTimeout(t);
+    this.retry = {};
+    const conn = this.rt.conn;
+    conn.off('open', this.listeners.open);
+    conn.off('resynced', this.listeners.resynced);
+    conn.off('change', this.listeners.change);
+    await Promise.allSettled([...this.tails.values()]);
+    conn.close();
+  }
+
+  /** Resolves when every job queued so far (sweeps, removals, feedback) is done. */
+  async settled(): Promise<void> {
+    while (this.tails.size) await Promise.allSettled([...this.tails.values()]);
+  }
+
+  /** Opens a database, trying again every few seconds while it cannot be reached. */
+  private async connect(which: 'nb' | 'sb', delayMs = 1000): Promise<void> {
+    if (!this.ctx) return;
+    try {
+      await (which === 'nb' ? this.rt.conn.northbound() : this.rt.conn.southbound());
+    } catch (err) {
+      if (this.stopped) return;
+      this.rt.log(`ovn: ${errorText(err)} (trying again in ${String(delayMs / 1000)} s)`);
+      this.retry[which] = setTimeout(() => {
+        void this.connect(which, Math.min(delayMs * 2, 30_000));
+      }, delayMs);
+      this.retry[which].unref();
+    }
+  }
+
+  /** Runs job after the previous one of its key; skipped when one is already waiting. */
+  private schedule(key: string, job: () => Promise<void>): void {
+    if (!this.ctx || this.waiting.has(key)) return;
+    this.waiting.add(key);
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const tail = before
+      .then(async () => {
+        this.waiting.delete(key);
+        if (this.ctx) await job();
+      })
+      .catch((err: unknown) => {
+        this.rt.log(`ovn observer: ${key}: ${errorText(err)}`);
+      })
+      .finally(() => {
+        if (this.tails.get(key) === tail) this.tails.delete(key);
+      });
+    this.tails.set(key, tail);
+  }
+
+  private enqueue(owner: { model: string; id: number }): void {
+    const ctx = this.ctx;
+    if (ctx && ctx.models.registry.has(owner.model)) ctx.enqueue(owner.model, owner.id);
+  }
+
+  private onNorthbound(change: RowChange): void {
+    const table = change.table as NbTable;
+    const before = safeIds(change.old);
+    const after = safeIds(change.new);
+    const owner = ownerOfRow(this.rt.instance, after) ?? ownerOfRow(this.rt.instance, before);
+    if (!owner) return;
+    if (change.kind === 'delete') this.enqueue(owner);
+    else if (change.kind === 'modify') {
+      // The replica can miss a change of a column of at most one value (see writeFeedback), so
+      // a modify that shows no difference at all may be one of those, and counts as drift.
+      const seen = Object.keys({ ...change.old, ...change.new }).filter(
+        (c) => !valuesEqual(change.old?.[c], change.new?.[c]),
+      );
+      const managed = MANAGED_COLUMNS[table];
+      if (seen.length === 0 || seen.some((c) => managed.includes(c))) this.enqueue(owner);
+    }
+    if (change.new && ownerOfRow(this.rt.instance, after)) {
+      this.schedule(`stray:${change.uuid}`, () => this.checkStray(table, change.uuid));
+    }
+    if (table === 'Logical_Switch_Port' && owner.model === 'Port') this.feedback(owner.id);
+  }
+
+  private onSouthbound(change: RowChange): void {
+    const nb = this.rt.conn.current('nb');
+    if (!nb) return;
+    if (change.table === 'Port_Binding') {
+      const name = change.new?.logical_port ?? change.old?.logical_port;
+      const lsp = nb.monitor.find(
+        'Logical_Switch_Port',
+        (r) => r.name === name && safeIds(r)[INSTANCE_KEY] === this.rt.instance,
+      );
+      const owner = lsp && ownerOfRow(this.rt.instance, safeIds(lsp));
+      if (owner?.model === 'Port') this.feedback(owner.id);
+      return;
+    }
+    if (change.table === 'Chassis') {
+      const sb = this.rt.conn.current('sb');
+      for (const pb of sb?.monitor.rows('Port_Binding') ?? []) {
+        if (pb.chassis !== change.uuid) continue;
+        const lsp = nb.monitor.find('Logical_Switch_Port', (r) => r.name === pb.logical_port);
+        const owner = lsp && ownerOfRow(this.rt.instance, safeIds(lsp));
+        if (owner?.model === 'Port') this.feedback(owner.id);
+      }
+      // Without configured gateway chassis, PUBLIC networks' gateway ports use every chassis.
+      if (!this.rt.options.gatewayChassis && change.kind !== 'modify') {
+        for (const lrp of nb.monitor.rows('Logical_Router_Port')) {
+          const x = safeIds(lrp);
+          const owner = ownerOfRow(this.rt.instance, x);
+          if (owner && x[TYPE_KEY] === 'PUBLIC') this.enqueue(owner);
+        }
+      }
+    }
+  }
+
+  /** Everything of this deployment's in a replica: strays removed, feedback refreshed. */
+  private scan(which: 'nb' | 'sb'): void {
+    const nb = this.rt.conn.current('nb');
+    if (!nb) return;
+    if (which === 'nb') {
+      this.schedule('sweep', async () => {
+        await this.sweep();
+      });
+    }
+    for (const lsp of nb.monitor.rows('Logical_Switch_Port')) {
+      const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
+      if (owner?.model === 'Port') this.feedback(owner.id);
+    }
+  }
+
+  /**
+   * Removes every row of this deployment's whose owner does not exist (owners looked up in one
+   * query per model), then routers left with no port. Returns one line per removal.
+   */
+  async sweep(): Promise<string[]> {
+    const ctx = this.ctx;
+    const nb = this.rt.conn.current('nb');
+    if (!ctx || !nb) return [];
+    const rows: { table: NbTable; row: Row; owner: { model: string; id: number } }[] = [];
+    for (const table of Object.keys(MANAGED_COLUMNS) as NbTable[]) {
+      for (const row of nb.monitor.rows(table)) {
+        const owner = ownerOfRow(this.rt.instance, safeIds(row));
+        if (owner) rows.push({ table, row, owner });
+      }
+    }
+    const existing = new Map<string, Set<number>>();
+    for (const model of new Set(rows.map((r) => r.owner.model))) {
+      const found = new Set<number>();
+      existing.set(model, found);
+      if (!ctx.models.registry.has(model)) continue;
+      const wanted = [
+        ...new Set(rows.filter((r) => r.owner.model === model).map((r) => r.owner.id)),
+      ];
+      for (let i = 0; i < wanted.length; i += 1000) {
+        const page = await ctx.models.list(model, {
+          filter: [{ field: 'id', op: 'in', value: wanted.slice(i, i + 1000) }],
+          includeDeleted: true,
+          pageSize: 5000,
+        });
+        for (const o of page.items) found.add(o.id);
+      }
+    }
+    const lines: string[] = [];
+    for (const { table, row, owner } of rows) {
+      if (existing.get(owner.model)?.has(owner.id)) continue;
+      const line = await this.removeStray(table, row, owner);
+      if (line) lines.push(line);
+    }
+    lines.push(...(await this.removeEmptyRouters()));
+    return lines;
+  }
+
+  /** Removes a row of this deployment's if its owner does not exist (one changed row). */
+  private async checkStray(table: NbTable, id: string): Promise<void> {
+    const ctx = this.ctx;
+    const row = this.rt.conn.current('nb')?.monitor.get(table, id);
+    const owner = row && ownerOfRow(this.rt.instance, safeIds(row));
+    if (!ctx || !row || !owner || (await ownerExists(ctx.models, owner))) return;
+    await this.removeStray(table, row, owner);
+    if (table === 'Logical_Router_Port') await this.removeEmptyRouters();
+  }
+
+  private async removeStray(
+    table: NbTable,
+    row: Row,
+    owner: { model: string; id: number },
+  ): Promise<string | undefined> {
+    const nb = this.rt.conn.current('nb');
+    if (!nb) return undefined;
+    const id = uuid(row);
+    const ops =
+      table === 'Logical_Switch_Port'
+        ? [mutate('Logical_Switch', [['ports', 'includes', id]], [['ports', 'delete', [id]]])]
+        : table === 'Logical_Router_Port'
+          ? [mutate('Logical_Router', [['ports', 'includes', id]], [['ports', 'delete', [id]]])]
+          : table === 'Logical_Switch' || table === 'DHCP_Options'
+            ? [del(table, byUuid(id))]
+            : [];
+    if (ops.length === 0) return undefined;
+    await write(nb, ops);
+    const line = `removed ${table} ${text(row.name ?? id)} of ${this.rt.instance}: its ${owner.model} ${String(owner.id)} does not exist`;
+    this.rt.log(`ovn: ${line}`);
+    return line;
+  }
+
+  /** Routers of this deployment's with no port left (their networks went out of band). */
+  private async removeEmptyRouters(): Promise<string[]> {
+    const nb = this.rt.conn.current('nb');
+    if (!nb) return [];
+    const lines: string[] = [];
+    for (const router of nb.monitor.rows('Logical_Router')) {
+      const x = safeIds(router);
+      if (x[INSTANCE_KEY] !== this.rt.instance || x[ROLE_KEY] !== 'router' || x[MODEL_KEY]) {
+        continue;
+      }
+      if (strings(router, 'ports').length) continue;
+      await write(nb, [
+        stillHolds('Logical_Router', uuid(router), 'ports', []),
+        del('Logical_Router', byUuid(uuid(router))),
+      ]);
+      const line = `removed router ${text(router.name)} of ${this.rt.instance}: it has no port`;
+      this.rt.log(`ovn: ${line}`);
+      lines.push(line);
+    }
+    return lines;
+  }
+
+  /** Queues a refresh of a Port's feedback (computed when it runs, from the replicas). */
+  private feedback(portId: number): void {
+    this.schedule(`feedback:${String(portId)}`, () => this.writeFeedback(portId));
+  }
+
+  /**
+   * Writes a Port's ovn_up and ovn_chassis. They are read afresh with a select, not from the
+   * monitor's replica: the client applies an update2 "modify" of a column of at most one value
+   * (`up`, `chassis`) as a set difference, while ovsdb-server sends the new value, so the replica
+   * can hold the old one.
+   */
+  private async writeFeedback(portId: number): Promise<void> {
+    const ctx = this.ctx;
+    const nb = this.rt.conn.current('nb');
+    if (!ctx || !nb) return;
+    const lsp = nb.monitor.find('Logical_Switch_Port', (r) => {
+      const owner = ownerOfRow(this.rt.instance, safeIds(r));
+      return owner?.model === 'Port' && owner.id === portId;
+    });
+    const next: PortFeedback = { ovn_up: null, ovn_chassis: null };
+    const sb = this.rt.conn.current('sb');
+    if (lsp && sb) {
+      const [bindings] = await sb.client.transact([
+        select('Port_Binding', [['logical_port', '==', text(lsp.name)]]),
+      ]);
+      const pb = bindings.rows[0];
+      if (pb) {
+        let chassis: string | null = null;
+        if (typeof pb.chassis === 'string') {
+          const known = sb.monitor.get('Chassis', pb.chassis);
+          if (known) chassis = text(known.name);
+          else {
+            const [c] = await sb.client.transact([
+              select('Chassis', [['_uuid', '==', pb.chassis]], ['name']),
+            ]);
+            chassis = c.rows[0] ? text(c.rows[0].name) : null;
+          }
+        }
+        next.ovn_chassis = chassis;
+        next.ovn_up = 'up' in pb ? pb.up === true : chassis !== null;
+      }
+    } else if (lsp) {
+      const [rows] = await nb.client.transact([
+        select('Logical_Switch_Port', [['_uuid', '==', uuid(lsp)]], ['up']),
+      ]);
+      const up = rows.rows[0]?.up;
+      next.ovn_up = typeof up === 'boolean' ? up : null;
+    }
+    let port;
+    try {
+      port = await ctx.models.get('Port', portId, { includeDeleted: true });
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+    if ((port.ovn_up ?? null) === next.ovn_up && (port.ovn_chassis ?? null) === next.ovn_chassis) {
+      return;
+    }
+    try {
+      await ctx.models.setStatus('Port', portId, { feedback: { ...next } });
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+  }
+}

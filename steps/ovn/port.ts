@@ -1,0 +1,218 @@
+// Port (on an OVN network) → a Logical_Switch_Port on its network's switch, named after the port
+// (`syncord-port-<id>`: the interface id the node's CNI, or Neutron for a VM, binds), with
+// `addresses` and `port_security` "MAC IP" from Syncord's IPAM (never OVN's dynamic addresses:
+// pods and VMs share one allocator) and the network's DHCP options.
+//
+// As for networks: read by external_ids, then one guarded write transaction; the port is
+// inserted together with the mutation that puts it on its switch (a logical switch port exists
+// only while a switch holds it), so a crash never leaves half a port.
+import {
+  insert,
+  mutate,
+  namedUuid,
+  select,
+  update,
+  type Operation,
+  type Row,
+} from '../../backends/ovn/ovsdb.js';
+import { parseAddress } from '../../models/ipam/address.js';
+import { NotFoundError } from '../../models/errors.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import type { Database } from './connection.js';
+import { isOvn, unplug } from './network.js';
+import { INSTANCE_KEY, ownerIds, portName, switchName, type Role } from './names.js';
+import {
+  absent,
+  byUuid,
+  holding,
+  ids,
+  mutateIf,
+  patchMap,
+  present,
+  setsEqual,
+  strings,
+  text,
+  uuid,
+  write,
+  type OvnRuntime,
+} from './runtime.js';
+
+async function networkOf(models: ModelService, port: ModelObject): Promise<ModelObject> {
+  try {
+    return await models.get('Network', port.network_id as number, { includeDeleted: true });
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      throw new Error(`its network ${String(port.network_id)} does not exist`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** "MAC IP", the form of OVN's `addresses` and `port_security`. */
+export function addressOf(port: ModelObject): string {
+  if (typeof port.mac !== 'string' || typeof port.ip !== 'string') {
+    throw new WaitingError(`waiting for Port ${String(port.id)} to get its address and MAC`);
+  }
+  return `${port.mac.toLowerCase()} ${port.ip}`;
+}
+
+interface Existing {
+  mine: Row[];
+  /** A row with the port's name, whoever it belongs to. */
+  named: Row[];
+  switches: Row[];
+  dhcp: Row[];
+}
+
+async function readExisting(
+  rt: OvnRuntime,
+  db: Database,
+  port: ModelObject,
+  networkId: number,
+): Promise<Existing> {
+  const net = (role: Role) =>
+    holding(ownerIds(rt.instance, { model: 'Network', id: networkId }, role));
+  const [mine, named, switches, dhcp] = await db.client.transact([
+    select(
+      'Logical_Switch_Port',
+      holding(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
+    ),
+    select('Logical_Switch_Port', [['name', '==', portName(rt.instance, port.id)]]),
+    select('Logical_Switch', net('switch')),
+    select('DHCP_Options', net('dhcp')),
+  ]);
+  return { mine: mine.rows, named: named.rows, switches: switches.rows, dhcp: dhcp.rows };
+}
+
+const label = (o: ModelObject): string =>
+  typeof o.name === 'string' && o.name ? o.name : String(o.id);
+
+export function portStep(rt: OvnRuntime): SyncStep {
+  return {
+    name: 'ovn/port',
+    observes: 'Port',
+
+    async sync(port: ModelObject, ctx: StepContext): Promise<string> {
+      const network = await networkOf(ctx.models, port);
+      const db = await rt.northbound();
+      const name = portName(rt.instance, port.id);
+      const ex = await readExisting(rt, db, port, network.id);
+      if (!isOvn(network)) {
+        const ops = ex.mine.map(unplug);
+        if (ops.length) await write(db, ops);
+        return `not on an OVN network (Network ${label(network)}'s provider is ${String(network.provider)})${ops.length ? `: removed logical switch port ${name}` : ''}`;
+      }
+      const foreign = ex.named.find((r) => !ex.mine.some((m) => uuid(m) === uuid(r)));
+      if (foreign) {
+        const owner = ids(foreign)[INSTANCE_KEY];
+        throw new Error(
+          `a logical switch port named ${name} exists and is not this port's (${owner ? `it belongs to Syncord deployment ${owner}` : 'it has no Syncord ids'}); it is left alone`,
+        );
+      }
+      const ls = ex.switches.find((s) => s.name === switchName(network)) ?? ex.switches[0];
+      if (!ls) {
+        throw new WaitingError(
+          `waiting for the logical switch of Network ${label(network)} (${switchName(network)})`,
+          2000,
+        );
+      }
+      const address = addressOf(port);
+      const v6 = parseAddress(String(port.ip)).family === 6;
+      const dhcp = ex.dhcp[0] ? uuid(ex.dhcp[0]) : null;
+      const want = {
+        name,
+        addresses: [address],
+        port_security: [address],
+        dhcpv4_options: v6 ? null : dhcp,
+        dhcpv6_options: v6 ? dhcp : null,
+      };
+      const portIds = {
+        ...ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port'),
+        'syncord-network': String(network.id),
+      };
+      const ops: Operation[] = [present('Logical_Switch', uuid(ls))];
+      const onSwitch = (r: Row) => strings(ls, 'ports').includes(uuid(r));
+      const lsp =
+        ex.mine.find((r) => onSwitch(r) && r.name === name) ??
+        ex.mine.find((r) => r.name === name) ??
+        ex.mine.find(onSwitch) ??
+        ex.mine[0];
+      for (const extra of ex.mine.filter((r) => r !== lsp)) ops.push(unplug(extra));
+      const moved = lsp !== undefined && !onSwitch(lsp);
+      if (lsp && moved) {
+        // On another switch of the network's (a duplicate being removed): moved, not remade,
+        // since its name is unique.
+        ops.push(unplug(lsp));
+        ops.push(mutate('Logical_Switch', byUuid(uuid(ls)), [['ports', 'insert', [uuid(lsp)]]]));
+      }
+      let done: string;
+      if (!lsp) {
+        ops.push(
+          absent(
+            'Logical_Switch_Port',
+            ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port'),
+          ),
+        );
+        ops.push(insert('Logical_Switch_Port', { ...want, external_ids: portIds }, 'lsp'));
+        ops.push(
+          mutate('Logical_Switch', byUuid(uuid(ls)), [['ports', 'insert', [namedUuid('lsp')]]]),
+        );
+        done = `created logical switch port ${name} on ${text(ls.name)} (${address})`;
+      } else {
+        const row: Record<string, unknown> = {};
+        if (lsp.name !== want.name) row.name = want.name;
+        if (!setsEqual(strings(lsp, 'addresses'), want.addresses)) row.addresses = want.addresses;
+        if (!setsEqual(strings(lsp, 'port_security'), want.port_security)) {
+          row.port_security = want.port_security;
+        }
+        if ((lsp.dhcpv4_options ?? null) !== want.dhcpv4_options)
+          row.dhcpv4_options = want.dhcpv4_options;
+        if ((lsp.dhcpv6_options ?? null) !== want.dhcpv6_options)
+          row.dhcpv6_options = want.dhcpv6_options;
+        const changed = Object.keys(row);
+        if (moved) changed.push(`moved to ${text(ls.name)}`);
+        if (Object.keys(row).length) {
+          ops.push(
+            update(
+              'Logical_Switch_Port',
+              byUuid(uuid(lsp)),
+              row as Record<string, string | string[] | null>,
+            ),
+          );
+        }
+        const idPatch = patchMap('external_ids', ids(lsp), portIds, []);
+        if (idPatch.length) changed.push('external_ids');
+        ops.push(...mutateIf('Logical_Switch_Port', uuid(lsp), idPatch));
+        done = changed.length
+          ? `updated logical switch port ${name} on ${text(ls.name)} (${changed.join(', ')})`
+          : `logical switch port ${name} is in place on ${text(ls.name)} (${address})`;
+      }
+      if (ops.some((op) => op.op !== 'wait')) await write(db, ops);
+      return done;
+    },
+
+    async delete(port: ModelObject): Promise<string> {
+      const db = await rt.northbound();
+      const [mine] = await db.client.transact([
+        select(
+          'Logical_Switch_Port',
+          holding(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
+        ),
+      ]);
+      if (mine.rows.length === 0) return 'no logical switch port to remove';
+      await write(db, mine.rows.map(unplug));
+      return `removed logical switch port ${mine.rows.map((r) => text(r.name)).join(', ')}`;
+    },
+
+    /** An edited Network (DHCP on or off, a new plan) runs its ports again. */
+    async affectedBy(change, ctx): Promise<number[]> {
+      if (change.model !== 'Network') return [];
+      const page = await ctx.models.list('Port', {
+        filter: [{ field: 'network', value: change.id }],
+        pageSize: 5000,
+      });
+      return page.items.map((p) => p.id);
+    },
+  };
+}
