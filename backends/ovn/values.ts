@@ -397,9 +397,11 @@ function compareAtoms(a: Atom, b: Atom): number {
  */
 export function applyDiff(col: ColumnSchema, old: Value | undefined, diff: Json): Value {
   switch (col.shape) {
+    // A column of at most one value: ovsdb-server sends the new value, not a set difference
+    // (seen on the wire: {"modify": {"up": true}} for false -> true).
     case 'scalar':
-      return decodeValue(col, diff);
     case 'optional':
+      return decodeValue(col, diff);
     case 'set': {
       const current: Atom[] =
         old === null || old === undefined
@@ -414,7 +416,6 @@ export function applyDiff(col: ColumnSchema, old: Value | undefined, diff: Json)
         if (at >= 0) current.splice(at, 1);
         else current.push(atom);
       }
-      if (col.shape === 'optional') return current[0] ?? null;
       return current.sort(compareAtoms);
     }
     case 'map': {

@@ -167,7 +167,7 @@ function quantities(r: NonNullable<PodPlan['resources']>): Record<string, string
 
 /** The pod as Syncord applies it. */
 export function podObject(rt: Runtime, plan: PodPlan): V1Pod {
-  const networks = networksAnnotation(plan.namespace, plan.attachments);
+  const networks = networksAnnotation(plan.namespace, plan.attachments, rt.instance);
   const configMap = plan.config === undefined ? undefined : configMapName(plan.name);
   const immutable = {
     image: plan.image,

@@ -211,12 +211,14 @@ describe('OVSDB values to and from plain JS', () => {
     });
   });
 
-  it('applies update2 modify diffs: scalar replaced, set symmetric difference, map pair rules', () => {
+  it('applies update2 modify diffs: scalar and optional replaced, set symmetric difference, map pair rules', () => {
     expect(applyDiff(col('Logical_Switch', 'name'), 'a', 'b')).to.equal('b');
+    // A column of at most one value gets its new value (as ovsdb-server sends it), not a diff.
     const tag = col('Logical_Switch_Port', 'tag_request');
     expect(applyDiff(tag, null, ['set', [5]])).to.equal(5);
-    expect(applyDiff(tag, 5, ['set', [5]])).to.equal(null);
-    expect(applyDiff(tag, 5, ['set', [5, 6]])).to.equal(6);
+    expect(applyDiff(tag, 5, 6)).to.equal(6);
+    expect(applyDiff(tag, 5, ['set', []])).to.equal(null);
+    expect(applyDiff(col('Logical_Switch_Port', 'up'), false, true)).to.equal(true);
     const addresses = col('Logical_Switch_Port', 'addresses');
     expect(applyDiff(addresses, ['a', 'b'], ['set', ['b', 'c']])).to.deep.equal(['a', 'c']);
     expect(applyDiff(addresses, ['a'], 'a')).to.deep.equal([]);
