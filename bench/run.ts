@@ -10,9 +10,10 @@ import { resolveDatabaseUrl } from '../models/embedded.js';
 import { toResult, type Benchmark, type Result, type Target } from './harness.js';
 import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
+import { ovnBenchmark } from './ovn.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark];
+const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark, ovnBenchmark];
 
 const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];
 
@@ -20,7 +21,8 @@ const USAGE = `usage: npm run bench -- [name...] [--scale N[,N...]] [--json]
 
 Runs the benchmarks named (all when none is), each in scratch databases on DATABASE_URL's server
 (the embedded server when DATABASE_URL is unset), and prints every figure against its floor.
-converge also needs the rig's Kubernetes (KUBECONFIG): eval "$(rig/rig env)" first.
+converge also needs the rig's Kubernetes (KUBECONFIG), ovn its OVN northbound database
+(OVN_NB_DB): eval "$(rig/rig env)" first.
 
   --scale N,M   run at these scales (default: each benchmark's own)
   --json        print the results as JSON instead of a table
