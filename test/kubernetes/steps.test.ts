@@ -617,10 +617,14 @@ describe('kubernetes: the steps against the rig', function () {
     // The same apiserver under a Cluster of its own: the pod stays (same place, same spec).
     await svc.update('Slice', w.slice.id, { cluster_id: cluster.id });
     await engine.resync();
+    // Synced again through the Cluster's handle: the pod found in place (a status write racing
+    // the apply may make it "updated in place" rather than "up to date"), never replaced.
+    const where = `${w.ns}/${w.pod}`;
     await eventually('the instance synced through the Cluster', async () => {
       const o = await get('VNFServiceInstance', w.vnf.id);
-      return o.backend_status ===
-        `pod ${w.ns}/${w.pod} is up to date (${w.image.name as string}:1.0, 2 networks)`
+      const status = o.backend_status as string;
+      return status === `pod ${where} is up to date (${w.image.name as string}:1.0, 2 networks)` ||
+        status.startsWith(`updated pod ${where} in place`)
         ? o
         : undefined;
     });
