@@ -4,12 +4,13 @@
 // several k, and a second process finishes the job.
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelObject } from '../../models/service.js';
 import { baseObjects, scratchDb, type ScratchDb } from '../support/db.js';
+import { exited, spawnServe } from '../support/serve.js';
 import { eventually, kubeConfig, rig, uniqueName, type RigEnv } from '../support/rig.js';
 
 interface Run {
@@ -20,33 +21,15 @@ interface Run {
 }
 
 function startServe(run: Run, env: Record<string, string>): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'cli/syncord.ts', 'serve', '--listen', '127.0.0.1:0'],
-    {
-      // Kubernetes only: this sweep leaves OVN to test/ovn/crash.test.ts.
-      env: {
-        ...process.env,
-        DATABASE_URL: run.db.url,
-        SYNCORD_INSTANCE: run.instance,
-        OVN_NB_DB: '',
-        OVN_SB_DB: '',
-        ...env,
-      },
-      stdio: 'ignore',
-    },
-  );
-  return child;
+  // Kubernetes only: this sweep leaves OVN to test/ovn/crash.test.ts.
+  return spawnServe({
+    DATABASE_URL: run.db.url,
+    SYNCORD_INSTANCE: run.instance,
+    OVN_NB_DB: '',
+    OVN_SB_DB: '',
+    ...env,
+  });
 }
-
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((resolve) =>
-        child.once('exit', () => {
-          resolve();
-        }),
-      );
 
 describe('kubernetes: kill -9 between writes, then restart', function () {
   this.timeout(15 * 60_000);

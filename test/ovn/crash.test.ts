@@ -5,13 +5,14 @@
 // second process finishes the job. Each run is a deployment of its own (SYNCORD_INSTANCE) on the
 // rig's OVN databases, and its rows are removed when the file is done.
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ModelObject } from '../../models/service.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { exited, spawnServe } from '../support/serve.js';
 import { eventually, rig, uniqueName, type RigEnv } from '../support/rig.js';
 import { OvsdbClient, del } from '../../backends/ovn/ovsdb.js';
 
@@ -38,15 +39,6 @@ interface Run {
   ports: ModelObject[];
 }
 
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((resolve) =>
-        child.once('exit', () => {
-          resolve();
-        }),
-      );
-
 describe('ovn: kill -9 between OVN writes, then restart', function () {
   this.timeout(15 * 60_000);
   let env: RigEnv;
@@ -66,21 +58,13 @@ describe('ovn: kill -9 between OVN writes, then restart', function () {
   const lines = (text: string) => text.split('\n').filter(Boolean);
 
   function startServe(run: Run, extra: Record<string, string>): ChildProcess {
-    return spawn(
-      process.execPath,
-      ['--import', 'tsx', 'cli/syncord.ts', 'serve', '--listen', '127.0.0.1:0'],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: run.db.url,
-          SYNCORD_INSTANCE: run.instance,
-          OVN_NB_DB: env.OVN_NB_DB,
-          OVN_SB_DB: env.OVN_SB_DB,
-          ...extra,
-        },
-        stdio: 'ignore',
-      },
-    );
+    return spawnServe({
+      DATABASE_URL: run.db.url,
+      SYNCORD_INSTANCE: run.instance,
+      OVN_NB_DB: env.OVN_NB_DB,
+      OVN_SB_DB: env.OVN_SB_DB,
+      ...extra,
+    });
   }
 
   /** A routed network with DHCP, a flat one, and two instances with a port on each. */
