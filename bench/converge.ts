@@ -24,6 +24,7 @@
 // room is short of N, the run raises the nodes' `pods` allocatable and puts it back afterwards.
 import * as k8s from '@kubernetes/client-node';
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import {
   KubernetesCluster,
@@ -156,6 +157,133 @@ function describeRequest(method: string, url: string): string {
  * Kubernetes steps (NADs, ConfigMap, pod read and apply run under it), by wrapping the methods
  * of those two objects: where the time goes, for the log.
  */
+/**
+ * Counts the SQL statements this process sends (every pg client, the bench's own polling
+ * included), by the statement's first words: where the database round trips of a convergence go.
+ */
+class QueryCounter {
+  private counts = new Map<string, number>();
+  private static installed: QueryCounter | undefined;
+
+  static install(): QueryCounter {
+    if (QueryCounter.installed) return QueryCounter.installed;
+    const counter = new QueryCounter();
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const query = proto.query;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      const q = args[0];
+      const text = typeof q === 'string' ? q : (q as { text?: string } | null)?.text;
+      if (typeof text === 'string') counter.add(text);
+      return query.apply(this, args);
+    };
+    QueryCounter.installed = counter;
+    return counter;
+  }
+
+  /** Counted by the statement's opening (cheap); named by kind in breakdown(). */
+  private add(text: string): void {
+    const head = text.slice(0, 120);
+    this.counts.set(head, (this.counts.get(head) ?? 0) + 1);
+  }
+
+  private static kindOf(text: string): string {
+    const words = text.replace(/\s+/g, ' ').trim().split(' ');
+    if (/^UPDATE$/i.test(words[0] ?? '')) return `UPDATE ${words[1] ?? ''}`;
+    const from = words.findIndex((w) => /^(FROM|INTO)$/i.test(w));
+    if (from >= 0 && words[from + 1]) return `${words[0] ?? ''} ${words[from + 1]!}`;
+    return words.slice(0, 2).join(' ');
+  }
+
+  reset(): void {
+    this.counts = new Map();
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const c of this.counts.values()) n += c;
+    return n;
+  }
+
+  /** The most frequent kinds. */
+  breakdown(top = 12): string {
+    const kinds = new Map<string, number>();
+    for (const [head, c] of this.counts) {
+      const kind = QueryCounter.kindOf(head);
+      kinds.set(kind, (kinds.get(kind) ?? 0) + c);
+    }
+    return [...kinds]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, c]) => `${k} ${String(c)}`)
+      .join(', ');
+  }
+}
+
+/** CPU time from a start: the whole machine's (from /proc/stat) and this process's. */
+class CpuMeter {
+  private readonly machine0 = CpuMeter.machineBusy();
+  private readonly self0 = process.cpuUsage();
+  private readonly procs0 = CpuMeter.processes();
+
+  /** CPU seconds so far of every process on the machine, by pid, with its command. */
+  private static processes(): Map<number, { comm: string; cpu: number }> {
+    const out = new Map<number, { comm: string; cpu: number }>();
+    try {
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+          const close = stat.lastIndexOf(')');
+          const comm = stat.slice(stat.indexOf('(') + 1, close);
+          const f = stat.slice(close + 2).split(' ');
+          out.set(Number(entry), { comm, cpu: (Number(f[11]) + Number(f[12])) / 100 });
+        } catch {
+          // gone meanwhile
+        }
+      }
+    } catch {
+      // no /proc
+    }
+    return out;
+  }
+
+  /** "kube-apiserver 3.1 s, postgres 1.2 s, ...": CPU by command, of the processes that lived throughout. */
+  private byCommand(): string {
+    const by = new Map<string, number>();
+    for (const [pid, p] of CpuMeter.processes()) {
+      const before = this.procs0.get(pid);
+      if (!before || before.comm !== p.comm) continue;
+      by.set(p.comm, (by.get(p.comm) ?? 0) + p.cpu - before.cpu);
+    }
+    return [...by]
+      .filter(([, s]) => s >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([c, s]) => `${c} ${s.toFixed(1)} s`)
+      .join(', ');
+  }
+
+  /** Busy CPU seconds of the whole machine (user, nice, system, irq, softirq), or NaN. */
+  private static machineBusy(): number {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+      const f = line.trim().split(/\s+/).slice(1).map(Number);
+      const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
+      return busy / 100; // USER_HZ
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** "machine 5.2 CPU s, this process 1.9 CPU s". */
+  report(): string {
+    const machine = CpuMeter.machineBusy() - this.machine0;
+    const self = process.cpuUsage(this.self0);
+    const mine = (self.user + self.system) / 1e6;
+    return `CPU: machine ${machine.toFixed(1)} s, this process ${mine.toFixed(1)} s (the engine, the observer and the bench's own watches and polls); by command: ${this.byCommand()}`;
+  }
+}
+
 class CallTimer {
   private calls = new Map<string, { count: number; ms: number }>();
   private lockHeld = 0;
@@ -565,10 +693,14 @@ interface ResyncCost {
 }
 
 class SyncordSide {
+  cpu = new CpuMeter();
+  /** CPU used from the first write until converged. */
+  cpuReport = '';
   readonly set: KubernetesSteps;
   readonly engine: Engine;
   readonly counter: RequestCounter;
   readonly timer: CallTimer;
+  readonly queries = QueryCounter.install();
   readonly tracker: PodTracker;
   private readonly sql: pg.Pool;
   private outcomes = new Map<string, { count: number; seconds: number }>();
@@ -626,6 +758,8 @@ class SyncordSide {
     this.counter.reset();
     this.timer.reset();
     const world = await commitWorld(this.svc, s, this.namespace, n);
+    this.queries.reset();
+    this.cpu = new CpuMeter();
     const t0 = now();
     this.instances = world.instances;
     const timeoutMs = 120_000 + n * 1000;
@@ -665,6 +799,7 @@ class SyncordSide {
       if (t - t0 > timeoutMs) throw new Error(await this.stuck(n, t - t0));
       await sleep(POLL_MS);
     }
+    this.cpuReport = this.cpu.report();
     return {
       ok: marks.ok - t0,
       okRunning: marks.okRunning - t0,
@@ -831,6 +966,9 @@ async function prepareFloor(
 }
 
 class FloorSide {
+  cpu = new CpuMeter();
+  /** CPU used from the first write until converged. */
+  cpuReport = '';
   readonly cluster: KubernetesCluster;
   readonly counter: RequestCounter;
   readonly tracker: PodTracker;
@@ -854,6 +992,7 @@ class FloorSide {
     await this.tracker.start();
     const n = this.plan.pods.length;
     this.counter.reset();
+    this.cpu = new CpuMeter();
     const t0 = now();
     await this.cluster.apply(this.plan.namespace);
     for (const nad of this.plan.nads) await this.cluster.apply(nad);
@@ -864,6 +1003,7 @@ class FloorSide {
       () => this.tracker.runningCount >= n,
       120_000 + n * 1000,
     );
+    this.cpuReport = this.cpu.report();
     return { written: written - t0, running: running - t0 };
   }
 
@@ -992,7 +1132,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     log(`small run: ${String(SMALL_N)} instances in namespace ${names.small}`);
     made.push(names.small);
     const small = await withMigratedScratch(ctx.serverUrl, registry, async (url) => {
-      const svc = new ModelService(url, registry, { poolSize: 10 });
+      const svc = new ModelService(url, registry, { poolSize: 20 });
       const side = new SyncordSide(
         kube,
         svc,
@@ -1040,6 +1180,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
         `${String(floorSide.counter.requests)} requests (${floorSide.counter.breakdown()}); ` +
         `${String(floorSide.serviceAccountRetries)} pod applies retried for the default service account`,
     );
+    log(`  ${floorSide.cpuReport}`);
     if (floorCounts.pods !== n || floorCounts.nads !== NETWORK_PLAN.length) {
       throw new Error(
         `the floor made ${String(floorCounts.pods)} pods and ${String(floorCounts.nads)} NADs`,
@@ -1049,7 +1190,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
 
     // Syncord.
     return await withMigratedScratch(ctx.serverUrl, registry, async (url) => {
-      const svc = new ModelService(url, registry, { poolSize: 10 });
+      const svc = new ModelService(url, registry, { poolSize: 20 });
       const side = new SyncordSide(kube, svc, url, registry, instance, names.syncord, workers, log);
       try {
         const s = await seed(svc, n);
@@ -1062,6 +1203,10 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
             `(apiserver) in ${seconds(c.podsRunning)}, ports ok in ${seconds(c.portsOk)}`,
         );
         log(`  ${String(side.counter.requests)} requests (${side.counter.breakdown()})`);
+        log(`  ${side.cpuReport}`);
+        log(
+          `  ${String(side.queries.total)} SQL statements, the progress polls included (${side.queries.breakdown()})`,
+        );
         for (const line of side.report()) log(line);
 
         // Both sides did the same: as many pods and NADs, pods alike.

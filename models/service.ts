@@ -188,8 +188,17 @@ export class ModelService {
     return this.transaction((tx) => tx.createMany(model, values));
   }
 
+  /**
+   * Reads and status writes that are one statement each run on the pool, outside any explicit
+   * transaction: PostgreSQL makes each atomic, and BEGIN/COMMIT would triple their round trips
+   * (the synchronizer makes thousands of them per convergence).
+   */
+  private get direct(): ModelTx {
+    return new ModelTx(this.pool, this.registry);
+  }
+
   get(model: string, id: number, options: { includeDeleted?: boolean } = {}): Promise<ModelObject> {
-    return this.transaction((tx) => tx.get(model, id, options));
+    return this.direct.get(model, id, options);
   }
 
   update(
@@ -210,11 +219,11 @@ export class ModelService {
   }
 
   list(model: string, options: ListOptions = {}): Promise<Page> {
-    return this.transaction((tx) => tx.list(model, options));
+    return this.direct.list(model, options);
   }
 
   setStatus(model: string, id: number, status: StatusWrite): Promise<ModelObject> {
-    return this.transaction((tx) => tx.setStatus(model, id, status));
+    return this.direct.setStatus(model, id, status);
   }
 
   dependents(
@@ -275,10 +284,13 @@ export class ModelService {
   }
 }
 
-/** The operations of the model service on one transaction's connection. */
+/**
+ * The operations of the model service on one transaction's connection; or, for the operations
+ * that are one statement (get, list, setStatus), on a pool.
+ */
 export class ModelTx {
   constructor(
-    readonly client: pg.PoolClient | pg.Client,
+    readonly client: pg.PoolClient | pg.Client | pg.Pool,
     readonly registry: Registry,
   ) {}
 
@@ -703,14 +715,24 @@ export class ModelTx {
     }
   }
 
-  /** The synchronizer's write: status and feedback fields, `version` untouched. */
+  /**
+   * The synchronizer's write: status and feedback fields, `version` untouched. One UPDATE that
+   * changes the row only where a value differs (so an unchanged status logs no change); the row
+   * is read first only when feedback is written through a model with subclasses, whose fields
+   * depend on the object's own model.
+   */
   async setStatus(model: string, id: number, status: StatusWrite): Promise<ModelObject> {
     const info = this.info(model);
-    const current = await this.getRow(info.model, id, { includeDeleted: true, lock: true });
-    const leafInfo = this.info((current.leaf_model as string | undefined) ?? info.model.name);
+    const { feedback, ...bookkeeping } = status;
+    const feedbackEntries = Object.entries(feedback ?? {}).filter(([, v]) => v !== undefined);
+    let current: Record<string, unknown> | undefined;
+    let leafInfo = info;
+    if (feedbackEntries.length && info.model.family.length > 1) {
+      current = await this.getRow(info.model, id, { includeDeleted: true });
+      leafInfo = this.info((current.leaf_model as string | undefined) ?? info.model.name);
+    }
     const problems: FieldProblem[] = [];
     const set: Record<string, unknown> = {};
-    const { feedback, ...bookkeeping } = status;
     const entries: [string, unknown][] = Object.entries(bookkeeping);
     for (const [key, value] of entries) {
       if (value === undefined) continue;
@@ -732,7 +754,7 @@ export class ModelTx {
       if ('reason' in c) problems.push({ field: key, reason: c.reason });
       else set[key] = text ? (c.value ?? '') : c.value;
     }
-    for (const [key, value] of Object.entries(feedback ?? {})) {
+    for (const [key, value] of feedbackEntries) {
       const f = leafInfo.byKey.get(key);
       if (!f?.def.feedback) {
         problems.push({ field: key, reason: `is not a feedback field of ${leafInfo.model.name}` });
@@ -743,20 +765,36 @@ export class ModelTx {
       else set[f.key] = c.value;
     }
     if (problems.length) throw new ValidationError(leafInfo.model.name, problems);
-    const keys = Object.keys(set).filter((k) => !sameValue(current[k], set[k]));
-    if (keys.length === 0) return this.toObject(current, leafInfo.model);
+    const keys = Object.keys(set).filter((k) => !current || !sameValue(current[k], set[k]));
+    const unchanged = async () =>
+      this.toObject(
+        current ?? (await this.getRow(info.model, id, { includeDeleted: true })),
+        leafInfo.model,
+      );
+    if (keys.length === 0) return unchanged();
     const params: unknown[] = [id];
-    const sql = keys.map((k) => {
+    const assignments: string[] = [];
+    const differences: string[] = [];
+    for (const k of keys) {
       params.push(
         toParam(set[k], k === 'next_attempt_at' ? 'timestamptz' : columnSqlType(leafInfo, k)),
       );
-      return `${q(k)} = $${String(params.length)}`;
-    });
+      const p = `$${String(params.length)}`;
+      assignments.push(`${q(k)} = ${p}`);
+      differences.push(`${q(k)} IS DISTINCT FROM ${p}`);
+    }
+    let where = `id = $1 AND (${differences.join(' OR ')})`;
+    if (info.model.polymorphic && info.model.root !== info.model.name) {
+      params.push(info.model.family);
+      where += ` AND leaf_model = ANY($${String(params.length)}::text[])`;
+    }
     const r = await this.client.query(
-      `UPDATE ${q(info.model.table)} SET ${sql.join(', ')} WHERE id = $1 RETURNING *`,
+      `UPDATE ${q(info.model.table)} SET ${assignments.join(', ')} WHERE ${where} RETURNING *`,
       params,
     );
-    return this.toObject(r.rows[0] as Record<string, unknown>, leafInfo.model);
+    const row = r.rows[0] as Record<string, unknown> | undefined;
+    // No row: nothing differed, or there is no such object (getRow says which).
+    return row ? this.toObject(row, leafInfo.model) : unchanged();
   }
 
   async list(model: string, options: ListOptions = {}): Promise<Page> {

@@ -13,6 +13,7 @@ import type { Registry } from '../models/registry.js';
 import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
 import { columnOf } from '../models/schema.js';
 import { headCursor, watchChanges } from '../models/watch.js';
+import { CachedModelService } from './cache.js';
 import { backoffMs, WorkQueue } from './queue.js';
 
 export interface StepContext {
@@ -75,6 +76,8 @@ export interface EngineOptions {
   url: string;
   /** Model policies, run (in a transaction) before an object's sync step. */
   policies?: ModelPolicy[];
+  /** Cache objects read by id, kept current by the change watch (default true). */
+  cache?: boolean;
   /** Told of every reconcile (for metrics): the step, its outcome and how long it took. */
   onReconcile?: (step: string, outcome: 'ok' | 'error' | 'waiting', seconds: number) => void;
 }
@@ -110,13 +113,23 @@ export class Engine {
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
 
+  /**
+   * The models as the engine and its steps see them: the service given, with a cache of objects
+   * read by id that the change watch keeps current (`synchronizer/cache.ts`).
+   */
+  readonly models: ModelService;
+  private readonly cache: CachedModelService | undefined;
+
   constructor(
     readonly registry: Registry,
-    readonly models: ModelService,
+    models: ModelService,
     steps: SyncStep[],
     private readonly options: EngineOptions,
   ) {
     this.log = options.log ?? (() => undefined);
+    this.cache =
+      options.cache === false ? undefined : new CachedModelService(models.pool, registry);
+    this.models = this.cache ?? models;
     for (const policy of options.policies ?? []) {
       if (!registry.has(policy.observes)) {
         throw new Error(`policy ${policy.name} observes unknown model ${policy.observes}`);
@@ -213,9 +226,12 @@ export class Engine {
     while (!signal.aborted) {
       try {
         let from = await headCursor(this.models.pool);
+        // Whatever was cached before this watch began may have changed unseen.
+        this.cache?.clear();
         ready();
         for await (const change of watchChanges(this.options.url, { from, signal })) {
           from = change.cursor;
+          this.cache?.invalidate(change.model, change.id);
           // Our own status writes, and reaps, need no work.
           if (change.op === 'status' || change.op === 'reap') continue;
           this.queue.add(keyOf(change.model, change.id));
@@ -254,6 +270,8 @@ export class Engine {
    * object of any model, so that drift is repaired and nothing is left unreaped.
    */
   async resync(): Promise<number> {
+    // Level-triggered all the way: nothing cached survives a resync.
+    this.cache?.clear();
     const now = Date.now();
     let n = 0;
     for (const root of this.registry.tables()) {

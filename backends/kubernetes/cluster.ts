@@ -2,6 +2,7 @@
 // removal, reads, label-selected lists and resuming watches, every failure turned into one
 // sentence (errors.ts). Built from a kubeconfig text, or from $KUBECONFIG / ~/.kube/config /
 // the in-cluster service account when none is given.
+import * as tls from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
 import { failpoint } from '../failpoint.js';
 import { translateError, type Subject } from './errors.js';
@@ -24,6 +25,11 @@ export interface RemoveOptions {
   gracePeriodSeconds?: number;
 }
 
+export interface ClusterOptions {
+  /** How long a request (not a watch) may take; default SYNCORD_KUBE_TIMEOUT_MS, else 30 s. */
+  requestTimeoutMs?: number;
+}
+
 export class KubernetesCluster {
   /** The apiserver's URL, for messages. */
   readonly server: string;
@@ -32,8 +38,10 @@ export class KubernetesCluster {
   constructor(
     readonly kubeConfig: k8s.KubeConfig,
     readonly fieldManager = FIELD_MANAGER,
+    options: ClusterOptions = {},
   ) {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+    tuneRequests(kubeConfig, options.requestTimeoutMs ?? KubernetesCluster.requestTimeoutMs);
     this.api = kubeConfig.makeApiClient(ObjectApi);
   }
 
@@ -41,7 +49,11 @@ export class KubernetesCluster {
    * From a kubeconfig's text; without one, from $KUBECONFIG, else ~/.kube/config, else the
    * in-cluster service account. A kubeconfig that does not parse throws a sentence saying so.
    */
-  static fromKubeconfig(text?: string | null, fieldManager?: string): KubernetesCluster {
+  static fromKubeconfig(
+    text?: string | null,
+    fieldManager?: string,
+    options: ClusterOptions = {},
+  ): KubernetesCluster {
     const kc = new k8s.KubeConfig();
     try {
       if (text?.trim()) kc.loadFromString(text);
@@ -53,8 +65,11 @@ export class KubernetesCluster {
       );
     }
     if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
-    return new KubernetesCluster(kc, fieldManager);
+    return new KubernetesCluster(kc, fieldManager, options);
   }
+
+  /** How long a request (not a watch) may take before it fails; SYNCORD_KUBE_TIMEOUT_MS. */
+  static readonly requestTimeoutMs = timeoutFromEnv();
 
   /** Server-side apply (field manager `syncord`, forced): creates or brings the object in line. */
   async apply<T extends KubeObject>(obj: T): Promise<T> {
@@ -194,5 +209,54 @@ function subjectOf(obj: KubeObject): Subject {
     kind: obj.kind ?? 'object',
     name: obj.metadata?.name,
     namespace: obj.metadata?.namespace,
+  };
+}
+
+function timeoutFromEnv(): number {
+  const text = process.env.SYNCORD_KUBE_TIMEOUT_MS;
+  if (text === undefined || text === '') return 30_000;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`SYNCORD_KUBE_TIMEOUT_MS=${text}: a positive number of milliseconds`);
+  }
+  return n;
+}
+
+const tuned = new WeakSet<k8s.KubeConfig>();
+
+/**
+ * Two things @kubernetes/client-node 1.4 does not do, added around its per-request hooks:
+ * - A deadline on every request (watches excepted): an apiserver that accepts the connection and
+ *   never answers would otherwise hold a worker, and the locks it holds, for ever. The request
+ *   fails with node-fetch's AbortError, which errors.ts turns into a sentence.
+ * - One HTTPS agent per kubeconfig instead of one per request, with the TLS context built once:
+ *   every request still opens its own connection (a keep-alive pool hung under load here), but
+ *   without re-reading the certificates, and resuming the TLS session the agent cached, which
+ *   spares both sides most of the handshake. The agent factory is not a public API: when the
+ *   library changes, requests still work, without this.
+ */
+function tuneRequests(kc: k8s.KubeConfig, timeoutMs: number): void {
+  if (tuned.has(kc)) return;
+  tuned.add(kc);
+  const authenticate = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context) => {
+    await authenticate(context);
+    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
+  };
+  type Factory = (cluster: k8s.Cluster | null, options: Record<string, unknown>) => unknown;
+  const target = kc as unknown as { createAgent?: Factory };
+  const original = target.createAgent?.bind(kc);
+  if (!original) return;
+  let agent: unknown;
+  target.createAgent = (cluster, options) => {
+    if (cluster?.proxyUrl || options.keepAlive === true) return original(cluster, options);
+    if (agent === undefined) {
+      const { ca, cert, key, pfx, passphrase } = options as tls.SecureContextOptions;
+      agent = original(cluster, {
+        ...options,
+        secureContext: tls.createSecureContext({ ca, cert, key, pfx, passphrase }),
+      });
+    }
+    return agent;
   };
 }

@@ -111,6 +111,14 @@ export function translateError(err: unknown, subject: Subject, server?: string):
     return new KubernetesError(sentence, code, status.reason, status);
   }
   const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return new KubernetesError(
+      `the Kubernetes apiserver${server ? ` at ${server}` : ''} did not answer in time for ${describe(subject)} (the request was abandoned after SYNCORD_KUBE_TIMEOUT_MS, default 30 s)`,
+      undefined,
+      'Timeout',
+      undefined,
+    );
+  }
   return new KubernetesError(
     `cannot reach the Kubernetes apiserver${server ? ` at ${server}` : ''} for ${describe(subject)}: ${message}`,
     undefined,

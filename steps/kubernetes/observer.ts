@@ -20,6 +20,7 @@ import {
 import { NotFoundError } from '../../models/errors.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import type { StepContext } from '../../synchronizer/engine.js';
+import { KeyedCoalescer } from '../../synchronizer/keyed.js';
 import type { ClusterHandle } from './clusters.js';
 import {
   interfaceNames,
@@ -45,6 +46,14 @@ interface PortFeedback {
   observed_ip: string | null;
   observed_mac: string | null;
   observed_interface: string | null;
+}
+
+interface PodJob {
+  handle: ClusterHandle;
+  type: WatchEventType;
+  pod: V1Pod;
+  /** Whether the instance must be synced again (an edit, a deletion, a failure seen). */
+  requeue: boolean;
 }
 
 const NO_POD: PodFeedback = { pod_phase: null, node_name: null, pod_ip: null, pod_message: null };
@@ -111,6 +120,13 @@ export class PodObserver {
   /** Orphaned pods already removed (their later events are not removals again). */
   private readonly orphans = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Pod events' database work: per pod in order, coalesced, several pods at once. */
+  private readonly work = new KeyedCoalescer<PodJob>((_key, job) => this.handlePod(job), {
+    concurrency: 8,
+    onError: (err) => {
+      this.rt.log(`kubernetes: pod observer: ${errorText(err)}`);
+    },
+  });
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly rt: Runtime) {
@@ -153,10 +169,12 @@ export class PodObserver {
   async stop(): Promise<void> {
     this.ctx = undefined;
     clearTimeout(this.sweepTimer);
+    this.work.clear();
     const watches = [...this.watches.values()];
     this.watches.clear();
     await Promise.all(watches.map((w) => w.watch.stop()));
     await this.sweeping;
+    await this.work.drained();
   }
 
   /** Watches a cluster's pods (again, if its handle changed); no-op before start(). */
@@ -169,7 +187,9 @@ export class PodObserver {
       apiVersion: 'v1',
       kind: 'Pod',
       labelSelector: managedSelector(this.rt.instance),
-      onEvent: (type, pod) => this.onEvent(handle, type, pod),
+      onEvent: (type, pod) => {
+        this.onEvent(handle, type, pod);
+      },
       onError: (err) => {
         this.rt.log(`kubernetes: pod watch of ${handle.label}: ${err.message} (resuming)`);
       },
@@ -199,15 +219,39 @@ export class PodObserver {
     return this.watches.get(handle.key)?.watch.get(namespace, name);
   }
 
-  private async onEvent(handle: ClusterHandle, type: WatchEventType, pod: V1Pod): Promise<void> {
-    const ctx = this.ctx;
-    if (!ctx) return;
-    const ns = pod.metadata?.namespace ?? '';
-    const name = pod.metadata?.name ?? '';
-    const key = `${handle.key}/${ns}/${name}`;
+  /**
+   * Called by the watch, in order, once its cache holds the event: notes what the event means
+   * at once (the previous version is needed to tell an edit from a status update) and leaves the
+   * database work to `work`, so that the watch's cache, which the pod steps read, never waits
+   * for the database.
+   */
+  private onEvent(handle: ClusterHandle, type: WatchEventType, pod: V1Pod): void {
+    if (!this.ctx) return;
+    const key = `${handle.key}/${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
     const old = this.seen.get(key);
     if (type === 'DELETED') this.seen.delete(key);
     else this.seen.set(key, pod);
+    const failed = pod.status?.phase === 'Failed' && old?.status?.phase !== 'Failed';
+    const requeue =
+      type === 'DELETED' ||
+      pod.metadata?.deletionTimestamp !== undefined ||
+      failed ||
+      (old !== undefined && edited(old, pod));
+    this.work.push(key, (pending) => ({
+      handle,
+      type,
+      pod,
+      requeue: requeue || (pending?.requeue ?? false),
+    }));
+  }
+
+  /** The database side of a pod's latest event (earlier ones not yet handled are merged in). */
+  private async handlePod(job: PodJob): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const { handle, type, pod } = job;
+    const ns = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
     const owner = ownerOf(this.rt.instance, pod.metadata?.labels);
     if (!owner) return;
     const si = await this.owner(ctx.models, owner);
@@ -238,15 +282,11 @@ export class PodObserver {
       ctx.enqueue(si.leaf_model, si.id);
       return;
     }
+    if (job.requeue) ctx.enqueue(si.leaf_model, si.id);
     if (type === 'DELETED') {
-      ctx.enqueue(si.leaf_model, si.id);
       await this.writeFeedback(ctx, si, NO_POD);
       await this.writePorts(ctx, si, ns, undefined);
       return;
-    }
-    const failed = pod.status?.phase === 'Failed' && old?.status?.phase !== 'Failed';
-    if (pod.metadata?.deletionTimestamp || failed || (old && edited(old, pod))) {
-      ctx.enqueue(si.leaf_model, si.id);
     }
     await this.writeFeedback(ctx, si, podFeedback(pod));
     await this.writePorts(ctx, si, ns, pod);

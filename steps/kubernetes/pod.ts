@@ -282,6 +282,27 @@ export async function sweepNads(
   });
 }
 
+/** The names of this deployment's ConfigMaps in a namespace, listed at most once a minute. */
+async function ownedConfigMaps(
+  rt: Runtime,
+  handle: ClusterHandle,
+  namespace: string,
+): Promise<Set<string>> {
+  const key = `${handle.key}/${namespace}`;
+  const known = rt.ownedConfigMaps.get(key);
+  if (known && Date.now() - known.at < 60_000) return known.names;
+  const names = handle.cluster
+    .list<V1ConfigMap>('v1', 'ConfigMap', namespace, managedSelector(rt.instance))
+    .then((maps) => new Set(maps.map((m) => m.metadata?.name ?? '')));
+  rt.ownedConfigMaps.set(key, { at: Date.now(), names });
+  try {
+    return await names;
+  } catch (err) {
+    if (rt.ownedConfigMaps.get(key)?.names === names) rt.ownedConfigMaps.delete(key);
+    throw err;
+  }
+}
+
 /** Removes an instance's pods and ConfigMaps wherever they are in a cluster, except at `keep`. */
 async function removeStrays(
   rt: Runtime,
@@ -390,9 +411,19 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
           const memo = `${plan.handle.key}/${plan.namespace}/${nad.metadata?.name ?? ''}`;
           const digest = JSON.stringify(nad);
           const last = rt.appliedNads.get(memo);
-          if (last?.digest === digest && Date.now() - last.at < 60_000) continue;
-          await cluster.apply(nad);
-          rt.appliedNads.set(memo, { digest, at: Date.now() });
+          if (last?.digest === digest && Date.now() - last.at < 60_000) {
+            await last.applied; // another pod's sync may be applying it right now
+            continue;
+          }
+          const applied = cluster.apply(nad).then(() => undefined);
+          const entry = { digest, at: Date.now(), applied };
+          rt.appliedNads.set(memo, entry);
+          try {
+            await applied;
+          } catch (err) {
+            if (rt.appliedNads.get(memo) === entry) rt.appliedNads.delete(memo);
+            throw err;
+          }
         }
         const cmMemo = `${plan.handle.key}/${plan.namespace}/${configMapName(plan.name)}`;
         const cmDigest = JSON.stringify(plan.config ?? null);
@@ -411,8 +442,14 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
             data: { 'config.json': JSON.stringify(plan.config, null, 2) },
           });
           rt.appliedConfigMaps.set(cmMemo, { digest: cmDigest, at: Date.now() });
+          const known = rt.ownedConfigMaps.get(`${plan.handle.key}/${plan.namespace}`);
+          if (known) (await known.names).add(configMapName(plan.name));
         } else if (si.leaf_model === 'VNFServiceInstance') {
-          await cluster.remove('v1', 'ConfigMap', plan.namespace, configMapName(plan.name));
+          const names = await ownedConfigMaps(rt, plan.handle, plan.namespace);
+          if (names.has(configMapName(plan.name))) {
+            await cluster.remove('v1', 'ConfigMap', plan.namespace, configMapName(plan.name));
+            names.delete(configMapName(plan.name));
+          }
           rt.appliedConfigMaps.set(cmMemo, { digest: cmDigest, at: Date.now() });
         }
         // The pod observer's watch cache answers once it has listed; a GET before that.

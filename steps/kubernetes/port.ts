@@ -61,10 +61,12 @@ export function portStep(rt: Runtime, observer: PodObserver): SyncStep {
       ) {
         return `attached to pod ${where} as ${port.observed_interface} (${String(port.ip)}, ${String(port.mac)})`;
       }
-      const pod =
-        observer.cached(place.handle, place.namespace, place.name) ??
-        (await place.handle.cluster.get<V1Pod>('v1', 'Pod', place.namespace, place.name));
-      if (!pod) throw new WaitingError(`waiting for pod ${where} to be made`);
+      // The watch cache, once it has listed, is the answer (its events queue this port again);
+      // a GET before that.
+      const pod = observer.isSynced(place.handle)
+        ? observer.cached(place.handle, place.namespace, place.name)
+        : await place.handle.cluster.get<V1Pod>('v1', 'Pod', place.namespace, place.name);
+      if (!pod) throw new WaitingError(`waiting for pod ${where} to be made`, 1000);
       const asked = parseNetworks(pod.metadata?.annotations?.[NETWORKS], place.namespace).some(
         (sel) => (sel.ips ?? []).some((ip) => sameIp(ip, port.ip)) && sameMac(sel.mac, port.mac),
       );

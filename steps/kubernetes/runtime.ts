@@ -120,11 +120,17 @@ export class Runtime {
    * when: a pod sync re-applies a NAD only when it changed or was applied over a minute ago (so
    * one deleted out of band comes back within a minute), not once per pod.
    */
-  readonly appliedNads = new Map<string, { digest: string; at: number }>();
+  readonly appliedNads = new Map<string, { digest: string; at: number; applied?: Promise<void> }>();
   /** Namespaces last seen active, by cluster/namespace: when (ms). */
   readonly activeNamespaces = new Map<string, number>();
   /** The same for each pod's ConfigMap (applied, or removed when the instance has no config). */
   readonly appliedConfigMaps = new Map<string, { digest: string; at: number }>();
+  /**
+   * The ConfigMaps of this deployment in a namespace, by cluster/namespace: one list, shared by
+   * the pod syncs of the next minute, so that an instance without config costs no DELETE of a
+   * ConfigMap that is not there. Kept current with this process's own applies and removals.
+   */
+  readonly ownedConfigMaps = new Map<string, { at: number; names: Promise<Set<string>> }>();
   readonly log: (line: string) => void;
 
   constructor(readonly options: KubernetesStepOptions) {

@@ -1,6 +1,7 @@
 // The Kubernetes client layer against the rig's apiserver: server-side apply, idempotent removal,
 // reads and lists, the apiserver's refusals as one sentence with the HTTP code, and the watch
 // that resumes when the apiserver ends it and keeps trying when it cannot be reached.
+import * as net from 'node:net';
 import { expect } from 'chai';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import {
@@ -115,6 +116,31 @@ describe('kubernetes: the client layer', function () {
         `^cannot reach the Kubernetes apiserver at https://127\\.0\\.0\\.1:1 for ConfigMap ${ns}/a: `,
       ),
     );
+  });
+
+  it('gives up on an apiserver that accepts the connection and never answers', async () => {
+    // A TCP server that takes the connection (and the TLS ClientHello) and says nothing.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const kc = cluster.kubeConfig.exportConfig();
+      const mute = KubernetesCluster.fromKubeconfig(
+        kc.replace(/"server":"[^"]*"/, `"server":"https://127.0.0.1:${String(port)}"`),
+        undefined,
+        { requestTimeoutMs: 500 },
+      );
+      const started = Date.now();
+      const err = await mute.get('v1', 'ConfigMap', ns, 'a').catch((e: unknown) => e);
+      expect(Date.now() - started).to.be.below(20_000);
+      expect(err).to.be.instanceOf(KubernetesError);
+      expect((err as KubernetesError).reason).to.equal('Timeout');
+      expect((err as KubernetesError).message).to.equal(
+        `the Kubernetes apiserver at https://127.0.0.1:${String(port)} did not answer in time for ConfigMap ${ns}/a (the request was abandoned after SYNCORD_KUBE_TIMEOUT_MS, default 30 s)`,
+      );
+    } finally {
+      silent.close();
+    }
   });
 
   it('watches: lists, follows changes, resumes when the apiserver ends the watch', async () => {

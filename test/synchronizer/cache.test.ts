@@ -1,0 +1,131 @@
+// The synchronizer's cached view of the models against the rig's PostgreSQL: reads by id and
+// lists are served from memory until a change to them is committed, and never afterwards; a read
+// under way when its object changes is not kept; the engine's watch feeds it the changes others
+// commit.
+import { expect } from 'chai';
+import { CachedModelService } from '../../synchronizer/cache.js';
+import { Engine } from '../../synchronizer/engine.js';
+import type { ModelObject } from '../../models/service.js';
+import { scratchDb, type ScratchDb } from '../support/db.js';
+import { eventually } from '../support/rig.js';
+
+describe('synchronizer: the cached view of the models', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let cached: CachedModelService;
+  let net: ModelObject;
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+    cached = new CachedModelService(db.service.pool, db.registry);
+    net = await db.service.create('Network', { name: 'mgmt', subnet: '10.9.0.0/24' });
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  it('serves a second read from memory, and a fresh one once the object is invalidated', async () => {
+    const first = await cached.get('Network', net.id);
+    const misses = cached.cacheStats.misses;
+    const second = await cached.get('Network', net.id);
+    expect(cached.cacheStats.misses).to.equal(misses);
+    expect(second).to.deep.equal(first);
+    // A copy each time: a caller that scribbles on it does not change the cache.
+    second.mtu = 1;
+    expect((await cached.get('Network', net.id)).mtu).to.equal(first.mtu);
+
+    await db.service.update('Network', net.id, { mtu: 1400 });
+    // Until the change is told, the old row (the watch tells it within milliseconds)...
+    expect((await cached.get('Network', net.id)).mtu).to.equal(first.mtu);
+    cached.invalidate('Network', net.id);
+    // ...and the new one afterwards.
+    expect((await cached.get('Network', net.id)).mtu).to.equal(1400);
+  });
+
+  it('answers for the model asked, as the service does (family, deleted objects)', async () => {
+    await cached.get('Network', net.id);
+    const err = await cached.get('Port', net.id).catch((e: unknown) => e);
+    expect((err as Error).name).to.equal('NotFoundError');
+    const gone = await db.service.create('Network', { name: 'gone', subnet: '10.9.1.0/24' });
+    await cached.get('Network', gone.id);
+    await db.service.delete('Network', gone.id);
+    cached.invalidate('Network', gone.id);
+    const hidden = await cached.get('Network', gone.id).catch((e: unknown) => e);
+    expect((hidden as Error).name).to.equal('NotFoundError');
+    expect(
+      (await cached.get('Network', gone.id, { includeDeleted: true })).deleted_at,
+    ).to.not.equal(null);
+  });
+
+  it('does not keep a read that was under way when its object changed', async () => {
+    cached.invalidate('Network', net.id);
+    const reading = cached.get('Network', net.id); // in flight
+    cached.invalidate('Network', net.id); // a change committed meanwhile
+    await reading;
+    const misses = cached.cacheStats.misses;
+    await cached.get('Network', net.id);
+    expect(cached.cacheStats.misses).to.equal(misses + 1);
+  });
+
+  it('its own status writes and transactions forget what they touched', async () => {
+    await cached.get('Network', net.id);
+    await cached.setStatus('Network', net.id, { backend_code: 1, backend_status: 'made' });
+    expect((await cached.get('Network', net.id)).backend_status).to.equal('made');
+    await cached.update('Network', net.id, { mtu: 1300 });
+    expect((await cached.get('Network', net.id)).mtu).to.equal(1300);
+  });
+
+  it('caches lists until anything in their table changes', async () => {
+    const list = () => cached.list('Network', { orderBy: [{ field: 'id' }] });
+    const before = (await list()).items.length;
+    const misses = cached.cacheStats.misses;
+    expect((await list()).items.length).to.equal(before);
+    expect(cached.cacheStats.misses).to.equal(misses);
+    const added = await db.service.create('Network', { name: 'more', subnet: '10.9.2.0/24' });
+    cached.invalidate('Network', added.id);
+    expect((await list()).items.length).to.equal(before + 1);
+  });
+
+  it("the engine's watch tells its cache what others commit", async () => {
+    const seen: unknown[] = [];
+    const engine = new Engine(
+      db.registry,
+      db.service,
+      [
+        {
+          name: 'fake/network',
+          observes: 'Network',
+          sync: async (o, ctx) => {
+            // Reads its object again through the engine's view, as steps do.
+            const again = await ctx.models.get('Network', o.id);
+            seen.push(again.mtu);
+            return `mtu ${String(again.mtu)}`;
+          },
+          delete: () => Promise.resolve('gone'),
+        },
+      ],
+      { url: db.url, workers: 2, resyncMs: 60 * 60_000 },
+    );
+    await engine.start();
+    try {
+      const n = await db.service.create('Network', { name: 'watched', subnet: '10.9.3.0/24' });
+      await eventually('synced', async () => {
+        const o = await db.service.get('Network', n.id);
+        return o.backend_code === 1 && o.synced_version === o.version ? o : undefined;
+      });
+      for (const mtu of [1400, 1300, 9000]) {
+        await db.service.update('Network', n.id, { mtu });
+        await eventually(`synced at mtu ${String(mtu)}`, async () => {
+          const o = await db.service.get('Network', n.id);
+          return o.backend_status === `mtu ${String(mtu)}` && o.synced_version === o.version
+            ? o
+            : undefined;
+        });
+      }
+    } finally {
+      await engine.stop();
+    }
+    expect(seen.at(-1)).to.equal(9000);
+  });
+});
