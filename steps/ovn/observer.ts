@@ -7,13 +7,14 @@
 // - Feedback: each Port's `ovn_up` and `ovn_chassis` from its southbound Port_Binding (without a
 //   southbound connection, `ovn_up` from the switch port's `up`, which ovn-northd keeps).
 import type { Row, RowChange } from '../../backends/ovn/ovsdb.js';
-import { del, mutate, select, valuesEqual } from '../../backends/ovn/ovsdb.js';
+import { del, mutate, valuesEqual } from '../../backends/ovn/ovsdb.js';
 import { NotFoundError } from '../../models/errors.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import { MANAGED_COLUMNS, type NbTable } from './connection.js';
 import {
   INSTANCE_KEY,
   MODEL_KEY,
+  ownerIds,
   ownerOfRow,
   registerOvnDeployment,
   ROLE_KEY,
@@ -24,6 +25,7 @@ import {
   errorText,
   ids,
   ownerExists,
+  ownerKey,
   stillHolds,
   strings,
   text,
@@ -173,21 +175,21 @@ export class OvnObserver {
     if (!nb) return;
     if (change.table === 'Port_Binding') {
       const name = change.new?.logical_port ?? change.old?.logical_port;
-      const lsp = nb.monitor.find(
-        'Logical_Switch_Port',
-        (r) => r.name === name && safeIds(r)[INSTANCE_KEY] === this.rt.instance,
-      );
-      const owner = lsp && ownerOfRow(this.rt.instance, safeIds(lsp));
-      if (owner?.model === 'Port') this.feedback(owner.id);
+      if (typeof name !== 'string') return;
+      for (const lsp of this.rt.indexes(nb).lspByName.get(name)) {
+        const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
+        if (owner?.model === 'Port') this.feedback(owner.id);
+      }
       return;
     }
     if (change.table === 'Chassis') {
       const sb = this.rt.conn.current('sb');
       for (const pb of sb?.monitor.rows('Port_Binding') ?? []) {
-        if (pb.chassis !== change.uuid) continue;
-        const lsp = nb.monitor.find('Logical_Switch_Port', (r) => r.name === pb.logical_port);
-        const owner = lsp && ownerOfRow(this.rt.instance, safeIds(lsp));
-        if (owner?.model === 'Port') this.feedback(owner.id);
+        if (pb.chassis !== change.uuid || typeof pb.logical_port !== 'string') continue;
+        for (const lsp of this.rt.indexes(nb).lspByName.get(pb.logical_port)) {
+          const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
+          if (owner?.model === 'Port') this.feedback(owner.id);
+        }
       }
       // Without configured gateway chassis, PUBLIC networks' gateway ports use every chassis.
       if (!this.rt.options.gatewayChassis && change.kind !== 'modify') {
@@ -318,47 +320,30 @@ export class OvnObserver {
   }
 
   /**
-   * Writes a Port's ovn_up and ovn_chassis. They are read afresh with a select, not from the
-   * monitor's replica: the client applies an update2 "modify" of a column of at most one value
-   * (`up`, `chassis`) as a set difference, while ovsdb-server sends the new value, so the replica
-   * can hold the old one.
+   * Writes a Port's ovn_up and ovn_chassis, from the replicas (indexed: no scan, no round trip):
+   * its switch port by owner, the southbound Port_Binding of that name and its Chassis.
    */
   private async writeFeedback(portId: number): Promise<void> {
     const ctx = this.ctx;
     const nb = this.rt.conn.current('nb');
     if (!ctx || !nb) return;
-    const lsp = nb.monitor.find('Logical_Switch_Port', (r) => {
-      const owner = ownerOfRow(this.rt.instance, safeIds(r));
-      return owner?.model === 'Port' && owner.id === portId;
-    });
+    const lsp = this.rt
+      .indexes(nb)
+      .lspByOwner.get(
+        ownerKey(ownerIds(this.rt.instance, { model: 'Port', id: portId }, 'port')),
+      )[0];
     const next: PortFeedback = { ovn_up: null, ovn_chassis: null };
     const sb = this.rt.conn.current('sb');
     if (lsp && sb) {
-      const [bindings] = await sb.client.transact([
-        select('Port_Binding', [['logical_port', '==', text(lsp.name)]]),
-      ]);
-      const pb = bindings.rows[0];
+      const pb = this.rt.sbIndexes(sb).bindingByPort.get(text(lsp.name))[0];
       if (pb) {
-        let chassis: string | null = null;
-        if (typeof pb.chassis === 'string') {
-          const known = sb.monitor.get('Chassis', pb.chassis);
-          if (known) chassis = text(known.name);
-          else {
-            const [c] = await sb.client.transact([
-              select('Chassis', [['_uuid', '==', pb.chassis]], ['name']),
-            ]);
-            chassis = c.rows[0] ? text(c.rows[0].name) : null;
-          }
-        }
-        next.ovn_chassis = chassis;
-        next.ovn_up = 'up' in pb ? pb.up === true : chassis !== null;
+        const chassis =
+          typeof pb.chassis === 'string' ? sb.monitor.get('Chassis', pb.chassis) : undefined;
+        next.ovn_chassis = chassis ? text(chassis.name) : null;
+        next.ovn_up = 'up' in pb ? pb.up === true : next.ovn_chassis !== null;
       }
     } else if (lsp) {
-      const [rows] = await nb.client.transact([
-        select('Logical_Switch_Port', [['_uuid', '==', uuid(lsp)]], ['up']),
-      ]);
-      const up = rows.rows[0]?.up;
-      next.ovn_up = typeof up === 'boolean' ? up : null;
+      next.ovn_up = typeof lsp.up === 'boolean' ? lsp.up : null;
     }
     let port;
     try {

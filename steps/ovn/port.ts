@@ -10,7 +10,6 @@ import {
   insert,
   mutate,
   namedUuid,
-  select,
   update,
   type Operation,
   type Row,
@@ -23,11 +22,10 @@ import type { Database } from './connection.js';
 import { isOvn, unplug } from './network.js';
 import { INSTANCE_KEY, ownerIds, portName, switchName, type Role } from './names.js';
 import {
-  absent,
   byUuid,
-  holding,
   ids,
   mutateIf,
+  ownerKey,
   patchMap,
   present,
   setsEqual,
@@ -65,24 +63,29 @@ interface Existing {
   dhcp: Row[];
 }
 
-async function readExisting(
+/**
+ * What exists of the port and its network in the northbound database, from the monitor's replica
+ * (by owner and by name, indexed): no read transaction, and no table scan in the server. The
+ * replica may lag a write made elsewhere; the write transaction's guards (and the unique name
+ * of a logical switch port) catch that, and the sync runs again.
+ */
+function readExisting(
   rt: OvnRuntime,
   db: Database,
   port: ModelObject,
   networkId: number,
-): Promise<Existing> {
+): Existing {
+  const ix = rt.indexes(db);
   const net = (role: Role) =>
-    holding(ownerIds(rt.instance, { model: 'Network', id: networkId }, role));
-  const [mine, named, switches, dhcp] = await db.client.transact([
-    select(
-      'Logical_Switch_Port',
-      holding(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
+    ownerKey(ownerIds(rt.instance, { model: 'Network', id: networkId }, role));
+  return {
+    mine: ix.lspByOwner.get(
+      ownerKey(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
     ),
-    select('Logical_Switch_Port', [['name', '==', portName(rt.instance, port.id)]]),
-    select('Logical_Switch', net('switch')),
-    select('DHCP_Options', net('dhcp')),
-  ]);
-  return { mine: mine.rows, named: named.rows, switches: switches.rows, dhcp: dhcp.rows };
+    named: ix.lspByName.get(portName(rt.instance, port.id)),
+    switches: ix.lsByOwner.get(net('switch')),
+    dhcp: ix.dhcpByOwner.get(net('dhcp')),
+  };
 }
 
 const label = (o: ModelObject): string =>
@@ -97,7 +100,7 @@ export function portStep(rt: OvnRuntime): SyncStep {
       const network = await networkOf(ctx.models, port);
       const db = await rt.northbound();
       const name = portName(rt.instance, port.id);
-      const ex = await readExisting(rt, db, port, network.id);
+      const ex = readExisting(rt, db, port, network.id);
       if (!isOvn(network)) {
         const ops = ex.mine.map(unplug);
         if (ops.length) await write(db, ops);
@@ -148,12 +151,8 @@ export function portStep(rt: OvnRuntime): SyncStep {
       }
       let done: string;
       if (!lsp) {
-        ops.push(
-          absent(
-            'Logical_Switch_Port',
-            ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port'),
-          ),
-        );
+        // No `wait` for the absence of the row: that would scan the table in the server. The
+        // port's name is unique (the schema's index), so a second insert of it fails instead.
         ops.push(insert('Logical_Switch_Port', { ...want, external_ids: portIds }, 'lsp'));
         ops.push(
           mutate('Logical_Switch', byUuid(uuid(ls)), [['ports', 'insert', [namedUuid('lsp')]]]),
@@ -194,15 +193,12 @@ export function portStep(rt: OvnRuntime): SyncStep {
 
     async delete(port: ModelObject): Promise<string> {
       const db = await rt.northbound();
-      const [mine] = await db.client.transact([
-        select(
-          'Logical_Switch_Port',
-          holding(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
-        ),
-      ]);
-      if (mine.rows.length === 0) return 'no logical switch port to remove';
-      await write(db, mine.rows.map(unplug));
-      return `removed logical switch port ${mine.rows.map((r) => text(r.name)).join(', ')}`;
+      const mine = rt
+        .indexes(db)
+        .lspByOwner.get(ownerKey(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')));
+      if (mine.length === 0) return 'no logical switch port to remove';
+      await write(db, mine.map(unplug));
+      return `removed logical switch port ${mine.map((r) => text(r.name)).join(', ')}`;
     },
 
     /** An edited Network (DHCP on or off, a new plan) runs its ports again. */

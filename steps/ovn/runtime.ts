@@ -4,10 +4,12 @@ import {
   asStringMap,
   asStringSet,
   mutate,
+  NamedUuid,
   OvsdbTransactionError,
   wait,
   type Mutation,
   type Operation,
+  type ReplicaIndex,
   type Row,
   type WaitOp,
 } from '../../backends/ovn/ovsdb.js';
@@ -16,7 +18,14 @@ import { NotFoundError } from '../../models/errors.js';
 import type { ModelService } from '../../models/service.js';
 import { WaitingError } from '../../synchronizer/engine.js';
 import { OvnConnection, type Database } from './connection.js';
-import { defaultRouterName, resolveInstance } from './names.js';
+import {
+  defaultRouterName,
+  ID_KEY,
+  INSTANCE_KEY,
+  MODEL_KEY,
+  resolveInstance,
+  ROLE_KEY,
+} from './names.js';
 
 export interface OvnStepOptions {
   /** The northbound database, e.g. tcp:127.0.0.1:6641 or unix:/run/ovn/ovnnb_db.sock. */
@@ -56,6 +65,43 @@ export class OvnRuntime {
     return this.conn.northbound();
   }
 
+  /** The northbound replica's indexes by owner and by name (made on first use per connection). */
+  indexes(db: Database): NbIndexes {
+    let found = this.nbIndexes.get(db);
+    if (!found) {
+      const byOwner = (row: Row) => {
+        const key = ownerKeyOfRow(row);
+        return key ? [key] : [];
+      };
+      found = {
+        lspByOwner: db.monitor.index('Logical_Switch_Port', byOwner),
+        lspByName: db.monitor.index('Logical_Switch_Port', (row) =>
+          typeof row.name === 'string' ? [row.name] : [],
+        ),
+        lsByOwner: db.monitor.index('Logical_Switch', byOwner),
+        dhcpByOwner: db.monitor.index('DHCP_Options', byOwner),
+      };
+      this.nbIndexes.set(db, found);
+    }
+    return found;
+  }
+  private readonly nbIndexes = new WeakMap<Database, NbIndexes>();
+
+  /** The southbound replica's Port_Binding rows by logical port name. */
+  sbIndexes(db: Database): { bindingByPort: ReplicaIndex } {
+    let found = this.sbIndexesByDb.get(db);
+    if (!found) {
+      found = {
+        bindingByPort: db.monitor.index('Port_Binding', (row) =>
+          typeof row.logical_port === 'string' ? [row.logical_port] : [],
+        ),
+      };
+      this.sbIndexesByDb.set(db, found);
+    }
+    return found;
+  }
+  private readonly sbIndexesByDb = new WeakMap<Database, { bindingByPort: ReplicaIndex }>();
+
   /** The gateway chassis of PUBLIC networks' router ports, by priority (highest first). */
   gatewayChassis(): string[] {
     if (this.options.gatewayChassis) return [...this.options.gatewayChassis];
@@ -68,16 +114,137 @@ export class OvnRuntime {
   }
 }
 
-/** Runs a write transaction, then marks the point for the crash tests. */
+export interface NbIndexes {
+  lspByOwner: ReplicaIndex;
+  lspByName: ReplicaIndex;
+  lsByOwner: ReplicaIndex;
+  dhcpByOwner: ReplicaIndex;
+}
+
+/** The key of `ownerIds(instance, owner, role)` in the replica's owner indexes. */
+export const ownerKey = (ids: Record<string, string>): string =>
+  [ids[INSTANCE_KEY], ids[MODEL_KEY], ids[ID_KEY], ids[ROLE_KEY]].join('\u0000');
+
+function ownerKeyOfRow(row: Row): string | undefined {
+  const map = asStringMap(row.external_ids ?? {});
+  if (!map[INSTANCE_KEY] || !map[MODEL_KEY] || !map[ID_KEY] || !map[ROLE_KEY]) return undefined;
+  return ownerKey(map);
+}
+
+/** Write transactions merged into one at most. */
+const MAX_BATCH = 64;
+
+interface PendingWrite {
+  ops: readonly Operation[];
+  resolve: (results: unknown[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit: one write transaction in flight per database; the writes that arrive meanwhile
+ * go together in the next one. The named-uuids of each write are renamed apart, and each write
+ * gets its own results back. ovn-northd recomputes after every northbound transaction, so fewer
+ * and larger transactions cost it (and ovsdb-server) far less than one per port.
+ * When the server refuses a merged transaction (a guard of one write failed; nothing was
+ * applied), each write is sent again alone, so one stale write does not fail the others.
+ */
+class WriteBatcher {
+  private queue: PendingWrite[] = [];
+  private busy = false;
+
+  constructor(private readonly db: Database) {}
+
+  submit(ops: readonly Operation[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        if (batch.length === 1) {
+          await this.alone(batch[0]!);
+          continue;
+        }
+        const merged: Operation[] = [];
+        const offsets: number[] = [];
+        batch.forEach((w, i) => {
+          offsets.push(merged.length);
+          for (const op of w.ops) merged.push(renameNamedUuids(op, `w${String(i)}_`));
+        });
+        let results: unknown[];
+        try {
+          results = await this.db.client.transact(merged);
+        } catch (err) {
+          if (err instanceof OvsdbTransactionError) {
+            for (const w of batch) await this.alone(w);
+          } else {
+            for (const w of batch) w.reject(err);
+          }
+          continue;
+        }
+        batch.forEach((w, i) => {
+          w.resolve(results.slice(offsets[i], offsets[i]! + w.ops.length));
+        });
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async alone(w: PendingWrite): Promise<void> {
+    try {
+      w.resolve(await this.db.client.transact(w.ops));
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+}
+
+/** An operation with its named-uuids (declared and referred to) prefixed. */
+function renameNamedUuids(op: Operation, prefix: string): Operation {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof NamedUuid) return new NamedUuid(prefix + v.name);
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v === 'object' && v !== null) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  const renamed = walk(op) as Operation;
+  if (renamed.op === 'insert' && renamed.uuidName !== undefined) {
+    return { ...renamed, uuidName: prefix + renamed.uuidName };
+  }
+  return renamed;
+}
+
+const batchers = new WeakMap<Database, WriteBatcher>();
+
+/** Runs a write transaction (merged with others in flight), then marks the point for the crash tests. */
 export async function write(db: Database, ops: readonly Operation[]): Promise<unknown[]> {
+  let batcher = batchers.get(db);
+  if (!batcher) batchers.set(db, (batcher = new WriteBatcher(db)));
   let results: unknown[];
   try {
-    results = await db.client.transact(ops);
+    results = await batcher.submit(ops);
   } catch (err) {
     // A guard failed: someone changed what this sync read. Read again and retry, soon.
     if (err instanceof OvsdbTransactionError && err.op === 'wait') {
       throw new WaitingError(
         `the OVN ${err.table ?? ''} rows changed while this sync ran; trying again`,
+        500,
+      );
+    }
+    // A unique index refused an insert: a row of that name appeared after this sync read the
+    // replica (which shows it on the next attempt, and the step says whose it is).
+    if (err instanceof OvsdbTransactionError && err.error === 'constraint violation') {
+      throw new WaitingError(
+        `an OVN row of the same name appeared while this sync ran (${err.details ?? err.error}); trying again`,
         500,
       );
     }

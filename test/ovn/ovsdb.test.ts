@@ -462,6 +462,44 @@ describe('OVSDB client on the rig (OVN northbound and southbound)', function () 
     }
   });
 
+  it('indexes the replica by a key of the row, following inserts, changes and deletes', async () => {
+    const name = switchName('ls-indexed');
+    const monitor = await nb.monitor({ Logical_Switch: ['name', 'external_ids'] });
+    try {
+      // Rows there before the index was made are in it too.
+      await nbctl(
+        env.OVN_NB_DB,
+        'ls-add',
+        name,
+        '--',
+        'set',
+        'Logical_Switch',
+        name,
+        'external_ids:team=red',
+      );
+      await monitor.until('the switch', () => byName(monitor, 'Logical_Switch', name));
+      const byTeam = monitor.index('Logical_Switch', (row) => {
+        const team = asStringMap(row.external_ids ?? {}).team;
+        return team ? [team] : [];
+      });
+      expect(byTeam.get('red').map((r) => r.name)).to.include(name);
+      await nbctl(env.OVN_NB_DB, 'set', 'Logical_Switch', name, 'external_ids:team=blue');
+      await monitor.until('moved to blue', () =>
+        byTeam.get('blue').some((r) => r.name === name) ? true : undefined,
+      );
+      expect(byTeam.get('red').map((r) => r.name)).to.not.include(name);
+      await nbctl(env.OVN_NB_DB, 'ls-del', name);
+      await monitor.until('gone', () =>
+        byTeam.get('blue').some((r) => r.name === name) ? undefined : true,
+      );
+      expect(() => monitor.index('Logical_Router', () => [])).to.throw(
+        /does not watch Logical_Router/,
+      );
+    } finally {
+      await monitor.cancel();
+    }
+  });
+
   it('sees the southbound Datapath_Binding ovn-northd makes for a switch', async () => {
     const sb = await OvsdbClient.connect(env.OVN_SB_DB, { database: 'OVN_Southbound' });
     try {
