@@ -2,11 +2,15 @@
 // policies, and stops cleanly on SIGTERM.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { V1Namespace } from '@kubernetes/client-node';
+import { KubernetesCluster } from '../../backends/kubernetes/index.js';
 import { baseObjects, scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
 
 describe('cli: syncord serve', function () {
   this.timeout(120_000);
+  /** Names this run's objects (its trust domain's namespace among them) apart from other runs'. */
+  const prefix = `serve-${String(process.pid)}`;
   let db: ScratchDb;
   let child: ChildProcess;
   let url = '';
@@ -48,7 +52,7 @@ describe('cli: syncord serve', function () {
       const body = await r.text();
       return body === 'ok: leading\n' ? true : undefined;
     });
-    const base = await baseObjects(db.service, 'serve');
+    const base = await baseObjects(db.service, prefix);
     const net = await db.service.create('Network', { name: 'access', subnet: '10.60.0.0/24' });
     await db.service.create('NetworkSlice', { network_id: net.id, slice_id: base.slice.id });
     const vsg = await db.service.create('VSGService', { name: 'vsg' });
@@ -66,6 +70,31 @@ describe('cli: syncord serve', function () {
     expect(done.policy_status).to.equal('ports net1 on access (10.60.0.2)');
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).to.match(/^syncord_reconcile_total\{step="vsg\/ports",outcome="ok"\} [1-9]/m);
+  });
+
+  it('tears down what it made when the models are deleted, leaving nothing behind', async () => {
+    const kube = KubernetesCluster.fromKubeconfig();
+    const namespace = () => kube.get<V1Namespace>('v1', 'Namespace', undefined, `${prefix}-td`);
+    const made = await eventually('its namespace', namespace, 60_000);
+    expect(made.metadata?.labels?.['syncord.io/instance']).to.equal(
+      `serve-test-${String(process.pid)}`,
+    );
+    const td = await db.service.list('TrustDomain', {
+      filter: [{ field: 'name', value: `${prefix}-td` }],
+    });
+    const nets = await db.service.list('Network', { filter: [{ field: 'name', value: 'access' }] });
+    await db.service.delete('TrustDomain', td.items[0]!.id);
+    const reaped = (table: string) => async () => {
+      const r = await db.sql.query(`SELECT count(*)::int AS n FROM ${table}`);
+      return (r.rows[0] as { n: number }).n === 0 ? true : undefined;
+    };
+    await eventually('the trust domain and all it held reaped', reaped('trust_domain'), 60_000);
+    await eventually('the ports reaped', reaped('port'), 60_000);
+    await db.service.delete('Network', nets.items[0]!.id);
+    await eventually('the network reaped', reaped('network'), 60_000);
+    // Kubernetes finishes the namespace's deletion on its own time; it is terminating or gone.
+    const after = await namespace();
+    expect(after === undefined || after.metadata?.deletionTimestamp !== undefined).to.equal(true);
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -600,9 +600,11 @@ describe('kubernetes: the steps against the rig', function () {
         ? o
         : undefined;
     });
-    expect((await get('TrustDomain', td.id)).backend_status).to.equal(
-      `namespace ${name} is in place`,
-    );
+    // The trust domain's resync runs in parallel with the instances': awaited too.
+    await eventually('the trust domain resynced', async () => {
+      const o = await get('TrustDomain', td.id);
+      return o.backend_status === `namespace ${name} is in place` ? o : undefined;
+    });
   });
 
   it("runs a slice's pods in its Cluster, with that Cluster's kubeconfig; says when it is unusable", async () => {
