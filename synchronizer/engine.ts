@@ -253,9 +253,20 @@ export class Engine {
         continue;
       }
       try {
-        for (const id of await step.affectedBy(change, this.ctx)) {
-          const obj = await this.models.get(step.observes, id).catch(() => undefined);
-          if (obj) this.queue.add(keyOf(obj.leaf_model, obj.id));
+        const ids = await step.affectedBy(change, this.ctx);
+        const m = this.registry.get(step.observes);
+        if (m.family.length === 1) {
+          // Keys name the object's own model: here it is the step's, no read needed.
+          for (const id of ids) this.queue.add(keyOf(m.name, id));
+          continue;
+        }
+        // Their own models, in one query per thousand (the watch waits for this).
+        for (let i = 0; i < ids.length; i += 1000) {
+          const page = await this.models.list(step.observes, {
+            filter: [{ field: 'id', op: 'in', value: ids.slice(i, i + 1000) }],
+            pageSize: 1000,
+          });
+          for (const obj of page.items) this.queue.add(keyOf(obj.leaf_model, obj.id));
         }
       } catch (err) {
         this.log(
