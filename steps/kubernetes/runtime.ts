@@ -174,17 +174,5 @@ export function namespaceOf(td: ModelObject): string {
   return name;
 }
 
-/** Whether a model object exists (deleted-but-not-reaped counts: its teardown is under way). */
-export async function exists(models: ModelService, owner: Owner): Promise<boolean> {
-  if (!models.registry.has(owner.model)) return false;
-  try {
-    await models.get(owner.model, owner.id, { includeDeleted: true });
-    return true;
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
-  }
-}
-
 export const errorText = (err: unknown): string =>
   err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error';
