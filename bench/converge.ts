@@ -47,6 +47,8 @@ import {
   median,
   now,
   percentile,
+  positiveEnv,
+  seconds,
   sleep,
   withMigratedScratch,
   type BenchContext,
@@ -73,18 +75,7 @@ const NETWORK_PLAN = [
   { name: 'bench-ctrl', provider: 'ovn' },
 ] as const;
 
-function workerCount(): number {
-  const text = process.env.SYNCORD_BENCH_WORKERS;
-  if (text === undefined || text === '') return DEFAULT_WORKERS;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new Error(`SYNCORD_BENCH_WORKERS=${text}: a positive integer`);
-  }
-  return n;
-}
-
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 // ---------------------------------------------------------------------------------------------
 // Counting a client's apiserver requests.
@@ -1111,7 +1102,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
       'converge needs the rig\'s Kubernetes: run `eval "$(rig/rig env)"` first (KUBECONFIG is not set)',
     );
   }
-  const workers = workerCount();
+  const workers = positiveEnv('SYNCORD_BENCH_WORKERS', DEFAULT_WORKERS);
   const registry = defaultRegistry();
   const kube = new Kube();
   const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;

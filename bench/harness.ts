@@ -93,6 +93,18 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** Resolves after `ms` milliseconds. */
+/** A positive integer from the environment (e.g. SYNCORD_BENCH_WORKERS), else the fallback. */
+export function positiveEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${text}: a positive integer`);
+  return n;
+}
+
+/** Milliseconds as "1.23 s", for the logs. */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -43,6 +43,8 @@ import { Engine } from '../synchronizer/engine.js';
 import {
   forEachBounded,
   now,
+  positiveEnv,
+  seconds,
   sleep,
   withMigratedScratch,
   type BenchContext,
@@ -63,15 +65,6 @@ const CONVERGE_TIMEOUT_MS = 20 * 60_000;
 const NBCTL_SAMPLE = 500;
 const NB = 'OVN_Northbound';
 
-function positiveEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${text}: a positive integer`);
-  return n;
-}
-
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The i-th network's subnet: a /24 each, 100 ports fit with room. */
