@@ -77,6 +77,12 @@ export interface StatusWrite {
   feedback?: Record<string, unknown>;
 }
 
+/** One object's status write in a batch: bookkeeping only. */
+export interface StatusWriteOf {
+  id: number;
+  status: Omit<StatusWrite, 'feedback'>;
+}
+
 export interface DeleteResult {
   object: ModelObject;
   /** Every object deleted with it by cascading references, in the order found. */
@@ -224,6 +230,20 @@ export class ModelService {
 
   setStatus(model: string, id: number, status: StatusWrite): Promise<ModelObject> {
     return this.direct.setStatus(model, id, status);
+  }
+
+  /** Objects of a model by id, in one statement; ids with no such object are left out. */
+  getMany(
+    model: string,
+    ids: readonly number[],
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<ModelObject[]> {
+    return this.direct.getMany(model, ids, options);
+  }
+
+  /** Many status writes (bookkeeping only, no feedback) in one statement per set of columns. */
+  setStatusMany(model: string, writes: readonly StatusWriteOf[]): Promise<void> {
+    return this.direct.setStatusMany(model, writes);
   }
 
   dependents(
@@ -453,6 +473,28 @@ export class ModelTx {
   ): Promise<ModelObject> {
     const row = await this.getRow(this.info(model).model, id, options);
     return this.toObject(row, this.registry.get(model));
+  }
+
+  async getMany(
+    model: string,
+    ids: readonly number[],
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<ModelObject[]> {
+    const m = this.info(model).model;
+    const valid = [...new Set(ids)].filter(
+      (id) => Number.isInteger(id) && id >= 1 && id <= 2147483647,
+    );
+    if (valid.length === 0) return [];
+    const params: unknown[] = [valid];
+    let where = 'id = ANY($1::int[])';
+    if (!options.includeDeleted) where += ' AND deleted_at IS NULL';
+    if (m.polymorphic && m.root !== m.name) {
+      params.push(m.family);
+      where += ' AND leaf_model = ANY($2::text[])';
+    }
+    const r = await this.client.query(`SELECT * FROM ${q(m.table)} WHERE ${where}`, params);
+    const asked = this.registry.get(model);
+    return (r.rows as Record<string, unknown>[]).map((row) => this.toObject(row, asked));
   }
 
   private async getRow(
@@ -732,28 +774,7 @@ export class ModelTx {
       leafInfo = this.info((current.leaf_model as string | undefined) ?? info.model.name);
     }
     const problems: FieldProblem[] = [];
-    const set: Record<string, unknown> = {};
-    const entries: [string, unknown][] = Object.entries(bookkeeping);
-    for (const [key, value] of entries) {
-      if (value === undefined) continue;
-      if (!(SYNC_BOOKKEEPING as readonly string[]).includes(key)) {
-        problems.push({ field: key, reason: 'is not a status field' });
-        continue;
-      }
-      const text = key === 'backend_status' || key === 'policy_status';
-      const def: FieldDef = text
-        ? { type: 'text' }
-        : key === 'next_attempt_at'
-          ? { type: 'timestamp' }
-          : {
-              type: 'integer',
-              min: 0,
-              max: key === 'backend_code' || key === 'policy_code' ? 2 : undefined,
-            };
-      const c = coerce(def, value);
-      if ('reason' in c) problems.push({ field: key, reason: c.reason });
-      else set[key] = text ? (c.value ?? '') : c.value;
-    }
+    const set = coerceBookkeeping(bookkeeping, problems);
     for (const [key, value] of feedbackEntries) {
       const f = leafInfo.byKey.get(key);
       if (!f?.def.feedback) {
@@ -795,6 +816,52 @@ export class ModelTx {
     const row = r.rows[0] as Record<string, unknown> | undefined;
     // No row: nothing differed, or there is no such object (getRow says which).
     return row ? this.toObject(row, leafInfo.model) : unchanged();
+  }
+
+  /**
+   * Status writes for many objects of a model. The writes with the same columns go in one
+   * UPDATE ... FROM unnest(...), which changes a row only where a value differs, as setStatus
+   * does. Every write is checked before anything is sent; ids with no object are skipped.
+   */
+  async setStatusMany(model: string, writes: readonly StatusWriteOf[]): Promise<void> {
+    const info = this.info(model);
+    const groups = new Map<
+      string,
+      { columns: string[]; rows: { id: number; set: Record<string, unknown> }[] }
+    >();
+    const problems: FieldProblem[] = [];
+    writes.forEach((w, index) => {
+      const found: FieldProblem[] = [];
+      const set = coerceBookkeeping(w.status as Record<string, unknown>, found);
+      for (const p of found) problems.push({ ...p, index });
+      const columns = Object.keys(set).sort();
+      if (columns.length === 0) return;
+      const key = columns.join(',');
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { columns, rows: [] }));
+      g.rows.push({ id: w.id, set });
+    });
+    if (problems.length) throw new ValidationError(info.model.name, problems);
+    for (const { columns, rows } of groups.values()) {
+      const types = columns.map((c) =>
+        c === 'next_attempt_at' ? 'timestamptz' : columnSqlType(info, c),
+      );
+      const params: unknown[] = [rows.map((r) => r.id)];
+      for (const c of columns) params.push(rows.map((r) => r.set[c] ?? null));
+      const arrays = ['$1::int[]', ...types.map((t, i) => `$${String(i + 2)}::${t}[]`)];
+      const names = ['id', ...columns].map(q).join(', ');
+      const assignments = columns.map((c) => `${q(c)} = v.${q(c)}`).join(', ');
+      const differences = columns.map((c) => `t.${q(c)} IS DISTINCT FROM v.${q(c)}`).join(' OR ');
+      let where = `t.id = v.id AND (${differences})`;
+      if (info.model.polymorphic && info.model.root !== info.model.name) {
+        params.push(info.model.family);
+        where += ` AND t.leaf_model = ANY($${String(params.length)}::text[])`;
+      }
+      await this.client.query(
+        `UPDATE ${q(info.model.table)} AS t SET ${assignments} FROM unnest(${arrays.join(', ')}) AS v(${names}) WHERE ${where}`,
+        params,
+      );
+    }
   }
 
   async list(model: string, options: ListOptions = {}): Promise<Page> {
@@ -1120,6 +1187,35 @@ function sqlType(def: FieldDef): string {
     default:
       return 'text';
   }
+}
+
+/** The synchronizer's bookkeeping of a status write, checked and coerced; problems are pushed. */
+function coerceBookkeeping(
+  bookkeeping: Record<string, unknown>,
+  problems: FieldProblem[],
+): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(bookkeeping)) {
+    if (value === undefined) continue;
+    if (!(SYNC_BOOKKEEPING as readonly string[]).includes(key)) {
+      problems.push({ field: key, reason: 'is not a status field' });
+      continue;
+    }
+    const text = key === 'backend_status' || key === 'policy_status';
+    const def: FieldDef = text
+      ? { type: 'text' }
+      : key === 'next_attempt_at'
+        ? { type: 'timestamp' }
+        : {
+            type: 'integer',
+            min: 0,
+            max: key === 'backend_code' || key === 'policy_code' ? 2 : undefined,
+          };
+    const c = coerce(def, value);
+    if ('reason' in c) problems.push({ field: key, reason: c.reason });
+    else set[key] = text ? (c.value ?? '') : c.value;
+  }
+  return set;
 }
 
 function columnSqlType(info: ModelInfo, column: string): string {

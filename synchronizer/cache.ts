@@ -20,6 +20,7 @@ import {
   type ModelTx,
   type Page,
   type StatusWrite,
+  type StatusWriteOf,
 } from '../models/service.js';
 
 /** Objects cached at most; past it the cache starts afresh. */
@@ -131,6 +132,66 @@ export class CachedModelService extends ModelService {
       return { ...obj };
     } finally {
       if (--f.count === 0) this.inflight.delete(key);
+    }
+  }
+
+  /** Hits from the cache, the rest in one read (stored unless invalidated meanwhile). */
+  override async getMany(
+    model: string,
+    ids: readonly number[],
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<ModelObject[]> {
+    if (!this.registry.has(model)) return super.getMany(model, ids, options);
+    const m = this.registry.get(model);
+    const found: ModelObject[] = [];
+    const missing: { id: number; key: string; f: { count: number; dirty: boolean } }[] = [];
+    for (const id of new Set(ids)) {
+      const key = this.keyOf(model, id)!;
+      const hit = this.entries.get(key);
+      if (hit) {
+        this.cacheStats.hits++;
+        if (
+          m.family.includes(hit.leaf_model) &&
+          (options.includeDeleted || hit.deleted_at === null)
+        ) {
+          found.push({ ...hit });
+        }
+        continue;
+      }
+      this.cacheStats.misses++;
+      let f = this.inflight.get(key);
+      if (!f) this.inflight.set(key, (f = { count: 0, dirty: false }));
+      f.count++;
+      missing.push({ id, key, f });
+    }
+    if (missing.length === 0) return found;
+    try {
+      const rows = await super.getMany(
+        model,
+        missing.map((x) => x.id),
+        { includeDeleted: true },
+      );
+      const byId = new Map(rows.map((o) => [o.id, o]));
+      for (const { id, key, f } of missing) {
+        const obj = byId.get(id);
+        if (!obj) continue;
+        if (!f.dirty) {
+          if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+          this.entries.set(key, obj);
+        }
+        if (options.includeDeleted || obj.deleted_at === null) found.push({ ...obj });
+      }
+      return found;
+    } finally {
+      for (const { key, f } of missing) if (--f.count === 0) this.inflight.delete(key);
+    }
+  }
+
+  override async setStatusMany(model: string, writes: readonly StatusWriteOf[]): Promise<void> {
+    try {
+      await super.setStatusMany(model, writes);
+    } finally {
+      for (const w of writes) this.invalidate(model, w.id);
     }
   }
 

@@ -10,7 +10,7 @@
 // down and reaped first), then its step's delete() runs and the row is reaped.
 import { NotFoundError } from '../models/errors.js';
 import type { Registry } from '../models/registry.js';
-import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
+import type { ModelObject, ModelService, ModelTx, StatusWriteOf } from '../models/service.js';
 import { columnOf } from '../models/schema.js';
 import { headCursor, watchChanges } from '../models/watch.js';
 import { CachedModelService } from './cache.js';
@@ -32,6 +32,14 @@ export interface SyncStep {
   sync(obj: ModelObject, ctx: StepContext): Promise<string>;
   /** Removes the backend objects; idempotent (gone already is success). */
   delete(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
+  /**
+   * How many objects of its model the engine may reconcile at once (default 1). Above 1, a
+   * worker takes up to that many queued objects of one model, reads them in one query, runs
+   * `sync` on all of them concurrently (a step whose backend write merges concurrent calls,
+   * as OVN's does, then sends few transactions) and writes their statuses in one statement.
+   * A model is batched only when every step of it allows it.
+   */
+  batch?: number;
   /** Starts the step's backend watches, if any; they call ctx.enqueue on drift. */
   start?(ctx: StepContext): Promise<void>;
   /**
@@ -307,6 +315,27 @@ export class Engine {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const { model } = parseKey(key);
+      const size = this.batchSize(model);
+      if (size > 1) {
+        const prefix = `${model}:`;
+        const keys = [
+          key,
+          ...this.queue.takeMatching(
+            (k) => k.startsWith(prefix) && !k.slice(prefix.length).includes(':'),
+            size - 1,
+          ),
+        ];
+        try {
+          await this.processBatch(model, keys);
+        } catch (err) {
+          this.log(`${model} × ${String(keys.length)}: ${errorText(err)}`);
+          for (const k of keys) this.queue.addAfter(k, 2000);
+        } finally {
+          for (const k of keys) this.queue.done(k);
+        }
+        continue;
+      }
       try {
         await this.process(key);
       } catch (err) {
@@ -316,6 +345,141 @@ export class Engine {
       } finally {
         this.queue.done(key);
       }
+    }
+  }
+
+  /** Objects of the model one worker may reconcile at once (1: no batching). */
+  private batchSize(model: string): number {
+    const known = this.batchSizes.get(model);
+    if (known !== undefined) return known;
+    const steps = this.registry.has(model) ? this.stepsFor(model) : [];
+    const size =
+      steps.length === 0 || this.policies.has(model)
+        ? 1
+        : Math.max(1, Math.min(...steps.map((st) => st.batch ?? 1)));
+    this.batchSizes.set(model, size);
+    return size;
+  }
+  private readonly batchSizes = new Map<string, number>();
+
+  /** Whether an object is backing off after a failure and was not edited since. */
+  private backingOff(obj: ModelObject): number {
+    const nextAttempt = obj.next_attempt_at ? Date.parse(obj.next_attempt_at as string) : 0;
+    const wait = nextAttempt - Date.now();
+    if (wait > 0 && obj.deleted_at === null && obj.synced_version !== obj.version) {
+      if (!this.editedSinceFailure(obj)) return wait;
+    }
+    return 0;
+  }
+
+  /**
+   * Several objects of one model whose steps allow batches: one read, every step's sync on all
+   * of them at once, one status write. Objects that need anything else (teardown, no_sync,
+   * backoff, another model's steps) go the one-by-one way of process().
+   */
+  private async processBatch(model: string, keys: Key[]): Promise<void> {
+    const objs = await this.models.getMany(
+      model,
+      keys.map((k) => parseKey(k).id),
+      { includeDeleted: true },
+    );
+    const byId = new Map(objs.map((o) => [o.id, o]));
+    const others: Key[] = [];
+    let going: { key: Key; obj: ModelObject }[] = [];
+    for (const key of keys) {
+      const obj = byId.get(parseKey(key).id);
+      if (!obj) {
+        this.release(key); // reaped already
+        continue;
+      }
+      if (
+        obj.deleted_at !== null ||
+        obj.no_sync === true ||
+        obj.leaf_model !== model ||
+        this.backingOff(obj) > 0
+      ) {
+        others.push(key);
+      } else {
+        going.push({ key, obj });
+      }
+    }
+    const one = async (key: Key) => {
+      try {
+        await this.process(key);
+      } catch (err) {
+        this.log(`${key}: ${errorText(err)}`);
+        this.queue.addAfter(key, 2000);
+      }
+    };
+    const statuses: StatusWriteOf[] = [];
+    const setStatus = (obj: ModelObject, s: StatusWriteOf['status']) => {
+      if (!this.unchanged(obj, s)) statuses.push({ id: obj.id, status: s });
+    };
+    const [, waits] = await Promise.all([
+      Promise.all(others.map(one)),
+      Promise.all(going.map(async (g) => this.unmetDependency(g.obj, g.key))),
+    ]);
+    going = going.filter((g, i) => {
+      const why = waits[i];
+      if (!why) return true;
+      this.stats.waits++;
+      setStatus(g.obj, { backend_code: 0, backend_status: why });
+      return false;
+    });
+    const steps = this.stepsFor(model);
+    const several = steps.length > 1;
+    const label = (step: SyncStep, text: string) =>
+      several ? `${step.name.split('/')[0] ?? step.name}: ${text}` : text;
+    const done = new Map<Key, string[]>(going.map((g) => [g.key, []]));
+    const failed: { key: Key; obj: ModelObject; err: unknown }[] = [];
+    for (const step of steps) {
+      if (going.length === 0) break;
+      const started = process.hrtime.bigint();
+      const stat = this.stepStat(step.name);
+      const results = await Promise.allSettled(going.map((g) => step.sync(g.obj, this.ctx)));
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      stat.seconds += seconds;
+      const next: typeof going = [];
+      results.forEach((r, i) => {
+        const g = going[i]!;
+        stat.runs++;
+        if (r.status === 'fulfilled') {
+          done.get(g.key)!.push(label(step, r.value));
+          next.push(g);
+          this.options.onReconcile?.(step.name, 'ok', seconds);
+        } else if (r.reason instanceof WaitingError) {
+          this.stats.waits++;
+          setStatus(g.obj, { backend_code: 0, backend_status: label(step, r.reason.message) });
+          this.queue.addAfter(g.key, r.reason.retryMs);
+          this.options.onReconcile?.(step.name, 'waiting', seconds);
+        } else {
+          this.stats.errors++;
+          stat.errors++;
+          failed.push({
+            key: g.key,
+            obj: g.obj,
+            err: several ? new Error(label(step, errorText(r.reason))) : r.reason,
+          });
+          this.options.onReconcile?.(step.name, 'error', seconds);
+        }
+      });
+      going = next;
+    }
+    for (const g of going) {
+      this.stats.reconciles++;
+      setStatus(g.obj, {
+        backend_code: 1,
+        backend_status: done.get(g.key)!.join('; '),
+        synced_version: g.obj.version,
+        failures: 0,
+        next_attempt_at: null,
+      });
+    }
+    if (statuses.length) await this.models.setStatusMany(model, statuses);
+    for (const g of going) this.wakeWaiters(g.key);
+    for (const f of failed) {
+      await this.fail(f.key, f.obj, f.err);
+      this.wakeWaiters(f.key); // dependents now show the error they wait on
     }
   }
 
@@ -331,13 +495,11 @@ export class Engine {
       }
       throw err;
     }
-    const nextAttempt = obj.next_attempt_at ? Date.parse(obj.next_attempt_at as string) : 0;
-    if (nextAttempt > Date.now() && obj.deleted_at === null && obj.synced_version !== obj.version) {
-      // Backing off, and not edited since the failure (an edit clears the wait).
-      if (!this.editedSinceFailure(obj)) {
-        this.queue.addAfter(key, nextAttempt - Date.now());
-        return;
-      }
+    // Backing off, and not edited since the failure (an edit clears the wait).
+    const wait = this.backingOff(obj);
+    if (wait > 0) {
+      this.queue.addAfter(key, wait);
+      return;
     }
     if (obj.deleted_at !== null) return this.teardown(key, obj);
     if (obj.no_sync === true) {
@@ -642,18 +804,23 @@ export class Engine {
     this.wakeWaiters(key);
   }
 
-  private async status(
-    obj: ModelObject,
-    s: Parameters<ModelService['setStatus']>[2],
-  ): Promise<void> {
-    const same =
+  /** Whether a status write would change nothing the object shows. */
+  private unchanged(obj: ModelObject, s: Parameters<ModelService['setStatus']>[2]): boolean {
+    return (
       (s.backend_code === undefined || s.backend_code === obj.backend_code) &&
       (s.backend_status === undefined || s.backend_status === obj.backend_status) &&
       (s.synced_version === undefined || s.synced_version === obj.synced_version) &&
       (s.failures === undefined || s.failures === obj.failures) &&
       (s.next_attempt_at === undefined ||
-        (s.next_attempt_at === null ? obj.next_attempt_at === null : false));
-    if (same) return;
+        (s.next_attempt_at === null ? obj.next_attempt_at === null : false))
+    );
+  }
+
+  private async status(
+    obj: ModelObject,
+    s: Parameters<ModelService['setStatus']>[2],
+  ): Promise<void> {
+    if (this.unchanged(obj, s)) return;
     try {
       await this.models.setStatus(obj.leaf_model, obj.id, s);
     } catch (err) {

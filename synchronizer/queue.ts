@@ -62,6 +62,29 @@ export class WorkQueue<K extends string = string> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * Up to `max` more ready keys that `match` says can go with one being processed (a batch),
+   * in queue order; each is then processing, and its worker calls done() for it.
+   */
+  takeMatching(match: (key: K) => boolean, max: number): K[] {
+    const taken: K[] = [];
+    if (max <= 0 || this.queue.length === 0) return taken;
+    const rest: K[] = [];
+    for (const key of this.queue) {
+      if (taken.length < max && match(key)) taken.push(key);
+      else rest.push(key);
+    }
+    if (taken.length === 0) return taken;
+    this.queue.length = 0;
+    this.queue.push(...rest);
+    for (const key of taken) {
+      this.dirty.delete(key);
+      this.processing.add(key);
+      this.cancelDelayed(key);
+    }
+    return taken;
+  }
+
   /** A worker finished the key: if it was added meanwhile, it is queued again. */
   done(key: K): void {
     this.processing.delete(key);

@@ -95,6 +95,9 @@ export function portStep(rt: OvnRuntime): SyncStep {
   return {
     name: 'ovn/port',
     observes: 'Port',
+    // Ports of a batch read the replica and write through the group commit: a batch of them
+    // costs a few northbound transactions, one PostgreSQL read and one status write.
+    batch: 500,
 
     async sync(port: ModelObject, ctx: StepContext): Promise<string> {
       const network = await networkOf(ctx.models, port);

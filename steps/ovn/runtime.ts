@@ -131,8 +131,9 @@ function ownerKeyOfRow(row: Row): string | undefined {
   return ownerKey(map);
 }
 
-/** Write transactions merged into one at most. */
-const MAX_BATCH = 64;
+/** Write transactions merged into one at most, and operations in a merged one at most. */
+const MAX_BATCH = 512;
+const MAX_BATCH_OPS = 4096;
 
 interface PendingWrite {
   ops: readonly Operation[];
@@ -166,7 +167,14 @@ class WriteBatcher {
     this.busy = true;
     try {
       while (this.queue.length) {
-        const batch = this.queue.splice(0, MAX_BATCH);
+        let take = 0;
+        let ops = 0;
+        while (take < this.queue.length && take < MAX_BATCH) {
+          ops += this.queue[take]!.ops.length;
+          if (take > 0 && ops > MAX_BATCH_OPS) break;
+          take++;
+        }
+        const batch = this.queue.splice(0, take);
         if (batch.length === 1) {
           await this.alone(batch[0]!);
           continue;

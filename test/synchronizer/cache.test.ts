@@ -76,6 +76,63 @@ describe('synchronizer: the cached view of the models', function () {
     expect((await cached.get('Network', net.id)).mtu).to.equal(1300);
   });
 
+  it('reads many by id in one go: hits from memory, the rest read and kept', async () => {
+    const a = await db.service.create('Network', { name: 'many-a', subnet: '10.9.4.0/24' });
+    const b = await db.service.create('Network', { name: 'many-b', subnet: '10.9.5.0/24' });
+    await db.service.delete('Network', b.id);
+    await cached.get('Network', net.id);
+    const misses = cached.cacheStats.misses;
+    const got = await cached.getMany('Network', [net.id, a.id, b.id, 999_999]);
+    // The missing id is left out, and the deleted one unless asked for.
+    expect(got.map((o) => o.id).sort()).to.deep.equal([net.id, a.id].sort());
+    expect(cached.cacheStats.misses).to.equal(misses + 3);
+    const all = await cached.getMany('Network', [net.id, a.id, b.id], { includeDeleted: true });
+    expect(all.map((o) => o.id).sort()).to.deep.equal([net.id, a.id, b.id].sort());
+    expect(cached.cacheStats.misses).to.equal(misses + 3);
+    // Asked as another model of another table: not found, as get says.
+    expect(await cached.getMany('Port', [net.id])).to.deep.equal([]);
+  });
+
+  it('writes many statuses in one go, changing only what differs, and forgets them', async () => {
+    const a = await db.service.create('Network', { name: 'st-a', subnet: '10.9.6.0/24' });
+    const b = await db.service.create('Network', { name: 'st-b', subnet: '10.9.7.0/24' });
+    await cached.getMany('Network', [a.id, b.id]);
+    const head = async () =>
+      Number(
+        (await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM syncord_change')).rows[0]!.n,
+      );
+    const before = await head();
+    await cached.setStatusMany('Network', [
+      { id: a.id, status: { backend_code: 1, backend_status: 'made a', synced_version: 1 } },
+      { id: b.id, status: { backend_code: 0, backend_status: 'waiting for b' } },
+      { id: 999_999, status: { backend_code: 1, backend_status: 'nobody' } },
+    ]);
+    expect(await cached.get('Network', a.id)).to.include({
+      backend_code: 1,
+      backend_status: 'made a',
+      synced_version: 1,
+      version: 1,
+    });
+    expect((await cached.get('Network', b.id)).backend_status).to.equal('waiting for b');
+    const logged = (await head()) - before;
+    expect(logged).to.equal(2);
+    // The same again changes no row, so logs no change.
+    await cached.setStatusMany('Network', [
+      { id: a.id, status: { backend_code: 1, backend_status: 'made a', synced_version: 1 } },
+    ]);
+    expect((await head()) - before).to.equal(2);
+    // A bad write is refused before anything is written, naming the field and the position.
+    const err = (await cached
+      .setStatusMany('Network', [
+        { id: a.id, status: { backend_status: 'fine' } },
+        { id: b.id, status: { backend_code: 7 as 1 } },
+      ])
+      .catch((e: unknown) => e)) as { name: string; errors: { field: string; index?: number }[] };
+    expect(err.name).to.equal('ValidationError');
+    expect(err.errors[0]).to.include({ field: 'backend_code', index: 1 });
+    expect((await db.service.get('Network', a.id)).backend_status).to.equal('made a');
+  });
+
   it('caches lists until anything in their table changes', async () => {
     const list = () => cached.list('Network', { orderBy: [{ field: 'id' }] });
     const before = (await list()).items.length;

@@ -54,6 +54,25 @@ describe('unit: work queue', () => {
     expect(q.depth).to.equal(0);
   });
 
+  it('hands a worker more ready keys that match for a batch, each then processing', async () => {
+    const q = new WorkQueue();
+    for (const k of ['Port:1', 'Network:1', 'Port:2', 'Port:3', 'Port:4']) q.add(k);
+    const first = await q.get();
+    expect(first).to.equal('Port:1');
+    const more = q.takeMatching((k) => k.startsWith('Port:'), 2);
+    expect(more).to.deep.equal(['Port:2', 'Port:3']);
+    expect(q.depth).to.equal(2);
+    expect(q.inFlight).to.equal(3);
+    // Added again while in a batch: queued once more when its worker is done, not before.
+    q.add('Port:2');
+    expect(q.depth).to.equal(2);
+    for (const k of ['Port:1', 'Port:2', 'Port:3']) q.done(k);
+    expect(await q.get()).to.equal('Network:1');
+    expect(await q.get()).to.equal('Port:4');
+    expect(await q.get()).to.equal('Port:2');
+    expect(q.takeMatching(() => true, 5)).to.deep.equal([]);
+  });
+
   it('hands waiting workers undefined on shutdown', async () => {
     const q = new WorkQueue();
     const got = q.get();
