@@ -24,7 +24,6 @@
 // room is short of N, the run raises the nodes' `pods` allocatable and puts it back afterwards.
 import * as k8s from '@kubernetes/client-node';
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import {
   KubernetesCluster,
@@ -43,6 +42,7 @@ import { planOf, podNameOf, podObject, type PodPlan } from '../steps/kubernetes/
 import { Runtime, type KeyedRwLock } from '../steps/kubernetes/runtime.js';
 import { Engine } from '../synchronizer/engine.js';
 import {
+  CpuMeter,
   forEachBounded,
   median,
   now,
@@ -207,71 +207,6 @@ class QueryCounter {
       .slice(0, top)
       .map(([k, c]) => `${k} ${String(c)}`)
       .join(', ');
-  }
-}
-
-/** CPU time from a start: the whole machine's (from /proc/stat) and this process's. */
-class CpuMeter {
-  private readonly machine0 = CpuMeter.machineBusy();
-  private readonly self0 = process.cpuUsage();
-  private readonly procs0 = CpuMeter.processes();
-
-  /** CPU seconds so far of every process on the machine, by pid, with its command. */
-  private static processes(): Map<number, { comm: string; cpu: number }> {
-    const out = new Map<number, { comm: string; cpu: number }>();
-    try {
-      for (const entry of readdirSync('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-          const close = stat.lastIndexOf(')');
-          const comm = stat.slice(stat.indexOf('(') + 1, close);
-          const f = stat.slice(close + 2).split(' ');
-          out.set(Number(entry), { comm, cpu: (Number(f[11]) + Number(f[12])) / 100 });
-        } catch {
-          // gone meanwhile
-        }
-      }
-    } catch {
-      // no /proc
-    }
-    return out;
-  }
-
-  /** "kube-apiserver 3.1 s, postgres 1.2 s, ...": CPU by command, of the processes that lived throughout. */
-  private byCommand(): string {
-    const by = new Map<string, number>();
-    for (const [pid, p] of CpuMeter.processes()) {
-      const before = this.procs0.get(pid);
-      if (!before || before.comm !== p.comm) continue;
-      by.set(p.comm, (by.get(p.comm) ?? 0) + p.cpu - before.cpu);
-    }
-    return [...by]
-      .filter(([, s]) => s >= 0.05)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 8)
-      .map(([c, s]) => `${c} ${s.toFixed(1)} s`)
-      .join(', ');
-  }
-
-  /** Busy CPU seconds of the whole machine (user, nice, system, irq, softirq), or NaN. */
-  private static machineBusy(): number {
-    try {
-      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-      const f = line.trim().split(/\s+/).slice(1).map(Number);
-      const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
-      return busy / 100; // USER_HZ
-    } catch {
-      return NaN;
-    }
-  }
-
-  /** "machine 5.2 CPU s, this process 1.9 CPU s". */
-  report(): string {
-    const machine = CpuMeter.machineBusy() - this.machine0;
-    const self = process.cpuUsage(this.self0);
-    const mine = (self.user + self.system) / 1e6;
-    return `CPU: machine ${machine.toFixed(1)} s, this process ${mine.toFixed(1)} s (the engine, the observer and the bench's own watches and polls); by command: ${this.byCommand()}`;
   }
 }
 
@@ -790,7 +725,9 @@ class SyncordSide {
       if (t - t0 > timeoutMs) throw new Error(await this.stuck(n, t - t0));
       await sleep(POLL_MS);
     }
-    this.cpuReport = this.cpu.report();
+    this.cpuReport = this.cpu.report(
+      "the engine, the observer and the bench's own watches and polls",
+    );
     return {
       ok: marks.ok - t0,
       okRunning: marks.okRunning - t0,
@@ -994,7 +931,9 @@ class FloorSide {
       () => this.tracker.runningCount >= n,
       120_000 + n * 1000,
     );
-    this.cpuReport = this.cpu.report();
+    this.cpuReport = this.cpu.report(
+      "the engine, the observer and the bench's own watches and polls",
+    );
     return { written: written - t0, running: running - t0 };
   }
 

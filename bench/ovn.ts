@@ -24,6 +24,7 @@ import {
   namedUuid,
   OvsdbClient,
   select,
+  type Monitor,
   type Operation,
 } from '../backends/ovn/ovsdb.js';
 import { defaultRegistry } from '../models/index.js';
@@ -43,6 +44,7 @@ import { Engine } from '../synchronizer/engine.js';
 import {
   forEachBounded,
   now,
+  CpuMeter,
   positiveEnv,
   seconds,
   sleep,
@@ -125,6 +127,67 @@ async function countRows(nb: OvsdbClient, instance: string): Promise<Record<stri
   return Object.fromEntries(tables.map((t, i) => [t, results[i]?.rows.length ?? 0]));
 }
 
+/**
+ * The southbound database's Port_Bindings, from a monitor: ovn-northd makes one per logical
+ * switch port it has turned into flows, so "every port bound" is when OVN has taken the work in,
+ * not just when the northbound write returned.
+ */
+class SouthboundBindings {
+  private constructor(
+    private readonly client: OvsdbClient,
+    private readonly monitor: Monitor,
+  ) {}
+
+  static async open(endpoint: string): Promise<SouthboundBindings> {
+    const client = await OvsdbClient.connect(endpoint, {
+      database: 'OVN_Southbound',
+      reconnect: false,
+    });
+    return new SouthboundBindings(client, await client.monitor({ Port_Binding: ['logical_port'] }));
+  }
+
+  bound(names: ReadonlySet<string>): number {
+    let n = 0;
+    for (const row of this.monitor.rows('Port_Binding')) {
+      if (typeof row.logical_port === 'string' && names.has(row.logical_port)) n++;
+    }
+    return n;
+  }
+
+  /** Waits until every named port is bound; the time it happened (bench clock). */
+  async until(names: ReadonlySet<string>, what: string): Promise<number> {
+    const start = now();
+    for (;;) {
+      const n = this.bound(names);
+      if (n === names.size) return now();
+      if (now() - start > CONVERGE_TIMEOUT_MS) {
+        throw new Error(
+          `${what}: ${String(n)} of ${String(names.size)} ports bound in the southbound`,
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Waits until none of the named ports is bound any more. */
+  async untilNone(names: ReadonlySet<string>, what: string): Promise<void> {
+    const start = now();
+    while (this.bound(names) > 0) {
+      if (now() - start > CONVERGE_TIMEOUT_MS) {
+        throw new Error(`${what}: ports still bound in the southbound`);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+const portNames = (instance: string, n: number): Set<string> =>
+  new Set(Array.from({ length: n }, (_, i) => portName(instance, i + 1)));
+
 const describeRows = (rows: Record<string, number>): string =>
   Object.entries(rows)
     .map(([t, n]) => `${t} ${String(n)}`)
@@ -135,6 +198,10 @@ const describeRows = (rows: Record<string, number>): string =>
 
 interface SyncordResult {
   ms: number;
+  /** From the commit until every port is bound in the southbound (with OVN_SB_DB). */
+  boundMs: number | undefined;
+  /** CPU used while it converged, by the machine and by command. */
+  cpu: string;
   reads: number;
   writes: number;
   rows: Record<string, number>;
@@ -147,8 +214,10 @@ async function runSyncord(
   instance: string,
   networks: number,
   workers: number,
+  sb: SouthboundBindings | undefined,
 ): Promise<SyncordResult> {
   const { log, n } = ctx;
+  const names = new Set<string>();
   const registry = defaultRegistry();
   return withMigratedScratch(ctx.serverUrl, registry, async (url) => {
     const svc = new ModelService(url, registry, { poolSize: 10 });
@@ -205,12 +274,18 @@ async function runSyncord(
           });
         }
         for (let from = 0; from < ports.length; from += BATCH) {
-          await tx.createMany('Port', ports.slice(from, from + BATCH));
+          const made = await tx.createMany('Port', ports.slice(from, from + BATCH));
+          for (const port of made) names.add(portName(instance, port.id));
         }
       });
       const committed = now();
+      const bindings = sb?.until(names, 'syncord').then((t) => t - committed);
+      bindings?.catch(() => undefined);
+      const cpu = new CpuMeter();
       log(`syncord: committed in ${seconds(committed - t0)}; converging`);
       let lastLog = committed;
+      // Progress every 5 s, or as often as SYNCORD_BENCH_PROGRESS_MS says (to see the curve).
+      const progressMs = positiveEnv('SYNCORD_BENCH_PROGRESS_MS', 5000);
       for (;;) {
         const r = await sql.query<{ nets: number; ports: number }>(
           `SELECT
@@ -222,7 +297,7 @@ async function runSyncord(
         const { nets, ports } = r.rows[0]!;
         if (nets === networks && ports === n) break;
         const t = now();
-        if (t - lastLog > 5000) {
+        if (t - lastLog > progressMs) {
           log(
             `syncord: ${String(nets)} networks and ${String(ports)} ports ok after ${seconds(t - committed)}`,
           );
@@ -241,14 +316,17 @@ async function runSyncord(
         await sleep(POLL_MS);
       }
       const ms = now() - committed;
+      const cpuReport = cpu.report('the engine, its OVSDB client and the bench');
       const reads = counter.reads;
       const writes = counter.writes;
       const rows = await countRows(db.client, instance);
       return {
         ms,
+        boundMs: await bindings,
         reads,
         writes,
         rows,
+        cpu: cpuReport,
         outcomes: [...outcomes]
           .sort((a, b) => a[0].localeCompare(b[0]))
           .map(
@@ -379,6 +457,10 @@ function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: strin
 
 interface FloorResult {
   ms: number;
+  /** From the first transaction until every port is bound in the southbound (with OVN_SB_DB). */
+  boundMs: number | undefined;
+  /** CPU used while it ran, by the machine and by command. */
+  cpu: string;
   transactions: number;
   rows: Record<string, number>;
 }
@@ -389,6 +471,7 @@ async function runFloor(
   instance: string,
   networks: number,
   workers: number,
+  sb: SouthboundBindings | undefined,
 ): Promise<FloorResult> {
   const rt = new OvnRuntime({ nbEndpoint, instance });
   const world = floorWorld(instance, networks, ctx.n);
@@ -397,6 +480,7 @@ async function runFloor(
   try {
     const counter = new TransactCounter(nb);
     ctx.log(`floor: ${String(networks)} switches with ${String(ctx.n)} ports, sent directly`);
+    const cpu = new CpuMeter();
     const t0 = now();
     const [made] = await nb.transact([
       insert('Logical_Router', { name: rt.routerName, external_ids: routerIds(instance) }),
@@ -407,7 +491,15 @@ async function runFloor(
       await nb.transact(networkTransaction(rt, net, routerUuid));
     });
     const ms = now() - t0;
-    return { ms, transactions: counter.total, rows: await countRows(nb, instance) };
+    const cpuReport = cpu.report('the floor client');
+    const boundMs = sb && (await sb.until(portNames(instance, ctx.n), 'floor')) - t0;
+    return {
+      ms,
+      boundMs,
+      transactions: counter.total,
+      rows: await countRows(nb, instance),
+      cpu: cpuReport,
+    };
   } finally {
     nb.close();
   }
@@ -498,19 +590,34 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     nbctl: `bov-${runId}-nbctl`,
   };
   log(`instances ${names.syncord}, ${names.floor}, ${names.nbctl} on ${nbEndpoint}`);
+  let sb: SouthboundBindings | undefined;
   try {
-    const floor = await runFloor(ctx, nbEndpoint, names.floor, networks, workers);
+    const sbEndpoint = process.env.OVN_SB_DB;
+    sb = sbEndpoint ? await SouthboundBindings.open(sbEndpoint) : undefined;
+    if (!sb) log('no OVN_SB_DB: the southbound figures are left out');
+    const floor = await runFloor(ctx, nbEndpoint, names.floor, networks, workers, sb);
     log(
       `floor: ${seconds(floor.ms)}, ${String(floor.transactions)} transactions; ` +
         `rows: ${describeRows(floor.rows)}`,
     );
-    const syncord = await runSyncord(ctx, nbEndpoint, names.syncord, networks, workers);
+    // The floor's rows go before Syncord starts, and northd is given time to drop them, so that
+    // both sides start from the same database and an idle northd.
+    await purgeInstance(nbEndpoint, names.floor);
+    if (sb) await sb.untilNone(portNames(names.floor, n), 'floor cleanup');
+    const syncord = await runSyncord(ctx, nbEndpoint, names.syncord, networks, workers, sb);
     log(
       `syncord: ${seconds(syncord.ms)}, ${String(syncord.reads + syncord.writes)} transactions ` +
         `(${String(syncord.reads)} read-only, ${String(syncord.writes)} writing); rows: ` +
         describeRows(syncord.rows),
     );
     log(`syncord: step runs (count x mean time): ${syncord.outcomes}`);
+    if (floor.boundMs !== undefined && syncord.boundMs !== undefined) {
+      log(
+        `every port bound in the southbound: floor ${seconds(floor.boundMs)} after its first write, syncord ${seconds(syncord.boundMs)} after the commit`,
+      );
+    }
+    log(`floor ${floor.cpu}`);
+    log(`syncord ${syncord.cpu}`);
     const expected = {
       Logical_Switch: networks,
       Logical_Switch_Port: n + networks,
@@ -544,6 +651,16 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
         floor: floor.ms,
         target: { op: '<', ratio: 1.5 },
       },
+      ...(syncord.boundMs !== undefined && floor.boundMs !== undefined
+        ? [
+            {
+              figure: 'commit → every port bound in the southbound (floor: direct writes)',
+              value: syncord.boundMs,
+              unit: 'ms',
+              floor: floor.boundMs,
+            },
+          ]
+        : []),
       {
         figure: 'OVSDB transactions per converge (floor: direct)',
         value: syncord.reads + syncord.writes,
@@ -566,6 +683,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
       { figure: 'time per port, direct floor', value: perPort.floor, unit: 'ms' },
     ];
   } finally {
+    sb?.close();
     for (const instance of Object.values(names)) {
       await purgeInstance(nbEndpoint, instance).catch((err: unknown) => {
         log(`cleanup of ${instance} failed: ${errorText(err)}`);

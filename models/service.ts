@@ -77,10 +77,13 @@ export interface StatusWrite {
   feedback?: Record<string, unknown>;
 }
 
-/** One object's status write in a batch: bookkeeping only. */
+/**
+ * One object's status write in a batch: bookkeeping, and feedback fields where the model has no
+ * subclasses (whose feedback fields would depend on each object's own model).
+ */
 export interface StatusWriteOf {
   id: number;
-  status: Omit<StatusWrite, 'feedback'>;
+  status: StatusWrite;
 }
 
 export interface DeleteResult {
@@ -241,7 +244,7 @@ export class ModelService {
     return this.direct.getMany(model, ids, options);
   }
 
-  /** Many status writes (bookkeeping only, no feedback) in one statement per set of columns. */
+  /** Many status writes in one statement per set of columns (see StatusWriteOf). */
   setStatusMany(model: string, writes: readonly StatusWriteOf[]): Promise<void> {
     return this.direct.setStatusMany(model, writes);
   }
@@ -832,7 +835,24 @@ export class ModelTx {
     const problems: FieldProblem[] = [];
     writes.forEach((w, index) => {
       const found: FieldProblem[] = [];
-      const set = coerceBookkeeping(w.status as Record<string, unknown>, found);
+      const { feedback, ...bookkeeping } = w.status;
+      const set = coerceBookkeeping(bookkeeping, found);
+      for (const [key, value] of Object.entries(feedback ?? {})) {
+        if (value === undefined) continue;
+        const f = info.byKey.get(key);
+        if (info.model.family.length > 1) {
+          found.push({
+            field: key,
+            reason: `${info.model.name} has subclasses: write its feedback with setStatus`,
+          });
+        } else if (!f?.def.feedback) {
+          found.push({ field: key, reason: `is not a feedback field of ${info.model.name}` });
+        } else {
+          const c = coerce(f.def, value);
+          if ('reason' in c) found.push({ field: f.key, reason: c.reason });
+          else set[f.key] = c.value;
+        }
+      }
       for (const p of found) problems.push({ ...p, index });
       const columns = Object.keys(set).sort();
       if (columns.length === 0) return;
@@ -847,7 +867,7 @@ export class ModelTx {
         c === 'next_attempt_at' ? 'timestamptz' : columnSqlType(info, c),
       );
       const params: unknown[] = [rows.map((r) => r.id)];
-      for (const c of columns) params.push(rows.map((r) => r.set[c] ?? null));
+      columns.forEach((c, i) => params.push(rows.map((r) => toParam(r.set[c] ?? null, types[i]!))));
       const arrays = ['$1::int[]', ...types.map((t, i) => `$${String(i + 2)}::${t}[]`)];
       const names = ['id', ...columns].map(q).join(', ');
       const assignments = columns.map((c) => `${q(c)} = v.${q(c)}`).join(', ');

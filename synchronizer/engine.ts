@@ -14,6 +14,7 @@ import type { ModelObject, ModelService, ModelTx, StatusWriteOf } from '../model
 import { columnOf } from '../models/schema.js';
 import { headCursor, watchChanges } from '../models/watch.js';
 import { CachedModelService } from './cache.js';
+import { KeyedCoalescer } from './keyed.js';
 import { backoffMs, WorkQueue } from './queue.js';
 
 export interface StepContext {
@@ -127,6 +128,16 @@ export class Engine {
    */
   readonly models: ModelService;
   private readonly cache: CachedModelService | undefined;
+  /**
+   * Fan-outs of committed changes, off the watch: asking the steps what a change affects costs
+   * queries, and the watch must keep queueing the changes themselves meanwhile (a Network's
+   * fan-out lists its ports; 50 of them in a row held up everything behind them). A change seen
+   * again while its fan-out waits is asked once.
+   */
+  private readonly fanOuts = new KeyedCoalescer<{ model: string; id: number }>(
+    (_key, change) => this.fanOut(change),
+    { concurrency: 4 },
+  );
 
   constructor(
     readonly registry: Registry,
@@ -216,13 +227,14 @@ export class Engine {
     this.controller.abort();
     clearTimeout(this.resyncTimer);
     this.queue.shutDown();
-    await Promise.allSettled(this.running);
+    this.fanOuts.clear();
+    await Promise.allSettled([...this.running, this.fanOuts.drained()]);
     for (const step of this.allSteps()) await step.stop?.();
   }
 
   /** Whether the queue is empty and no worker is busy (tests and benchmarks wait for this). */
   idle(): boolean {
-    return this.queue.depth === 0 && this.queue.inFlight === 0;
+    return this.queue.depth === 0 && this.queue.inFlight === 0 && this.fanOuts.size === 0;
   }
 
   private stopping(): boolean {
@@ -243,7 +255,10 @@ export class Engine {
           // Our own status writes, and reaps, need no work.
           if (change.op === 'status' || change.op === 'reap') continue;
           this.queue.add(keyOf(change.model, change.id));
-          await this.fanOut(change);
+          if (this.fansOut(change.model)) {
+            const c = { model: change.model, id: change.id };
+            this.fanOuts.push(keyOf(c.model, c.id), () => c);
+          }
         }
       } catch (err) {
         if (this.stopping()) return;
@@ -253,6 +268,19 @@ export class Engine {
       }
     }
   }
+
+  /** Whether any step may be affected by a change to this model (another model's step). */
+  private fansOut(model: string): boolean {
+    let known = this.fanOutModels.get(model);
+    if (known === undefined) {
+      known = [...this.allSteps()].some(
+        (step) => step.affectedBy && !this.registry.get(step.observes).family.includes(model),
+      );
+      this.fanOutModels.set(model, known);
+    }
+    return known;
+  }
+  private readonly fanOutModels = new Map<string, boolean>();
 
   /** Asks the steps that declare it which of their objects a change affects, and queues them. */
   private async fanOut(change: { model: string; id: number }): Promise<void> {

@@ -485,10 +485,12 @@ export function networkStep(rt: OvnRuntime): SyncStep {
   return {
     name: 'ovn/network',
     observes: 'Network',
+    // Networks synced together share the group commit's transactions.
+    batch: 100,
 
     async sync(network: ModelObject): Promise<string> {
       const db = await rt.northbound();
-      const ex = await readExisting(rt, db, network.id);
+      let ex = await readExisting(rt, db, network.id);
       if (!isOvn(network)) {
         const done: string[] = [];
         const ops = teardownOps(ex, done);
@@ -497,7 +499,15 @@ export function networkStep(rt: OvnRuntime): SyncStep {
         return done.length ? `${why}: ${done.join(', ')}` : why;
       }
       const plan = planOf(rt, network);
+      let madeRouter = false;
+      if (plan.routed && !pickRouter(rt, ex.routers)) {
+        // The router is shared: made once, before the networks that need it are written (else
+        // networks synced together would each try to make it, and all but one be refused).
+        madeRouter = await rt.makeRouter(db);
+        ex = await readExisting(rt, db, network.id);
+      }
       const { ops, done } = reconcile(rt, network, plan, ex);
+      if (madeRouter) done.push(`created router ${rt.routerName}`);
       if (ops.some((op) => op.op !== 'wait')) await write(db, ops);
       if (done.length) return done.join(', ');
       const parts = [`logical switch ${plan.switchName} is in place (${describePlan(plan)}`];

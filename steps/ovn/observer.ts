@@ -7,10 +7,10 @@
 // - Feedback: each Port's `ovn_up` and `ovn_chassis` from its southbound Port_Binding (without a
 //   southbound connection, `ovn_up` from the switch port's `up`, which ovn-northd keeps).
 import type { Row, RowChange } from '../../backends/ovn/ovsdb.js';
+import type { StatusWriteOf } from '../../models/service.js';
 import { del, mutate, valuesEqual } from '../../backends/ovn/ovsdb.js';
-import { NotFoundError } from '../../models/errors.js';
 import type { StepContext } from '../../synchronizer/engine.js';
-import { MANAGED_COLUMNS, type NbTable } from './connection.js';
+import { MANAGED_COLUMNS, type Database, type NbTable } from './connection.js';
 import {
   INSTANCE_KEY,
   MODEL_KEY,
@@ -24,7 +24,6 @@ import {
   byUuid,
   errorText,
   ids,
-  ownerExists,
   ownerKey,
   stillHolds,
   strings,
@@ -165,7 +164,8 @@ export class OvnObserver {
       if (seen.length === 0 || seen.some((c) => managed.includes(c))) this.enqueue(owner);
     }
     if (change.new && ownerOfRow(this.rt.instance, after)) {
-      this.schedule(`stray:${change.uuid}`, () => this.checkStray(table, change.uuid));
+      this.strayDue.set(change.uuid, table);
+      this.schedule('stray', () => this.checkStrays());
     }
     if (table === 'Logical_Switch_Port' && owner.model === 'Port') this.feedback(owner.id);
   }
@@ -260,13 +260,55 @@ export class OvnObserver {
   }
 
   /** Removes a row of this deployment's if its owner does not exist (one changed row). */
-  private async checkStray(table: NbTable, id: string): Promise<void> {
+  /** Rows with Syncord's ids to check for an owner by the next stray job. */
+  private readonly strayDue = new Map<string, NbTable>();
+
+  /**
+   * Removes the queued rows whose owner does not exist (strays): the owners are looked up in
+   * one read per model and thousand rows, not one each.
+   */
+  private async checkStrays(): Promise<void> {
     const ctx = this.ctx;
-    const row = this.rt.conn.current('nb')?.monitor.get(table, id);
-    const owner = row && ownerOfRow(this.rt.instance, safeIds(row));
-    if (!ctx || !row || !owner || (await ownerExists(ctx.models, owner))) return;
-    await this.removeStray(table, row, owner);
-    if (table === 'Logical_Router_Port') await this.removeEmptyRouters();
+    const nb = this.rt.conn.current('nb');
+    if (!ctx || !nb) return;
+    const due = [...this.strayDue];
+    this.strayDue.clear();
+    const byModel = new Map<
+      string,
+      { table: NbTable; row: Row; owner: { model: string; id: number } }[]
+    >();
+    for (const [id, table] of due) {
+      const row = nb.monitor.get(table, id);
+      const owner = row && ownerOfRow(this.rt.instance, safeIds(row));
+      if (!row || !owner) continue;
+      let list = byModel.get(owner.model);
+      if (!list) byModel.set(owner.model, (list = []));
+      list.push({ table, row, owner });
+    }
+    let routerPorts = false;
+    for (const [model, rows] of byModel) {
+      const known = ctx.models.registry.has(model);
+      for (let i = 0; i < rows.length; i += 1000) {
+        const chunk = rows.slice(i, i + 1000);
+        const found = known
+          ? new Set(
+              (
+                await ctx.models.getMany(
+                  model,
+                  chunk.map((r) => r.owner.id),
+                  { includeDeleted: true },
+                )
+              ).map((o) => o.id),
+            )
+          : new Set<number>();
+        for (const { table, row, owner } of chunk) {
+          if (found.has(owner.id)) continue;
+          await this.removeStray(table, row, owner);
+          if (table === 'Logical_Router_Port') routerPorts = true;
+        }
+      }
+    }
+    if (routerPorts) await this.removeEmptyRouters();
   }
 
   private async removeStray(
@@ -314,19 +356,48 @@ export class OvnObserver {
     return lines;
   }
 
-  /** Queues a refresh of a Port's feedback (computed when it runs, from the replicas). */
+  /** Ports whose feedback is to be refreshed by the next feedback job. */
+  private readonly feedbackDue = new Set<number>();
+
+  /**
+   * Queues a refresh of a Port's feedback (computed when it runs, from the replicas). The ports
+   * queued meanwhile go together: one read and one status write per thousand of them (northd
+   * binds thousands of ports at once after a big write).
+   */
   private feedback(portId: number): void {
-    this.schedule(`feedback:${String(portId)}`, () => this.writeFeedback(portId));
+    this.feedbackDue.add(portId);
+    this.schedule('feedback', () => this.writeFeedback());
   }
 
   /**
-   * Writes a Port's ovn_up and ovn_chassis, from the replicas (indexed: no scan, no round trip):
-   * its switch port by owner, the southbound Port_Binding of that name and its Chassis.
+   * Writes the queued Ports' ovn_up and ovn_chassis, from the replicas (indexed: no scan, no
+   * round trip): each one's switch port by owner, the southbound Port_Binding of that name and
+   * its Chassis. Only what differs from the Port is written.
    */
-  private async writeFeedback(portId: number): Promise<void> {
+  private async writeFeedback(): Promise<void> {
     const ctx = this.ctx;
     const nb = this.rt.conn.current('nb');
     if (!ctx || !nb) return;
+    const due = [...this.feedbackDue];
+    this.feedbackDue.clear();
+    for (let i = 0; i < due.length; i += 1000) {
+      const ids = due.slice(i, i + 1000);
+      const ports = await ctx.models.getMany('Port', ids, { includeDeleted: true });
+      const writes: StatusWriteOf[] = [];
+      for (const port of ports) {
+        const next = this.feedbackOf(nb, port.id);
+        if (
+          (port.ovn_up ?? null) !== next.ovn_up ||
+          (port.ovn_chassis ?? null) !== next.ovn_chassis
+        ) {
+          writes.push({ id: port.id, status: { feedback: { ...next } } });
+        }
+      }
+      if (writes.length) await ctx.models.setStatusMany('Port', writes);
+    }
+  }
+
+  private feedbackOf(nb: Database, portId: number): PortFeedback {
     const lsp = this.rt
       .indexes(nb)
       .lspByOwner.get(
@@ -345,21 +416,6 @@ export class OvnObserver {
     } else if (lsp) {
       next.ovn_up = typeof lsp.up === 'boolean' ? lsp.up : null;
     }
-    let port;
-    try {
-      port = await ctx.models.get('Port', portId, { includeDeleted: true });
-    } catch (err) {
-      if (err instanceof NotFoundError) return;
-      throw err;
-    }
-    if ((port.ovn_up ?? null) === next.ovn_up && (port.ovn_chassis ?? null) === next.ovn_chassis) {
-      return;
-    }
-    try {
-      await ctx.models.setStatus('Port', portId, { feedback: { ...next } });
-    } catch (err) {
-      if (err instanceof NotFoundError) return;
-      throw err;
-    }
+    return next;
   }
 }

@@ -3,6 +3,7 @@
 import {
   asStringMap,
   asStringSet,
+  insert,
   mutate,
   NamedUuid,
   OvsdbTransactionError,
@@ -14,8 +15,6 @@ import {
   type WaitOp,
 } from '../../backends/ovn/ovsdb.js';
 import { failpoint } from '../../backends/failpoint.js';
-import { NotFoundError } from '../../models/errors.js';
-import type { ModelService } from '../../models/service.js';
 import { WaitingError } from '../../synchronizer/engine.js';
 import { OvnConnection, type Database } from './connection.js';
 import {
@@ -25,6 +24,7 @@ import {
   MODEL_KEY,
   resolveInstance,
   ROLE_KEY,
+  routerIds,
 } from './names.js';
 
 export interface OvnStepOptions {
@@ -63,6 +63,35 @@ export class OvnRuntime {
 
   northbound(): Promise<Database> {
     return this.conn.northbound();
+  }
+
+  private routerMaking: Promise<boolean> | undefined;
+
+  /**
+   * Makes the deployment's router when no router of ours exists: one transaction at a time from
+   * this process (networks synced together share it), guarded by the router's absence so that
+   * another process making it meanwhile wins and this one is refused, harmlessly. True when this
+   * call made it.
+   */
+  makeRouter(db: Database): Promise<boolean> {
+    this.routerMaking ??= (async () => {
+      try {
+        await db.client.transact([
+          absent('Logical_Router', routerIds(this.instance)),
+          insert('Logical_Router', {
+            name: this.routerName,
+            external_ids: routerIds(this.instance),
+          }),
+        ]);
+        return true;
+      } catch (err) {
+        if (err instanceof OvsdbTransactionError) return false; // made meanwhile
+        throw err;
+      }
+    })().finally(() => {
+      this.routerMaking = undefined;
+    });
+    return this.routerMaking;
   }
 
   /** The northbound replica's indexes by owner and by name (made on first use per connection). */
@@ -322,21 +351,6 @@ export function mutateIf(
   mutations: Mutation[],
 ): ReturnType<typeof mutate>[] {
   return mutations.length ? [mutate(table, byUuid(id), mutations)] : [];
-}
-
-/** Whether a model object exists (a deleted one not yet reaped counts: its teardown runs). */
-export async function ownerExists(
-  models: ModelService,
-  owner: { model: string; id: number },
-): Promise<boolean> {
-  if (!models.registry.has(owner.model)) return false;
-  try {
-    await models.get(owner.model, owner.id, { includeDeleted: true });
-    return true;
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
-  }
 }
 
 export const errorText = (err: unknown): string =>

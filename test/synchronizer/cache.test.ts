@@ -133,6 +133,35 @@ describe('synchronizer: the cached view of the models', function () {
     expect((await db.service.get('Network', a.id)).backend_status).to.equal('made a');
   });
 
+  it('writes feedback in batches for a model without subclasses, and refuses it otherwise', async () => {
+    const owner = await db.service.create('Service', { name: 'fb-owner' });
+    const si = await db.service.create('ServiceInstance', { name: 'fb-si', owner_id: owner.id });
+    const [p1, p2] = await db.service.createMany('Port', [
+      { network_id: net.id, service_instance_id: si.id },
+      { network_id: net.id, service_instance_id: si.id },
+    ]);
+    await cached.setStatusMany('Port', [
+      { id: p1!.id, status: { feedback: { ovn_up: true, ovn_chassis: 'node-1' } } },
+      { id: p2!.id, status: { feedback: { ovn_up: false } } },
+    ]);
+    expect(await cached.get('Port', p1!.id)).to.include({ ovn_up: true, ovn_chassis: 'node-1' });
+    expect(await cached.get('Port', p2!.id)).to.include({ ovn_up: false, ovn_chassis: null });
+    expect((await cached.get('Port', p1!.id)).version).to.equal(1);
+    const wrong = (await cached
+      .setStatusMany('Port', [{ id: p1!.id, status: { feedback: { ip: '10.9.0.9' } } }])
+      .catch((e: unknown) => e)) as { errors: { field: string; reason: string }[] };
+    expect(wrong.errors[0]).to.deep.include({
+      field: 'ip',
+      reason: 'is not a feedback field of Port',
+    });
+    const family = (await cached
+      .setStatusMany('ServiceInstance', [
+        { id: si.id, status: { feedback: { pod_ip: '10.0.0.1' } } },
+      ])
+      .catch((e: unknown) => e)) as { errors: { field: string; reason: string }[] };
+    expect(family.errors[0]!.reason).to.match(/has subclasses/);
+  });
+
   it('caches lists until anything in their table changes', async () => {
     const list = () => cached.list('Network', { orderBy: [{ field: 'id' }] });
     const before = (await list()).items.length;
