@@ -79,6 +79,15 @@ export function goBuilds(): GoBuild[] {
         to: 'stages',
       },
     },
+    {
+      // A gRPC command-line client for tests and people, not a daemon: `rig up` only builds it.
+      name: 'grpcurl',
+      version: versions.grpcurl,
+      module: 'grpcurl',
+      packages: ['github.com/fullstorydev/grpcurl/cmd/grpcurl'],
+      // grpcurl -version prints main.version.
+      ldflags: `-s -w -X main.version=${versions.grpcurl}`,
+    },
   ];
 }
 
@@ -98,7 +107,7 @@ async function goVersion(): Promise<string> {
     return (await run('go', ['env', 'GOVERSION'])).trim();
   } catch {
     throw new Error(
-      `Go is needed to build the rig's Kubernetes, etcd and kwok (go${versions.go} or later), and 'go' was not found on PATH`,
+      `Go is needed to build the rig's Kubernetes, etcd, kwok and grpcurl (go${versions.go} or later), and 'go' was not found on PATH`,
     );
   }
 }

@@ -10,6 +10,8 @@ export interface Binaries {
   etcd: string;
   /** Folder with kwok and the kwok stages it ships. */
   kwok: string;
+  /** Folder with grpcurl, the gRPC command-line client (a tool for tests, not a daemon). */
+  grpcurl: string;
   /** PostgreSQL's bin folder (Debian's /usr/lib/postgresql/N/bin). */
   postgres: string;
 }

@@ -12,6 +12,7 @@ export interface Versions {
   kubernetes: string;
   etcd: string;
   kwok: string;
+  grpcurl: string;
   multus: string;
   go: string;
 }

@@ -115,6 +115,7 @@ export async function prepareContext(config: RigConfig): Promise<RigContext> {
       kubernetes: binDirs.kubernetes ?? '',
       etcd: binDirs.etcd ?? '',
       kwok: binDirs.kwok ?? '',
+      grpcurl: binDirs.grpcurl ?? '',
       postgres: pgBin,
     },
     kubeconfigs,
@@ -131,6 +132,7 @@ export function rigEnv(ctx: RigContext): Record<string, string> {
     DATABASE_URL: databaseUrl(ctx),
     OVN_NB_DB: ovnNbRemote(ctx),
     OVN_SB_DB: ovnSbRemote(ctx),
+    SYNCORD_GRPCURL: join(ctx.bins.grpcurl, 'grpcurl'),
   };
 }
 
@@ -337,7 +339,7 @@ async function contextForProbes(config: RigConfig): Promise<RigContext> {
   return {
     config,
     creds: await ensureCredentials(config.runDir),
-    bins: { kubernetes: '', etcd: '', kwok: '', postgres: postgresBinDir() ?? '' },
+    bins: { kubernetes: '', etcd: '', kwok: '', grpcurl: '', postgres: postgresBinDir() ?? '' },
     kubeconfigs: kubeconfigPaths(config),
     logFile: (c) => logFileOf(config, c),
   };
