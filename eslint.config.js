@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'rig/go/'] },
+  { ignores: ['node_modules/', 'dist/', 'rig/go/', 'backends/vtn/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

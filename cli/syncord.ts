@@ -5,6 +5,7 @@ import { generateMigration } from '../models/datasource.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 import { addServeCommand } from './serve.js';
+import { addVtnCommands } from './vtn.js';
 
 const program = new Command()
   .name('syncord')
@@ -44,6 +45,7 @@ migrateCmd
 
 addModelCommands(program);
 addServeCommand(program);
+addVtnCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);

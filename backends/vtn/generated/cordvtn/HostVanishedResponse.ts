@@ -1,0 +1,10 @@
+// Original file: protos/onos/vtn/VtnService.proto
+
+
+export interface HostVanishedResponse {
+  'removed'?: (boolean);
+}
+
+export interface HostVanishedResponse__Output {
+  'removed': (boolean);
+}
