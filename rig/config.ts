@@ -36,6 +36,8 @@ export interface RigConfig {
     kwok: number;
     ovnNb: number;
     ovnSb: number;
+    /** The reference VTN server (gRPC). */
+    vtn: number;
   };
   /** How many fake nodes kwok manages. */
   nodes: number;
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RigConfig {
       kwok: base + 80,
       ovnNb: base + 641,
       ovnSb: base + 642,
+      vtn: base + 551,
     },
     nodes,
   };

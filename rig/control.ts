@@ -21,6 +21,7 @@ import {
   kwok,
 } from './components/kubernetes.js';
 import { ovnNb, ovnSb, ovnNorthd, ovnNbRemote, ovnSbRemote } from './components/ovn.js';
+import { vtn, vtnAddress } from './components/vtn.js';
 import type { RigConfig } from './config.js';
 import { ensureHostPackages, ensureSystemPath, postgresBinDir, postgresUser } from './host.js';
 import { ensureCredentials, writeKubeconfig } from './pki.js';
@@ -47,6 +48,7 @@ export const components: Component[] = [
   ovnNb,
   ovnSb,
   ovnNorthd,
+  vtn,
 ];
 
 interface ComponentState {
@@ -132,6 +134,7 @@ export function rigEnv(ctx: RigContext): Record<string, string> {
     DATABASE_URL: databaseUrl(ctx),
     OVN_NB_DB: ovnNbRemote(ctx),
     OVN_SB_DB: ovnSbRemote(ctx),
+    SYNCORD_VTN_ADDRESS: vtnAddress(ctx),
     SYNCORD_GRPCURL: join(ctx.bins.grpcurl, 'grpcurl'),
   };
 }

@@ -1,5 +1,5 @@
 // How tests find the rig: the environment `rig/rig env` prints (KUBECONFIG, DATABASE_URL,
-// OVN_NB_DB, OVN_SB_DB). When the rig is not running, the first test that needs it starts it.
+// OVN_NB_DB, OVN_SB_DB, SYNCORD_VTN_ADDRESS). When the rig is not running, the first test that needs it starts it.
 import * as k8s from '@kubernetes/client-node';
 import { loadConfig } from '../../rig/config.js';
 import { isUp, readEnv, up } from '../../rig/control.js';
@@ -10,6 +10,8 @@ export interface RigEnv {
   DATABASE_URL: string;
   OVN_NB_DB: string;
   OVN_SB_DB: string;
+  /** The reference VTN server, host:port. */
+  SYNCORD_VTN_ADDRESS: string;
 }
 
 const keys: (keyof RigEnv)[] = [
@@ -18,6 +20,7 @@ const keys: (keyof RigEnv)[] = [
   'DATABASE_URL',
   'OVN_NB_DB',
   'OVN_SB_DB',
+  'SYNCORD_VTN_ADDRESS',
 ];
 
 let pending: Promise<RigEnv> | undefined;
