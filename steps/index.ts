@@ -3,6 +3,7 @@ import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
 import { ovnSteps, type OvnStepOptions } from './ovn/index.js';
 import { vsgPolicy } from './vsg/policy.js';
+import { vtnOptionsFromEnv, vtnStepSet, type VtnStepOptions } from './vtn/index.js';
 
 export interface StepSet {
   steps: SyncStep[];
@@ -13,6 +14,8 @@ export interface DefaultStepOptions {
   kubernetes?: KubernetesStepOptions;
   /** The OVN steps' options; default from $OVN_NB_DB and $OVN_SB_DB (none: no OVN steps). */
   ovn?: OvnStepOptions;
+  /** The VTN steps' options; default from $SYNCORD_VTN_ADDRESS (none: no VTN steps). */
+  vtn?: VtnStepOptions;
   log?: (line: string) => void;
 }
 
@@ -38,10 +41,17 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
   const log = options.log ?? ((line: string) => process.stderr.write(`[syncord] ${line}\n`));
   const ovn = options.ovn ?? ovnOptionsFromEnv(process.env, log);
   if (!ovn) log('OVN steps skipped: OVN_NB_DB is not set');
+  const vtn = options.vtn ?? vtnOptionsFromEnv(process.env, log);
+  if (!vtn) log('VTN steps skipped: SYNCORD_VTN_ADDRESS is not set');
   // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
   // pod to report the interface (the first step that waits stops the rest).
   return {
-    steps: [...(ovn ? ovnSteps(ovn) : []), ...kubernetesSteps(options.kubernetes)],
+    // VTN last: a host is detected once the pod runs.
+    steps: [
+      ...(ovn ? ovnSteps(ovn) : []),
+      ...kubernetesSteps(options.kubernetes),
+      ...(vtn ? vtnStepSet(vtn).steps : []),
+    ],
     policies: [vsgPolicy],
   };
 }

@@ -47,7 +47,15 @@ export interface SyncStep {
    * Objects of the observed model to reconcile again when another object changes (an edited
    * Network re-runs the pods on it): called for every committed change of another model.
    */
-  affectedBy?(change: { model: string; id: number }, ctx: StepContext): Promise<number[]>;
+  affectedBy?(
+    change: { model: string; id: number; status: boolean },
+    ctx: StepContext,
+  ): Promise<number[]>;
+  /**
+   * Ask affectedBy about status and feedback writes too (`status` true), not only about edits:
+   * for a step that acts on what another object reports (a pod that became Running).
+   */
+  affectedByStatus?: boolean;
   stop?(): Promise<void>;
 }
 
@@ -134,7 +142,7 @@ export class Engine {
    * fan-out lists its ports; 50 of them in a row held up everything behind them). A change seen
    * again while its fan-out waits is asked once.
    */
-  private readonly fanOuts = new KeyedCoalescer<{ model: string; id: number }>(
+  private readonly fanOuts = new KeyedCoalescer<{ model: string; id: number; status: boolean }>(
     (_key, change) => this.fanOut(change),
     { concurrency: 4 },
   );
@@ -252,12 +260,17 @@ export class Engine {
         for await (const change of watchChanges(this.options.url, { from, signal })) {
           from = change.cursor;
           this.cache?.invalidate(change.model, change.id);
-          // Our own status writes, and reaps, need no work.
-          if (change.op === 'status' || change.op === 'reap') continue;
-          this.queue.add(keyOf(change.model, change.id));
-          if (this.fansOut(change.model)) {
-            const c = { model: change.model, id: change.id };
-            this.fanOuts.push(keyOf(c.model, c.id), () => c);
+          // Reaps need no work; a status write needs none on its object (it is the
+          // synchronizer's own), only on the objects of steps that act on what it reports.
+          if (change.op === 'reap') continue;
+          const status = change.op === 'status';
+          if (!status) this.queue.add(keyOf(change.model, change.id));
+          if (this.fansOut(change.model, status)) {
+            const c = { model: change.model, id: change.id, status };
+            // An edit and a status write of one object waiting together: asked as an edit.
+            this.fanOuts.push(keyOf(c.model, c.id), (pending) =>
+              pending ? { ...c, status: pending.status && status } : c,
+            );
           }
         }
       } catch (err) {
@@ -269,25 +282,31 @@ export class Engine {
     }
   }
 
+  /** Whether a step asks about a change of this model (of its status only, when `status`). */
+  private asks(step: SyncStep, model: string, status: boolean): boolean {
+    return (
+      step.affectedBy !== undefined &&
+      (!status || step.affectedByStatus === true) &&
+      !this.registry.get(step.observes).family.includes(model)
+    );
+  }
+
   /** Whether any step may be affected by a change to this model (another model's step). */
-  private fansOut(model: string): boolean {
-    let known = this.fanOutModels.get(model);
+  private fansOut(model: string, status: boolean): boolean {
+    const key = `${model}:${String(status)}`;
+    let known = this.fanOutModels.get(key);
     if (known === undefined) {
-      known = [...this.allSteps()].some(
-        (step) => step.affectedBy && !this.registry.get(step.observes).family.includes(model),
-      );
-      this.fanOutModels.set(model, known);
+      known = [...this.allSteps()].some((step) => this.asks(step, model, status));
+      this.fanOutModels.set(key, known);
     }
     return known;
   }
   private readonly fanOutModels = new Map<string, boolean>();
 
   /** Asks the steps that declare it which of their objects a change affects, and queues them. */
-  private async fanOut(change: { model: string; id: number }): Promise<void> {
+  private async fanOut(change: { model: string; id: number; status: boolean }): Promise<void> {
     for (const step of this.allSteps()) {
-      if (!step.affectedBy || this.registry.get(step.observes).family.includes(change.model)) {
-        continue;
-      }
+      if (!step.affectedBy || !this.asks(step, change.model, change.status)) continue;
       try {
         const ids = await step.affectedBy(change, this.ctx);
         const m = this.registry.get(step.observes);

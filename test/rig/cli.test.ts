@@ -49,6 +49,7 @@ const all = [
   'ovn-nb',
   'ovn-sb',
   'ovn-northd',
+  'vtn',
 ];
 
 describe('rig: command line', function () {

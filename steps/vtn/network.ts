@@ -1,0 +1,133 @@
+// Network → VTN ServiceNetwork: type (the model's VTN network type), segment id (the VNI), subnet,
+// service IP (the gateway) and providers (the networks of the services this network's service
+// depends on, from ServiceDependency). As XOS's vtn-service did, a network without a segment id
+// is not pushed: VTN cannot carry it (the status says so).
+import { NotFoundError } from '../../models/errors.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
+import type { ServiceNetwork } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
+import { marks, vtnNetworkId } from './names.js';
+import { vtnCall, type VtnRuntime } from './runtime.js';
+
+const PAGE = 5000;
+
+async function getOrUndefined(
+  models: ModelService,
+  model: string,
+  id: unknown,
+): Promise<ModelObject | undefined> {
+  if (typeof id !== 'number') return undefined;
+  try {
+    return await models.get(model, id);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+async function all(
+  models: ModelService,
+  model: string,
+  filter: { field: string; op?: 'in'; value: unknown }[],
+) {
+  const out: ModelObject[] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await models.list(model, {
+      filter,
+      pageSize: PAGE,
+      ...(pageToken ? { pageToken } : {}),
+    });
+    out.push(...page.items);
+    pageToken = page.nextPageToken ?? undefined;
+  } while (pageToken);
+  return out;
+}
+
+/**
+ * The networks a network's instances may reach: for each ServiceDependency whose subscriber is
+ * the service of the network's slice, with connect_method `private`, the networks of the
+ * provider service's slices (UNIDIRECTIONAL: the subscriber reaches the provider).
+ */
+export async function providersOf(models: ModelService, network: ModelObject): Promise<number[]> {
+  const slice = await getOrUndefined(models, 'Slice', network.owner_id);
+  if (!slice || typeof slice.service_id !== 'number') return [];
+  const deps = await all(models, 'ServiceDependency', [
+    { field: 'subscriber_service', value: slice.service_id },
+  ]);
+  const providerServices = deps
+    .filter((d) => d.connect_method === 'private')
+    .map((d) => d.provider_service_id as number);
+  if (providerServices.length === 0) return [];
+  const slices = await all(models, 'Slice', [
+    { field: 'service', op: 'in', value: providerServices },
+  ]);
+  if (slices.length === 0) return [];
+  const nets = await all(models, 'Network', [
+    { field: 'owner', op: 'in', value: slices.map((s) => s.id) },
+  ]);
+  return nets
+    .map((n) => n.id)
+    .filter((id) => id !== network.id)
+    .sort((a, b) => a - b);
+}
+
+/** The ServiceNetwork a Network becomes, or why it has none. */
+export async function serviceNetworkOf(
+  rt: VtnRuntime,
+  models: ModelService,
+  network: ModelObject,
+): Promise<ServiceNetwork | string> {
+  if (typeof network.segment_id !== 'number') {
+    return 'not in VTN: the network has no segment_id (VTN needs its VNI)';
+  }
+  const providers = await providersOf(models, network);
+  return {
+    id: vtnNetworkId(rt.instance, network.id),
+    name: typeof network.name === 'string' ? network.name : '',
+    type: network.type as ServiceNetwork['type'],
+    segment_id: network.segment_id,
+    subnet: String(network.subnet),
+    service_ip: typeof network.gateway === 'string' ? network.gateway : '',
+    providers: providers.map((id) => ({
+      id: vtnNetworkId(rt.instance, id),
+      type: 'UNIDIRECTIONAL' as const,
+    })),
+    annotations: marks(rt.instance, { model: 'Network', id: network.id }),
+  };
+}
+
+export function networkStep(rt: VtnRuntime): SyncStep {
+  return {
+    name: 'vtn/network',
+    observes: 'Network',
+    batch: 100,
+
+    async sync(network: ModelObject, ctx: StepContext): Promise<string> {
+      const want = await serviceNetworkOf(rt, ctx.models, network);
+      const id = vtnNetworkId(rt.instance, network.id);
+      if (typeof want === 'string') {
+        // Pushed before, when it had a segment id: no longer.
+        const removed = await vtnCall('network', () => rt.client.deleteNetwork(id));
+        return removed ? `${want}; removed service network ${id}` : want;
+      }
+      await vtnCall(`network ${id}`, () => rt.client.putNetwork(want));
+      const providers = want.providers?.length
+        ? `, providers ${want.providers.map((p) => p.id).join(', ')}`
+        : '';
+      return `service network ${id} (${String(want.type)}, VNI ${String(want.segment_id)}, ${String(want.subnet)}${providers})`;
+    },
+
+    async delete(network: ModelObject): Promise<string> {
+      const id = vtnNetworkId(rt.instance, network.id);
+      const removed = await rt.client.deleteNetwork(id);
+      return removed ? `removed service network ${id}` : `no service network ${id} to remove`;
+    },
+
+    /** Providers follow ServiceDependency and the slices' services. */
+    async affectedBy(change, ctx): Promise<number[]> {
+      if (change.model !== 'ServiceDependency' && change.model !== 'Slice') return [];
+      return (await all(ctx.models, 'Network', [])).map((n) => n.id);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// What the VTN steps share: the options, one client, and the translation of VTN's refusals into
+// what the engine records.
+import { VtnCallError, VtnClient, type VtnClientOptions } from '../../backends/vtn/client.js';
+import { WaitingError } from '../../synchronizer/engine.js';
+import { resolveInstance } from '../ovn/names.js';
+import * as grpc from '@grpc/grpc-js';
+
+export interface VtnStepOptions {
+  /** The VTN server, host:port (e.g. $SYNCORD_VTN_ADDRESS). */
+  address: string;
+  /** This deployment's name in the annotations; default $SYNCORD_INSTANCE, else `syncord`. */
+  instance?: string;
+  client?: VtnClientOptions;
+  /** How often the observer lists VTN's objects to remove strays (default 5 minutes). */
+  sweepMs?: number;
+  log?: (line: string) => void;
+}
+
+export class VtnRuntime {
+  readonly instance: string;
+  readonly client: VtnClient;
+  readonly log: (line: string) => void;
+
+  constructor(readonly options: VtnStepOptions) {
+    this.instance = resolveInstance(options.instance);
+    this.client = new VtnClient(options.address, options.client);
+    this.log = options.log ?? (() => undefined);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/**
+ * Runs a VTN call for a step: a refusal because something it needs is not in VTN yet (a network
+ * for a port, a provider network) makes the step wait instead of fail; the rest is an error with
+ * VTN's words (the engine backs off and retries).
+ */
+export async function vtnCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof VtnCallError && err.code === grpc.status.FAILED_PRECONDITION) {
+      if (/does not exist/.test(err.details)) {
+        throw new WaitingError(`waiting: VTN says ${err.details} (${what})`, 2000);
+      }
+    }
+    throw err;
+  }
+}
