@@ -11,9 +11,10 @@ import { toResult, type Benchmark, type Result, type Target } from './harness.js
 import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
 import { ovnBenchmark } from './ovn.js';
+import { vtnBenchmark } from './vtn.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark, ovnBenchmark];
+const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark, ovnBenchmark, vtnBenchmark];
 
 const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];
 
@@ -22,7 +23,7 @@ const USAGE = `usage: npm run bench -- [name...] [--scale N[,N...]] [--json]
 Runs the benchmarks named (all when none is), each in scratch databases on DATABASE_URL's server
 (the embedded server when DATABASE_URL is unset), and prints every figure against its floor.
 converge also needs the rig's Kubernetes (KUBECONFIG), ovn its OVN northbound database
-(OVN_NB_DB): eval "$(rig/rig env)" first.
+(OVN_NB_DB), vtn its VTN server (SYNCORD_VTN_ADDRESS): eval "$(rig/rig env)" first.
 
   --scale N,M   run at these scales (default: each benchmark's own)
   --json        print the results as JSON instead of a table

@@ -164,13 +164,6 @@ function inside(s: Subnet, ip: string): boolean {
   return a.family === s.family && contains(s, a.value);
 }
 
-function overlaps(a: Subnet, b: Subnet): boolean {
-  if (a.family !== b.family) return false;
-  const aLast = a.network + a.size - 1n;
-  const bLast = b.network + b.size - 1n;
-  return a.network <= bLast && b.network <= aLast;
-}
-
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function matches(annotationsOf: Record<string, string>, wanted: Record<string, string> = {}) {
@@ -368,13 +361,6 @@ export class VtnStore extends EventEmitter<{ change: [StoreEvent] }> {
           'FAILED_PRECONDITION',
           `network.segment_id: ${String(n.segment_id)} is network ${other.id}'s`,
           'network.segment_id',
-        );
-      }
-      if (overlaps(s, parseCidr(other.subnet))) {
-        throw new VtnError(
-          'FAILED_PRECONDITION',
-          `network.subnet: ${n.subnet} overlaps network ${other.id}'s ${other.subnet}`,
-          'network.subnet',
         );
       }
     }

@@ -110,11 +110,6 @@ describe('vtn: the reference server and the contract', function () {
         /segment_id: 1001 is network n1's/,
       ],
       [
-        net('bad', 9, { subnet: '10.77.1.128/25', service_ip: '10.77.1.129' }),
-        grpc.status.FAILED_PRECONDITION,
-        /overlaps network n1's/,
-      ],
-      [
         net('bad', 9, { providers: [{ id: 'nope' }] }),
         grpc.status.FAILED_PRECONDITION,
         /provider network nope does not exist/,

@@ -22,7 +22,7 @@ export interface ServiceNetwork {
    */
   'segment_id'?: (number | string | Long);
   /**
-   * "a.b.c.d/n" (or IPv6); networks' subnets never overlap.
+   * "a.b.c.d/n" (or IPv6).
    */
   'subnet'?: (string);
   /**
@@ -54,7 +54,7 @@ export interface ServiceNetwork__Output {
    */
   'segment_id': (string);
   /**
-   * "a.b.c.d/n" (or IPv6); networks' subnets never overlap.
+   * "a.b.c.d/n" (or IPv6).
    */
   'subnet': (string);
   /**

@@ -30,8 +30,8 @@ import type { WatchRequest as _cordvtn_WatchRequest, WatchRequest__Output as _co
 export interface VtnServiceClient extends grpc.Client {
   /**
    * Creates a network. ALREADY_EXISTS when the id exists with other values (an identical one is
-   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id or subnet
-   * is another network's.
+   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id is another
+   * network's.
    */
   CreateNetwork(argument: _cordvtn_CreateNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cordvtn_ServiceNetwork__Output>): grpc.ClientUnaryCall;
   CreateNetwork(argument: _cordvtn_CreateNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cordvtn_ServiceNetwork__Output>): grpc.ClientUnaryCall;
@@ -39,8 +39,8 @@ export interface VtnServiceClient extends grpc.Client {
   CreateNetwork(argument: _cordvtn_CreateNetworkRequest, callback: grpc.requestCallback<_cordvtn_ServiceNetwork__Output>): grpc.ClientUnaryCall;
   /**
    * Creates a network. ALREADY_EXISTS when the id exists with other values (an identical one is
-   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id or subnet
-   * is another network's.
+   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id is another
+   * network's.
    */
   createNetwork(argument: _cordvtn_CreateNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cordvtn_ServiceNetwork__Output>): grpc.ClientUnaryCall;
   createNetwork(argument: _cordvtn_CreateNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cordvtn_ServiceNetwork__Output>): grpc.ClientUnaryCall;
@@ -228,8 +228,8 @@ export interface VtnServiceClient extends grpc.Client {
 export interface VtnServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
    * Creates a network. ALREADY_EXISTS when the id exists with other values (an identical one is
-   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id or subnet
-   * is another network's.
+   * returned as is); FAILED_PRECONDITION when a provider is missing or the segment id is another
+   * network's.
    */
   CreateNetwork: grpc.handleUnaryCall<_cordvtn_CreateNetworkRequest__Output, _cordvtn_ServiceNetwork>;
   
