@@ -1,6 +1,7 @@
 // The ONOS-VTN steps: Network → ServiceNetwork, Port → ServicePort and, while its instance runs,
 // a VTN host; and the observer that keeps a replica of VTN from its Watch stream, repairs drift,
 // refills a VTN that came back empty and sweeps strays.
+import { readFileSync } from 'node:fs';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import { networkStep } from './network.js';
 import { VtnObserver } from './observer.js';
@@ -35,15 +36,38 @@ export function vtnStepSet(options: VtnStepOptions): VtnSteps {
   };
 }
 
-/** The VTN options the environment gives: SYNCORD_VTN_ADDRESS (required), SYNCORD_INSTANCE. */
+/**
+ * The VTN options the environment gives: SYNCORD_VTN_ADDRESS (required), SYNCORD_INSTANCE, and
+ * for TLS SYNCORD_VTN_CA (the CA to trust; "system" for the system's roots), with
+ * SYNCORD_VTN_CERT and SYNCORD_VTN_KEY for a client certificate (files, PEM).
+ */
 export function vtnOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   log?: (line: string) => void,
 ): VtnStepOptions | undefined {
   const address = env.SYNCORD_VTN_ADDRESS?.trim();
   if (!address) return undefined;
+  const read = (name: string): Buffer | undefined => {
+    const file = env[name]?.trim();
+    if (!file || file === 'system') return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${name}=${file}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  };
+  const tls = env.SYNCORD_VTN_CA?.trim()
+    ? {
+        ca: read('SYNCORD_VTN_CA'),
+        cert: read('SYNCORD_VTN_CERT'),
+        key: read('SYNCORD_VTN_KEY'),
+      }
+    : undefined;
   return {
     address,
+    ...(tls ? { client: { tls } } : {}),
     ...(env.SYNCORD_INSTANCE ? { instance: env.SYNCORD_INSTANCE } : {}),
     ...(log ? { log } : {}),
   };

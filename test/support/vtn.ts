@@ -14,10 +14,16 @@ export interface VtnProcess {
 }
 
 /** Starts `syncord vtn-server` on `listen` (default any free port) with its state in `state`. */
-export async function spawnVtn(options: { state?: string; listen?: string }): Promise<VtnProcess> {
+export async function spawnVtn(options: {
+  state?: string;
+  listen?: string;
+  /** More flags, e.g. --tls-cert and --tls-key. */
+  args?: string[];
+}): Promise<VtnProcess> {
   const args = ['--import', 'tsx', 'cli/syncord.ts', 'vtn-server'];
   args.push('--listen', options.listen ?? '127.0.0.1:0');
   if (options.state) args.push('--state', options.state);
+  args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

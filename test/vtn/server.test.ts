@@ -4,7 +4,7 @@
 // client that meets a server answering garbage.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import type { WatchEvent__Output } from '../../backends/vtn/generated/cordvtn/Wa
 import { VLAN_NONE } from '../../backends/vtn/store.js';
 import { readEnv } from '../../rig/control.js';
 import { loadConfig } from '../../rig/config.js';
-import { eventually } from '../support/rig.js';
+import { eventually, rig } from '../support/rig.js';
 import { spawnVtn, type VtnProcess } from '../support/vtn.js';
 
 const exec = promisify(execFile);
@@ -305,6 +305,44 @@ describe('vtn: the reference server and the contract', function () {
     expect(refused)
       .to.match(/FailedPrecondition/)
       .and.match(/network nope does not exist/);
+  });
+});
+
+describe('vtn: TLS', function () {
+  this.timeout(60_000);
+  let vtn: VtnProcess | undefined;
+  after(async () => {
+    await vtn?.stop();
+  });
+
+  it('serves TLS with a certificate; a client trusting its CA gets in, others do not', async () => {
+    // The rig's CA and its serving certificate for 127.0.0.1 (rig/pki.ts).
+    const env = await rig();
+    const pki = join(env.SYNCORD_RIG_DIR, 'pki');
+    vtn = await spawnVtn({
+      args: ['--tls-cert', join(pki, 'apiserver.crt'), '--tls-key', join(pki, 'apiserver.key')],
+    });
+    expect(vtn.banner).to.include('(TLS)');
+    // By name (the certificate has DNS:localhost): TLS takes no IP address as a server name.
+    const trusted = new VtnClient(vtn.address.replace('127.0.0.1', 'localhost'), {
+      deadlineMs: 3000,
+      tls: { ca: readFileSync(join(pki, 'ca.crt')) },
+    });
+    const plain = new VtnClient(vtn.address, { deadlineMs: 3000 });
+    const stranger = new VtnClient(vtn.address.replace('127.0.0.1', 'localhost'), {
+      deadlineMs: 3000,
+      tls: {},
+    });
+    try {
+      expect(await trusted.listNetworks()).to.deep.equal([]);
+      expect((await refusal(plain.listNetworks())).unavailable).to.equal(true);
+      const err = await refusal(stranger.listNetworks());
+      expect(err.message).to.match(/^VTN at localhost:\d+ unreachable/);
+    } finally {
+      trusted.close();
+      plain.close();
+      stranger.close();
+    }
   });
 });
 
