@@ -28,7 +28,7 @@ export function vtnStepSet(options: VtnStepOptions): VtnSteps {
   };
   return {
     steps: [
-      { ...networkStep(runtime), ...shared },
+      { ...networkStep(runtime, observer), ...shared },
       { ...portStep(runtime, observer), ...shared },
     ],
     observer,

@@ -7,6 +7,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import type { ServiceNetwork } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
 import { marks, vtnNetworkId } from './names.js';
+import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
 
 const PAGE = 5000;
@@ -72,12 +73,20 @@ export async function providersOf(models: ModelService, network: ModelObject): P
     .sort((a, b) => a - b);
 }
 
+/** A ServiceNetwork as the step sends it: every field set. */
+export type WantedNetwork = Required<
+  Pick<
+    ServiceNetwork,
+    'id' | 'name' | 'type' | 'segment_id' | 'subnet' | 'service_ip' | 'annotations'
+  >
+> & { providers: { id: string; type: 'UNIDIRECTIONAL' | 'BIDIRECTIONAL' }[] };
+
 /** The ServiceNetwork a Network becomes, or why it has none. */
 export async function serviceNetworkOf(
   rt: VtnRuntime,
   models: ModelService,
   network: ModelObject,
-): Promise<ServiceNetwork | string> {
+): Promise<WantedNetwork | string> {
   if (typeof network.segment_id !== 'number') {
     return 'not in VTN: the network has no segment_id (VTN needs its VNI)';
   }
@@ -85,7 +94,7 @@ export async function serviceNetworkOf(
   return {
     id: vtnNetworkId(rt.instance, network.id),
     name: typeof network.name === 'string' ? network.name : '',
-    type: network.type as ServiceNetwork['type'],
+    type: network.type as NonNullable<ServiceNetwork['type']>,
     segment_id: network.segment_id,
     subnet: String(network.subnet),
     service_ip: typeof network.gateway === 'string' ? network.gateway : '',
@@ -97,7 +106,7 @@ export async function serviceNetworkOf(
   };
 }
 
-export function networkStep(rt: VtnRuntime): SyncStep {
+export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
   return {
     name: 'vtn/network',
     observes: 'Network',
@@ -108,14 +117,16 @@ export function networkStep(rt: VtnRuntime): SyncStep {
       const id = vtnNetworkId(rt.instance, network.id);
       if (typeof want === 'string') {
         // Pushed before, when it had a segment id: no longer.
+        if (seen.synced && !seen.networks.has(id)) return want;
         const removed = await vtnCall('network', () => rt.client.deleteNetwork(id));
         return removed ? `${want}; removed service network ${id}` : want;
       }
-      await vtnCall(`network ${id}`, () => rt.client.putNetwork(want));
-      const providers = want.providers?.length
+      // VTN has it as wanted already (by the watch's replica): no call.
+      if (!seen.hasNetwork(want)) await vtnCall(`network ${id}`, () => rt.client.putNetwork(want));
+      const providers = want.providers.length
         ? `, providers ${want.providers.map((p) => p.id).join(', ')}`
         : '';
-      return `service network ${id} (${String(want.type)}, VNI ${String(want.segment_id)}, ${String(want.subnet)}${providers})`;
+      return `service network ${id} (${String(want.type)}, VNI ${String(want.segment_id)}, ${want.subnet}${providers})`;
     },
 
     async delete(network: ModelObject): Promise<string> {

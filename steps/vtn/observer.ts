@@ -14,6 +14,7 @@ import type { StepContext } from '../../synchronizer/engine.js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { macToOnos } from '../../models/ipam/address.js';
 import { INSTANCE_KEY, ownerOf } from './names.js';
+import type { WantedNetwork } from './network.js';
 import type { VtnRuntime } from './runtime.js';
 
 type Plain<T> = { [K in keyof T]?: unknown };
@@ -141,6 +142,28 @@ export class VtnObserver {
       Array.isArray(p.floating_address_pairs) &&
       p.floating_address_pairs.length === 0 &&
       sameMap(p.annotations, want.annotations)
+    );
+  }
+
+  /** Whether VTN has this network (by the replica), as wanted. */
+  hasNetwork(want: WantedNetwork): boolean {
+    if (!this.synced) return false;
+    const n = this.networks.get(want.id);
+    if (!n) return false;
+    const providers = Array.isArray(n.providers)
+      ? (n.providers as { id: string; type: string }[])
+      : [];
+    return (
+      n.name === want.name &&
+      n.type === want.type &&
+      String(n.segment_id) === String(want.segment_id) &&
+      n.subnet === want.subnet &&
+      n.service_ip === want.service_ip &&
+      providers.length === want.providers.length &&
+      providers.every(
+        (p, i) => p.id === want.providers[i]!.id && p.type === want.providers[i]!.type,
+      ) &&
+      sameMap(n.annotations, want.annotations)
     );
   }
 

@@ -284,6 +284,48 @@ describe('vtn: the steps against the reference server', function () {
     await h.client.deletePort(`${netId}-foreign`);
   });
 
+  it('a resync of synced objects makes no call to VTN (the watch replica answers)', async () => {
+    const owner = await h.svc.create('Service', { name: `${h.instance}-quiet` });
+    const net = await h.svc.create('Network', { name: `${h.instance}-qnet`, ...plan(6) });
+    const si = await h.svc.create('ServiceInstance', {
+      name: `${h.instance}-qsi`,
+      owner_id: owner.id,
+    });
+    const ports = await h.svc.createMany(
+      'Port',
+      Array.from({ length: 20 }, () => ({ network_id: net.id, service_instance_id: si.id })),
+    );
+    for (const p of ports) await synced(h, 'Port', p.id);
+    await eventually('the engine idle', () => Promise.resolve(h.engine.idle() || undefined));
+    // Count every call the steps' client makes from here.
+    const client = h.set.runtime.client;
+    const calls: string[] = [];
+    for (const m of [
+      'putNetwork',
+      'putPort',
+      'deleteNetwork',
+      'deletePort',
+      'hostDetected',
+      'hostVanished',
+    ] as const) {
+      const original = client[m].bind(client) as (...a: unknown[]) => Promise<unknown>;
+      (client as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => {
+        calls.push(m);
+        return original(...a);
+      };
+    }
+    const queued = await h.engine.resync();
+    expect(queued).to.be.at.least(21);
+    await eventually('the resync done', () => Promise.resolve(h.engine.idle() || undefined));
+    expect(calls).to.deep.equal([]);
+    // And an edit makes exactly the call it needs.
+    await h.svc.update('Network', net.id, { type: 'FLAT' });
+    await eventually('the edit pushed', () =>
+      Promise.resolve(calls.includes('putNetwork') || undefined),
+    );
+    expect(calls.filter((c) => c === 'putNetwork')).to.have.length(1);
+  });
+
   it('answers grpcurl with what the steps pushed', async function () {
     const env = await rig();
     const grpcurl = process.env.SYNCORD_GRPCURL;
