@@ -2,15 +2,13 @@
 // and server reflection (so grpcurl works as is). It is what the tests run against, what the rig
 // starts (`syncord vtn-server`), and what an ONOS-side adapter would mirror.
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProto } from 'grpc-health-check';
-import * as protoLoader from '@grpc/proto-loader';
 import type { HostProto } from './generated/net/HostProto.js';
 import type { VtnServiceHandlers } from './generated/cordvtn/VtnService.js';
 import type { ServiceNetwork } from './generated/cordvtn/ServiceNetwork.js';
 import type { ServicePort } from './generated/cordvtn/ServicePort.js';
 import type { WatchEvent } from './generated/cordvtn/WatchEvent.js';
-import { resolvableDescriptors, SERVICE_NAME, vtnProto } from './proto.js';
+import { addStandardServices } from '../grpc/standard.js';
+import { SERVICE_NAME, vtnProto } from './proto.js';
 import {
   VtnError,
   VtnStore,
@@ -154,12 +152,6 @@ export function vtnHandlers(store: VtnStore): VtnServiceHandlers {
   };
 }
 
-function healthDefinition(): protoLoader.PackageDefinition {
-  const def = protoLoader.loadSync(healthProto, { keepCase: true, longs: String, enums: String });
-  resolvableDescriptors(def);
-  return def;
-}
-
 export interface VtnServer {
   /** "127.0.0.1:50051": where it listens. */
   address: string;
@@ -181,9 +173,7 @@ export async function startVtnServer(options: {
   const { definition, grpcType } = vtnProto();
   const server = new grpc.Server();
   server.addService(grpcType.cordvtn.VtnService.service, vtnHandlers(store));
-  new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' }).addToServer(server);
-  // Reflection describes the health service too, so that grpcurl can call it as is.
-  new ReflectionService({ ...definition, ...healthDefinition() }).addToServer(server);
+  addStandardServices(server, definition, [SERVICE_NAME]);
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [
         { private_key: options.tls.key, cert_chain: options.tls.cert },

@@ -1,0 +1,332 @@
+// The model API's protobuf contract, generated from the model registry: a message per model
+// (its bookkeeping, then its fields, named as the model service names them: a reference is
+// `<field>_id`), and one ModelService with List, Get, Create, Update and Delete per model, as
+// XOS's gRPC API had them (ListSlice, GetSlice, ...).
+//
+// Field numbers never move: `field-numbers.json` next to the proto remembers the number of every
+// model field ever generated; a new field takes the next free number of its message, a removed
+// one is `reserved`, so that a client built against an older proto keeps reading and writing the
+// fields both know. `npm run protos` regenerates both files; a test fails when they are stale.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FieldDef, Registry, ResolvedModel } from '../models/registry.js';
+import { columnOf } from '../models/schema.js';
+
+export const API_PROTO_DIR = fileURLToPath(new URL('../protos/syncord/v1', import.meta.url));
+export const API_PROTO_FILE = `${API_PROTO_DIR}/models.proto`;
+export const FIELD_NUMBERS_FILE = `${API_PROTO_DIR}/field-numbers.json`;
+export const API_PACKAGE = 'syncord.v1';
+
+/** Bookkeeping every message has, with fixed numbers below FIRST_FIELD. */
+export const BOOKKEEPING_FIELDS: {
+  name: string;
+  type: string;
+  number: number;
+  optional?: boolean;
+  readOnly: boolean;
+  comment: string;
+}[] = [
+  { name: 'id', type: 'int32', number: 1, readOnly: true, comment: 'Assigned on create.' },
+  { name: 'name', type: 'string', number: 2, optional: true, readOnly: false, comment: '' },
+  {
+    name: 'leaf_model',
+    type: 'string',
+    number: 3,
+    readOnly: true,
+    comment: "The object's own model (a VNFServiceInstance read as a ServiceInstance says so).",
+  },
+  {
+    name: 'version',
+    type: 'int32',
+    number: 4,
+    readOnly: true,
+    comment: 'Bumped by every edit; Update and Delete may name it (expected_version).',
+  },
+  { name: 'created_at', type: 'google.protobuf.Timestamp', number: 5, readOnly: true, comment: '' },
+  { name: 'updated_at', type: 'google.protobuf.Timestamp', number: 6, readOnly: true, comment: '' },
+  {
+    name: 'no_sync',
+    type: 'bool',
+    number: 7,
+    optional: true,
+    readOnly: false,
+    comment: 'Keep the synchronizer off this object.',
+  },
+  {
+    name: 'write_protect',
+    type: 'bool',
+    number: 8,
+    optional: true,
+    readOnly: false,
+    comment: 'Refuse edits and deletes.',
+  },
+  {
+    name: 'backend_code',
+    type: 'int32',
+    number: 9,
+    readOnly: true,
+    comment: "The synchronizer's: 0 pending, 1 ok, 2 error.",
+  },
+  {
+    name: 'backend_status',
+    type: 'string',
+    number: 10,
+    readOnly: true,
+    comment: 'What was done, what it waits for, or the error.',
+  },
+  {
+    name: 'failures',
+    type: 'int32',
+    number: 11,
+    readOnly: true,
+    comment: 'Failed attempts in a row.',
+  },
+  {
+    name: 'next_attempt_at',
+    type: 'google.protobuf.Timestamp',
+    number: 12,
+    readOnly: true,
+    comment: 'When it retries after an error.',
+  },
+  {
+    name: 'synced_version',
+    type: 'int32',
+    number: 13,
+    readOnly: true,
+    comment: 'The version the backend has.',
+  },
+  { name: 'policed_version', type: 'int32', number: 14, readOnly: true, comment: '' },
+  { name: 'policy_code', type: 'int32', number: 15, readOnly: true, comment: '' },
+  { name: 'policy_status', type: 'string', number: 16, readOnly: true, comment: '' },
+  {
+    name: 'deleted_at',
+    type: 'google.protobuf.Timestamp',
+    number: 17,
+    readOnly: true,
+    comment: 'Set while a deleted object is torn down.',
+  },
+];
+export const FIRST_FIELD = 20;
+
+/** The proto type of a model field. */
+export function protoType(def: FieldDef): string {
+  switch (def.type) {
+    case 'integer':
+    case 'reference':
+      return 'int32';
+    case 'float':
+      return 'double';
+    case 'boolean':
+      return 'bool';
+    case 'json':
+      return 'google.protobuf.Value';
+    case 'timestamp':
+      return 'google.protobuf.Timestamp';
+    default:
+      return 'string';
+  }
+}
+
+const MESSAGE_TYPES = new Set(['google.protobuf.Value', 'google.protobuf.Timestamp']);
+
+export interface FieldNumbers {
+  /** Per message: field name → number. */
+  numbers: Record<string, Record<string, number>>;
+  /** Per message: numbers and names no longer used, never to be reused. */
+  reserved: Record<string, { numbers: number[]; names: string[] }>;
+}
+
+export interface ApiField {
+  name: string;
+  def: FieldDef;
+  number: number;
+  type: string;
+}
+
+/** A model's API fields (its own and inherited), numbered from the lock. */
+export function apiFields(m: ResolvedModel, lock: FieldNumbers): ApiField[] {
+  const numbers = lock.numbers[m.name] ?? {};
+  return Object.entries(m.allFields).map(([field, def]) => {
+    const name = columnOf(field, def);
+    const number = numbers[name];
+    if (number === undefined) throw new Error(`${m.name}.${name} has no field number`);
+    return { name, def, number, type: protoType(def) };
+  });
+}
+
+export function readFieldNumbers(file = FIELD_NUMBERS_FILE): FieldNumbers {
+  if (!existsSync(file)) return { numbers: {}, reserved: {} };
+  return JSON.parse(readFileSync(file, 'utf8')) as FieldNumbers;
+}
+
+/** The lock brought up to the registry: new fields numbered, removed ones reserved. */
+export function updateFieldNumbers(registry: Registry, old: FieldNumbers): FieldNumbers {
+  const next: FieldNumbers = { numbers: {}, reserved: structuredClone(old.reserved) };
+  for (const m of registry.models()) {
+    const before = old.numbers[m.name] ?? {};
+    const reserved = (next.reserved[m.name] ??= { numbers: [], names: [] });
+    const current: Record<string, number> = {};
+    let max = Math.max(FIRST_FIELD - 1, ...Object.values(before), ...reserved.numbers);
+    for (const [field, def] of Object.entries(m.allFields)) {
+      const name = columnOf(field, def);
+      current[name] = before[name] ?? ++max;
+    }
+    for (const [name, number] of Object.entries(before)) {
+      if (current[name] === undefined) {
+        reserved.numbers.push(number);
+        reserved.names.push(name);
+      }
+    }
+    if (reserved.numbers.length === 0) delete next.reserved[m.name];
+    next.numbers[m.name] = current;
+  }
+  return next;
+}
+
+const comment = (text: string, indent: string) =>
+  text
+    ? text
+        .split('\n')
+        .map((l) => `${indent}// ${l}`)
+        .join('\n') + '\n'
+    : '';
+
+function fieldComment(def: FieldDef, readOnly: boolean): string {
+  const parts: string[] = [];
+  if (def.help) parts.push(def.help.replace(/\.$/, ''));
+  if (def.required) parts.push('required');
+  if (def.choices) parts.push(`one of ${def.choices.join(', ')}`);
+  if (def.reference) parts.push(`a ${def.reference.model} id`);
+  if (def.immutable) parts.push('set on create only');
+  if (def.type === 'password') parts.push('write-only: never returned');
+  if (readOnly) parts.push('read-only: the synchronizer reports it');
+  if (def.default !== undefined && def.default !== null && typeof def.default !== 'object') {
+    parts.push(`default ${JSON.stringify(def.default)}`);
+  }
+  return parts.length ? `${parts.join('; ')}.` : '';
+}
+
+/** The proto text for the registry, with the field numbers of `lock`. */
+export function renderProto(registry: Registry, lock: FieldNumbers): string {
+  const out: string[] = [];
+  out.push(`// GENERATED by api/protogen.ts from the model registry (npm run protos). Do not edit.
+//
+// Syncord's model API: a message per model and a ModelService with List, Get, Create, Update and
+// Delete per model. Errors are standard gRPC status codes, with google.rpc.BadRequest field
+// violations for bad input: INVALID_ARGUMENT (a field and the reason), NOT_FOUND, ALREADY_EXISTS
+// (a unique name or address taken, naming its holder), ABORTED (expected_version is stale: read
+// again), FAILED_PRECONDITION (in use, write-protected). Read-only fields (the synchronizer's
+// bookkeeping and feedback) are refused in writes. Field numbers are stable across versions
+// (field-numbers.json).
+syntax = "proto3";
+
+package ${API_PACKAGE};
+
+import "google/protobuf/field_mask.proto";
+import "google/protobuf/struct.proto";
+import "google/protobuf/timestamp.proto";
+
+// A condition of a List: field op value. op is eq (default), ne, lt, le, gt, ge, in (value a
+// list), contains (text), isnull, notnull.
+message Filter {
+  string field = 1;
+  string op = 2;
+  google.protobuf.Value value = 3;
+}
+
+message OrderBy {
+  string field = 1;
+  bool desc = 2;
+}
+
+message ListRequest {
+  repeated Filter filter = 1;
+  repeated OrderBy order_by = 2;
+  // Default 100, at most 5000.
+  int32 page_size = 3;
+  // From the previous page's next_page_token.
+  string page_token = 4;
+}
+
+message GetRequest {
+  int32 id = 1;
+}
+
+message DeleteRequest {
+  int32 id = 1;
+  // Refuse (ABORTED) unless the object is at this version.
+  optional int32 expected_version = 2;
+}
+
+message DeleteResponse {
+  int32 id = 1;
+  // The object as it is now: deleted_at set while its backends are torn down.
+  int32 version = 2;
+}
+`);
+  for (const m of registry.models()) {
+    const fields = apiFields(m, lock);
+    out.push('');
+    out.push(
+      comment(`${m.description}${m.extends ? ` A kind of ${m.extends}.` : ''}`, '').trimEnd(),
+    );
+    out.push(`message ${m.name} {`);
+    for (const b of BOOKKEEPING_FIELDS) {
+      const text = b.readOnly ? `${b.comment}${b.comment ? ' ' : ''}Read-only.` : b.comment;
+      out.push(comment(text, '  ').trimEnd());
+      out.push(`  ${b.optional ? 'optional ' : ''}${b.type} ${b.name} = ${String(b.number)};`);
+    }
+    for (const f of fields) {
+      const text = fieldComment(f.def, f.def.feedback === true);
+      if (text) out.push(comment(text, '  ').trimEnd());
+      const optional = MESSAGE_TYPES.has(f.type) ? '' : 'optional ';
+      out.push(`  ${optional}${f.type} ${f.name} = ${String(f.number)};`);
+    }
+    const reserved = lock.reserved[m.name];
+    if (reserved?.numbers.length) {
+      out.push(`  reserved ${reserved.numbers.join(', ')};`);
+      out.push(`  reserved ${reserved.names.map((n) => `"${n}"`).join(', ')};`);
+    }
+    out.push('}');
+    out.push('');
+    out.push(`message List${m.name}Response {`);
+    out.push(`  repeated ${m.name} items = 1;`);
+    out.push('  // Empty on the last page.');
+    out.push('  string next_page_token = 2;');
+    out.push('}');
+    out.push('');
+    out.push(`message Update${m.name}Request {`);
+    out.push('  // Its id names the object; the fields set (or those in update_mask) are written.');
+    out.push(`  ${m.name} object = 1;`);
+    out.push('  google.protobuf.FieldMask update_mask = 2;');
+    out.push('  // Refuse (ABORTED) unless the object is at this version.');
+    out.push('  optional int32 expected_version = 3;');
+    out.push('}');
+  }
+  out.push('');
+  out.push('service ModelService {');
+  for (const m of registry.models()) {
+    out.push(`  rpc List${m.name}(ListRequest) returns (List${m.name}Response);`);
+    out.push(`  rpc Get${m.name}(GetRequest) returns (${m.name});`);
+    out.push(`  rpc Create${m.name}(${m.name}) returns (${m.name});`);
+    out.push(`  rpc Update${m.name}(Update${m.name}Request) returns (${m.name});`);
+    out.push(`  rpc Delete${m.name}(DeleteRequest) returns (DeleteResponse);`);
+  }
+  out.push('}');
+  return out.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n') + '\n';
+}
+
+/** Writes the proto and the field numbers for the registry; returns what changed. */
+export function writeApiProto(registry: Registry): { proto: boolean; numbers: boolean } {
+  const lock = updateFieldNumbers(registry, readFieldNumbers());
+  const lockText = `${JSON.stringify(lock, null, 2)}\n`;
+  const proto = renderProto(registry, lock);
+  const changed = {
+    proto: !existsSync(API_PROTO_FILE) || readFileSync(API_PROTO_FILE, 'utf8') !== proto,
+    numbers:
+      !existsSync(FIELD_NUMBERS_FILE) || readFileSync(FIELD_NUMBERS_FILE, 'utf8') !== lockText,
+  };
+  if (changed.numbers) writeFileSync(FIELD_NUMBERS_FILE, lockText);
+  if (changed.proto) writeFileSync(API_PROTO_FILE, proto);
+  return changed;
+}

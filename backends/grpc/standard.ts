@@ -1,0 +1,28 @@
+// The services every Syncord gRPC server offers besides its own: health checking
+// (grpc.health.v1) and server reflection (both versions), so that grpcurl and load balancers
+// work as is.
+import type * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProto } from 'grpc-health-check';
+import { resolvableDescriptors } from './descriptors.js';
+
+function healthDefinition(): protoLoader.PackageDefinition {
+  const def = protoLoader.loadSync(healthProto, { keepCase: true, longs: String, enums: String });
+  resolvableDescriptors(def);
+  return def;
+}
+
+/** Adds health (SERVING for '' and each named service) and reflection of `definition`. */
+export function addStandardServices(
+  server: grpc.Server,
+  definition: protoLoader.PackageDefinition,
+  services: string[],
+): HealthImplementation {
+  const statuses: Record<string, 'SERVING'> = { '': 'SERVING' };
+  for (const s of services) statuses[s] = 'SERVING';
+  const health = new HealthImplementation(statuses);
+  health.addToServer(server);
+  new ReflectionService({ ...definition, ...healthDefinition() }).addToServer(server);
+  return health;
+}
