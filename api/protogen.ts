@@ -161,10 +161,11 @@ export function readFieldNumbers(file = FIELD_NUMBERS_FILE): FieldNumbers {
 
 /** The lock brought up to the registry: new fields numbered, removed ones reserved. */
 export function updateFieldNumbers(registry: Registry, old: FieldNumbers): FieldNumbers {
-  const next: FieldNumbers = { numbers: {}, reserved: structuredClone(old.reserved) };
+  const next: FieldNumbers = { numbers: {}, reserved: {} };
   for (const m of registry.models()) {
     const before = old.numbers[m.name] ?? {};
-    const reserved = (next.reserved[m.name] ??= { numbers: [], names: [] });
+    const was = old.reserved[m.name];
+    const reserved = { numbers: [...(was?.numbers ?? [])], names: [...(was?.names ?? [])] };
     const current: Record<string, number> = {};
     let max = Math.max(FIRST_FIELD - 1, ...Object.values(before), ...reserved.numbers);
     for (const [field, def] of Object.entries(m.allFields)) {
@@ -177,7 +178,9 @@ export function updateFieldNumbers(registry: Registry, old: FieldNumbers): Field
         reserved.names.push(name);
       }
     }
-    if (reserved.numbers.length === 0) delete next.reserved[m.name];
+    // A name that is back (with a new number) is no longer reserved; its old number stays so.
+    reserved.names = reserved.names.filter((n) => current[n] === undefined);
+    if (reserved.numbers.length) next.reserved[m.name] = reserved;
     next.numbers[m.name] = current;
   }
   return next;
@@ -283,8 +286,8 @@ message DeleteResponse {
       out.push(`  ${optional}${f.type} ${f.name} = ${String(f.number)};`);
     }
     const reserved = lock.reserved[m.name];
-    if (reserved?.numbers.length) {
-      out.push(`  reserved ${reserved.numbers.join(', ')};`);
+    if (reserved?.numbers.length) out.push(`  reserved ${reserved.numbers.join(', ')};`);
+    if (reserved?.names.length) {
       out.push(`  reserved ${reserved.names.map((n) => `"${n}"`).join(', ')};`);
     }
     out.push('}');

@@ -1,0 +1,430 @@
+// The model API over gRPC: the ModelService of protos/syncord/v1/models.proto (generated from
+// the registry), each RPC one call of the model service (models/service.ts), so validation is the
+// model layer's and nothing is half-applied. Errors become standard status codes with
+// google.rpc.BadRequest field violations in the status details; bookkeeping and feedback fields
+// are refused in writes. Health checking and reflection are served too (grpcurl works as is).
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  PreconditionError,
+  ValidationError,
+  type FieldProblem,
+} from '../models/errors.js';
+import type { Registry, ResolvedModel } from '../models/registry.js';
+import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
+import { addStandardServices } from '../backends/grpc/standard.js';
+import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
+import {
+  API_PACKAGE,
+  API_PROTO_DIR,
+  BOOKKEEPING_FIELDS,
+  apiFields,
+  readFieldNumbers,
+  type ApiField,
+} from './protogen.js';
+
+export const MODEL_SERVICE = `${API_PACKAGE}.ModelService`;
+
+export const API_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+  includeDirs: [API_PROTO_DIR],
+};
+
+export function apiDefinition(): protoLoader.PackageDefinition {
+  const def = protoLoader.loadSync('models.proto', API_LOADER_OPTIONS);
+  resolvableDescriptors(def);
+  return def;
+}
+
+// ---------------------------------------------------------------------------------------------
+// google.protobuf.Value and Timestamp as proto-loader gives them, to and from plain values.
+
+type ProtoValue = Record<string, unknown>;
+
+export function toValue(v: unknown): ProtoValue {
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  return {
+    structValue: {
+      fields: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toValue(x)])),
+    },
+  };
+}
+
+export function fromValue(v: unknown): unknown {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as ProtoValue;
+  if ('numberValue' in o) return o.numberValue;
+  if ('stringValue' in o) return o.stringValue;
+  if ('boolValue' in o) return o.boolValue;
+  if ('listValue' in o) {
+    const values = (o.listValue as { values?: unknown[] } | undefined)?.values ?? [];
+    return values.map(fromValue);
+  }
+  if ('structValue' in o) {
+    const fields =
+      (o.structValue as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
+    return Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, fromValue(x)]));
+  }
+  return null;
+}
+
+function toTimestamp(v: unknown): { seconds: number; nanos: number } | undefined {
+  const ms = typeof v === 'string' ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+}
+
+function fromTimestamp(v: unknown): string | null {
+  if (!v || typeof v !== 'object') return null;
+  const t = v as { seconds?: number | string; nanos?: number };
+  const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  return new Date(ms).toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const rpcTypes = protobuf.Root.fromJSON({
+  nested: {
+    google: {
+      nested: {
+        protobuf: {
+          nested: {
+            Any: {
+              fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } },
+            },
+          },
+        },
+        rpc: {
+          nested: {
+            Status: {
+              fields: {
+                code: { type: 'int32', id: 1 },
+                message: { type: 'string', id: 2 },
+                details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 },
+              },
+            },
+            BadRequest: {
+              fields: {
+                field_violations: { rule: 'repeated', type: 'FieldViolation', id: 1 },
+              },
+              nested: {
+                FieldViolation: {
+                  fields: {
+                    field: { type: 'string', id: 1 },
+                    description: { type: 'string', id: 2 },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});
+const StatusType = rpcTypes.lookupType('google.rpc.Status');
+const BadRequestType = rpcTypes.lookupType('google.rpc.BadRequest');
+
+/** Field violations as google.rpc.BadRequest in a google.rpc.Status, for grpc-status-details-bin. */
+export function statusDetails(
+  code: grpc.status,
+  message: string,
+  problems: FieldProblem[],
+): Buffer {
+  const badRequest = BadRequestType.encode(
+    BadRequestType.create({
+      field_violations: problems.map((p) => ({
+        field: p.index === undefined ? p.field : `[${String(p.index)}].${p.field}`,
+        description: p.reason,
+      })),
+    }),
+  ).finish();
+  return Buffer.from(
+    StatusType.encode(
+      StatusType.create({
+        code,
+        message,
+        details: [{ type_url: 'type.googleapis.com/google.rpc.BadRequest', value: badRequest }],
+      }),
+    ).finish(),
+  );
+}
+
+/** The field violations of a status, decoded (for clients and tests). */
+export function fieldViolations(err: grpc.ServiceError): { field: string; description: string }[] {
+  const raw = err.metadata.get('grpc-status-details-bin')[0];
+  if (!raw) return [];
+  const status = StatusType.toObject(StatusType.decode(raw as Buffer)) as {
+    details?: { type_url: string; value: Uint8Array }[];
+  };
+  const out: { field: string; description: string }[] = [];
+  for (const d of status.details ?? []) {
+    if (!d.type_url.endsWith('google.rpc.BadRequest')) continue;
+    const br = BadRequestType.toObject(BadRequestType.decode(d.value)) as {
+      field_violations?: { field: string; description: string }[];
+    };
+    out.push(...(br.field_violations ?? []));
+  }
+  return out;
+}
+
+function toStatus(err: unknown): Partial<grpc.StatusObject> {
+  const withDetails = (code: grpc.status, message: string, problems: FieldProblem[]) => {
+    const metadata = new grpc.Metadata();
+    metadata.set('grpc-status-details-bin', statusDetails(code, message, problems));
+    return { code, details: message, metadata };
+  };
+  if (err instanceof AlreadyExistsError) {
+    return withDetails(grpc.status.ALREADY_EXISTS, err.message, err.errors);
+  }
+  if (err instanceof ValidationError) {
+    return withDetails(grpc.status.INVALID_ARGUMENT, err.message, err.errors);
+  }
+  if (err instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: err.message };
+  if (err instanceof ConflictError) return { code: grpc.status.ABORTED, details: err.message };
+  if (err instanceof PreconditionError) {
+    return { code: grpc.status.FAILED_PRECONDITION, details: err.message };
+  }
+  return {
+    code: grpc.status.INTERNAL,
+    details: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+const READ_ONLY_BOOKKEEPING = BOOKKEEPING_FIELDS.filter((b) => b.readOnly).map((b) => b.name);
+const WRITABLE_BOOKKEEPING = BOOKKEEPING_FIELDS.filter((b) => !b.readOnly).map((b) => b.name);
+
+class Codec {
+  readonly fields: ApiField[];
+  readonly byName: Map<string, ApiField>;
+
+  constructor(
+    readonly model: ResolvedModel,
+    lock: ReturnType<typeof readFieldNumbers>,
+  ) {
+    this.fields = apiFields(model, lock);
+    this.byName = new Map(this.fields.map((f) => [f.name, f]));
+  }
+
+  /** A model object as its message (nulls left out: proto3 optional fields absent). */
+  toMessage(obj: ModelObject): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const b of BOOKKEEPING_FIELDS) {
+      const v = obj[b.name];
+      if (v === null || v === undefined) continue;
+      out[b.name] = b.type === 'google.protobuf.Timestamp' ? toTimestamp(v) : v;
+    }
+    for (const f of this.fields) {
+      const v = obj[f.name];
+      if (f.def.type === 'password') continue;
+      if (f.type === 'google.protobuf.Value') {
+        if (v !== undefined) out[f.name] = toValue(v);
+        continue;
+      }
+      if (v === null || v === undefined) continue;
+      out[f.name] = f.type === 'google.protobuf.Timestamp' ? toTimestamp(v) : v;
+    }
+    return out;
+  }
+
+  /**
+   * The values a write message carries: the fields it sets, or those `mask` names (a named
+   * field left unset is cleared). Read-only fields are problems.
+   */
+  values(msg: Record<string, unknown>, mask?: string[]): Record<string, unknown> {
+    const problems: FieldProblem[] = [];
+    const out: Record<string, unknown> = {};
+    const present = (name: string) => msg[name] !== undefined && msg[name] !== null;
+    for (const name of READ_ONLY_BOOKKEEPING) {
+      if (name === 'id') continue;
+      if (
+        present(name) &&
+        !(typeof msg[name] === 'number' && msg[name] === 0) &&
+        msg[name] !== ''
+      ) {
+        problems.push({ field: name, reason: 'is read-only (the synchronizer writes it)' });
+      }
+    }
+    const wanted = mask ?? [
+      ...WRITABLE_BOOKKEEPING.filter(present),
+      ...this.fields.filter((f) => present(f.name)).map((f) => f.name),
+    ];
+    for (const name of wanted) {
+      if (name === 'id') continue;
+      if (WRITABLE_BOOKKEEPING.includes(name)) {
+        out[name] = present(name) ? msg[name] : null;
+        continue;
+      }
+      const f = this.byName.get(name);
+      if (!f) {
+        problems.push({
+          field: name,
+          reason: READ_ONLY_BOOKKEEPING.includes(name)
+            ? 'is read-only (the synchronizer writes it)'
+            : `is not a field of ${this.model.name}`,
+        });
+        continue;
+      }
+      if (f.def.feedback) {
+        problems.push({ field: name, reason: 'is read-only (the synchronizer reports it)' });
+        continue;
+      }
+      const v = msg[name];
+      if (f.type === 'google.protobuf.Value') out[name] = fromValue(v);
+      else if (f.type === 'google.protobuf.Timestamp') out[name] = fromTimestamp(v);
+      else out[name] = present(name) ? v : null;
+    }
+    if (problems.length) throw new ValidationError(this.model.name, problems);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Unary = grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>>;
+
+function unary(fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): Unary {
+  return (call, callback) => {
+    fn(call.request).then(
+      (res) => {
+        callback(null, res);
+      },
+      (err: unknown) => {
+        callback(toStatus(err));
+      },
+    );
+  };
+}
+
+function listOptions(req: Record<string, unknown>): ListOptions {
+  const filters = (req.filter as Record<string, unknown>[] | undefined) ?? [];
+  const orderBy = (req.order_by as Record<string, unknown>[] | undefined) ?? [];
+  return {
+    filter: filters.map((f) => ({
+      field: typeof f.field === 'string' ? f.field : '',
+      ...(f.op ? { op: f.op as NonNullable<ListOptions['filter']>[number]['op'] } : {}),
+      ...(f.value !== undefined ? { value: fromValue(f.value) } : {}),
+    })),
+    orderBy: orderBy.map((o) => ({
+      field: typeof o.field === 'string' ? o.field : '',
+      desc: o.desc === true,
+    })),
+    ...(typeof req.page_size === 'number' && req.page_size > 0 ? { pageSize: req.page_size } : {}),
+    ...(typeof req.page_token === 'string' && req.page_token ? { pageToken: req.page_token } : {}),
+  };
+}
+
+/** The handlers of every RPC of the ModelService. */
+export function modelServiceHandlers(
+  registry: Registry,
+  models: ModelService,
+): grpc.UntypedServiceImplementation {
+  const lock = readFieldNumbers();
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const m of registry.models()) {
+    const codec = new Codec(m, lock);
+    const name = m.name;
+    handlers[`List${name}`] = unary(async (req) => {
+      const page = await models.list(name, listOptions(req));
+      return {
+        items: page.items.map((o) => codec.toMessage(o)),
+        next_page_token: page.nextPageToken ?? '',
+      };
+    });
+    handlers[`Get${name}`] = unary(async (req) =>
+      codec.toMessage(await models.get(name, Number(req.id ?? 0))),
+    );
+    handlers[`Create${name}`] = unary(async (req) => {
+      if (typeof req.id === 'number' && req.id !== 0) {
+        throw new ValidationError(name, [{ field: 'id', reason: 'is assigned by the server' }]);
+      }
+      return codec.toMessage(await models.create(name, codec.values(req)));
+    });
+    handlers[`Update${name}`] = unary(async (req) => {
+      const object = (req.object as Record<string, unknown> | undefined) ?? {};
+      const id = Number(object.id ?? 0);
+      if (!id) throw new ValidationError(name, [{ field: 'object.id', reason: 'is required' }]);
+      const mask = (req.update_mask as { paths?: string[] } | undefined)?.paths;
+      const values = codec.values(object, mask?.length ? mask : undefined);
+      const expected = req.expected_version;
+      return codec.toMessage(
+        await models.update(
+          name,
+          id,
+          values,
+          typeof expected === 'number' ? { expectedVersion: expected } : {},
+        ),
+      );
+    });
+    handlers[`Delete${name}`] = unary(async (req) => {
+      const expected = req.expected_version;
+      const r = await models.delete(
+        name,
+        Number(req.id ?? 0),
+        typeof expected === 'number' ? { expectedVersion: expected } : {},
+      );
+      return { id: r.object.id, version: r.object.version };
+    });
+  }
+  return handlers;
+}
+
+export interface ApiServer {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves the model API on `listen` ("127.0.0.1:0": any free port). */
+export async function startApiServer(options: {
+  listen: string;
+  registry: Registry;
+  models: ModelService;
+}): Promise<ApiServer> {
+  const definition = apiDefinition();
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    syncord: { v1: { ModelService: { service: grpc.ServiceDefinition } } };
+  };
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  server.addService(
+    pkg.syncord.v1.ModelService.service,
+    modelServiceHandlers(options.registry, options.models),
+  );
+  addStandardServices(server, definition, [MODEL_SERVICE]);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.listen, grpc.ServerCredentials.createInsecure(), (err, p) => {
+      if (err) reject(err);
+      else resolve(p);
+    });
+  });
+  const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  return {
+    address: `${host}:${String(port)}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => {
+          resolve();
+        });
+        setTimeout(() => {
+          server.forceShutdown();
+        }, 500).unref();
+      }),
+  };
+}
