@@ -225,6 +225,7 @@ syntax = "proto3";
 
 package ${API_PACKAGE};
 
+import "google/protobuf/any.proto";
 import "google/protobuf/field_mask.proto";
 import "google/protobuf/struct.proto";
 import "google/protobuf/timestamp.proto";
@@ -265,6 +266,31 @@ message DeleteResponse {
   int32 id = 1;
   // The object as it is now: deleted_at set while its backends are torn down.
   int32 version = 2;
+}
+
+message WatchRequest {
+  // Only objects of these models (each with the models that extend it); empty: every model.
+  repeated string models = 1;
+  // Resume after this cursor (an earlier event's): every later change comes exactly once, in
+  // commit order. Empty: from now on. A cursor older than the change log keeps is OUT_OF_RANGE:
+  // list again, then watch from now.
+  string from_cursor = 2;
+}
+
+message WatchEvent {
+  // Where this change sits in the log: resume from it.
+  string cursor = 1;
+  // The object's own model.
+  string model = 2;
+  int32 id = 3;
+  // create, update, delete (deleted_at set, backends being torn down), status (the
+  // synchronizer's bookkeeping or feedback), reap (gone for good).
+  string op = 4;
+  // The object's version after the change.
+  int32 version = 5;
+  google.protobuf.Timestamp committed_at = 6;
+  // The object as it is when the event is sent (its model's message); absent once reaped.
+  google.protobuf.Any object = 7;
 }
 `);
   for (const m of registry.models()) {
@@ -308,6 +334,8 @@ message DeleteResponse {
   }
   out.push('');
   out.push('service ModelService {');
+  out.push('  // Every committed change, from now or from a cursor, as a stream.');
+  out.push('  rpc Watch(WatchRequest) returns (stream WatchEvent);');
   for (const m of registry.models()) {
     out.push(`  rpc List${m.name}(ListRequest) returns (List${m.name}Response);`);
     out.push(`  rpc Get${m.name}(GetRequest) returns (${m.name});`);

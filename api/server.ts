@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import {
   AlreadyExistsError,
   ConflictError,
+  CursorExpiredError,
   NotFoundError,
   PreconditionError,
   ValidationError,
@@ -16,11 +17,13 @@ import {
 } from '../models/errors.js';
 import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
+import { watchChanges } from '../models/watch.js';
 import { addStandardServices } from '../backends/grpc/standard.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
 import {
   API_PACKAGE,
   API_PROTO_DIR,
+  API_PROTO_FILE,
   BOOKKEEPING_FIELDS,
   apiFields,
   readFieldNumbers,
@@ -195,6 +198,9 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   }
   if (err instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: err.message };
   if (err instanceof ConflictError) return { code: grpc.status.ABORTED, details: err.message };
+  if (err instanceof CursorExpiredError) {
+    return { code: grpc.status.OUT_OF_RANGE, details: err.message };
+  }
   if (err instanceof PreconditionError) {
     return { code: grpc.status.FAILED_PRECONDITION, details: err.message };
   }
@@ -330,15 +336,95 @@ function listOptions(req: Record<string, unknown>): ListOptions {
   };
 }
 
+/** The messages of models.proto as protobufjs types, to pack objects into google.protobuf.Any. */
+let messageTypes: protobuf.Root | undefined;
+function messageType(model: string): protobuf.Type {
+  messageTypes ??= new protobuf.Root().loadSync(API_PROTO_FILE, { keepCase: true });
+  return messageTypes.lookupType(`${API_PACKAGE}.${model}`);
+}
+
+/** The Watch RPC: the change log from a cursor, each change with its object as it is now. */
+function watchHandler(
+  registry: Registry,
+  models: ModelService,
+  url: string,
+  codecs: Map<string, Codec>,
+): grpc.handleServerStreamingCall<Record<string, unknown>, Record<string, unknown>> {
+  return (call) => {
+    const abort = new AbortController();
+    const stop = () => {
+      abort.abort();
+    };
+    call.on('cancelled', stop);
+    call.on('close', stop);
+    call.on('error', stop);
+    const fail = (err: unknown) => {
+      if (abort.signal.aborted) return;
+      abort.abort();
+      // A server stream ends with a status by emitting it as an error.
+      call.emit('error', toStatus(err));
+    };
+    const run = async () => {
+      const wanted = (call.request.models as string[] | undefined) ?? [];
+      const problems = wanted
+        .map((m, i) => ({ m, i }))
+        .filter(({ m }) => !registry.has(m))
+        .map(({ m, i }) => ({ field: `models[${String(i)}]`, reason: `no model named ${m}` }));
+      if (problems.length) throw new ValidationError('WatchRequest', problems);
+      const family = [...new Set(wanted.flatMap((m) => registry.get(m).family))];
+      const from = typeof call.request.from_cursor === 'string' ? call.request.from_cursor : '';
+      for await (const change of watchChanges(url, {
+        ...(from ? { from } : {}),
+        ...(family.length ? { models: family } : {}),
+        signal: abort.signal,
+      })) {
+        let object: { type_url: string; value: Uint8Array } | undefined;
+        const codec = codecs.get(change.model);
+        if (change.op !== 'reap' && codec) {
+          try {
+            const obj = await models.get(change.model, change.id, { includeDeleted: true });
+            const type = messageType(obj.leaf_model);
+            object = {
+              type_url: `type.googleapis.com/${API_PACKAGE}.${obj.leaf_model}`,
+              value: type
+                .encode(type.fromObject(codecs.get(obj.leaf_model)!.toMessage(obj)))
+                .finish(),
+            };
+          } catch (err) {
+            if (!(err instanceof NotFoundError)) throw err;
+          }
+        }
+        const ok = call.write({
+          cursor: change.cursor,
+          model: change.model,
+          id: change.id,
+          op: change.op,
+          version: change.version,
+          committed_at: toTimestamp(change.committedAt),
+          ...(object ? { object } : {}),
+        });
+        if (!ok) await new Promise((resolve) => call.once('drain', resolve));
+        if (abort.signal.aborted) return;
+      }
+    };
+    run().then(() => {
+      if (!abort.signal.aborted) call.end();
+    }, fail);
+  };
+}
+
 /** The handlers of every RPC of the ModelService. */
 export function modelServiceHandlers(
   registry: Registry,
   models: ModelService,
+  url: string,
 ): grpc.UntypedServiceImplementation {
   const lock = readFieldNumbers();
   const handlers: grpc.UntypedServiceImplementation = {};
+  const codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
+  handlers.Watch = watchHandler(registry, models, url, codecs);
   for (const m of registry.models()) {
-    const codec = new Codec(m, lock);
+    const codec = codecs.get(m.name)!;
     const name = m.name;
     handlers[`List${name}`] = unary(async (req) => {
       const page = await models.list(name, listOptions(req));
@@ -396,6 +482,8 @@ export async function startApiServer(options: {
   listen: string;
   registry: Registry;
   models: ModelService;
+  /** The database URL, for Watch's own LISTEN connections. */
+  url: string;
 }): Promise<ApiServer> {
   const definition = apiDefinition();
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
@@ -404,7 +492,7 @@ export async function startApiServer(options: {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(
     pkg.syncord.v1.ModelService.service,
-    modelServiceHandlers(options.registry, options.models),
+    modelServiceHandlers(options.registry, options.models, options.url),
   );
   addStandardServices(server, definition, [MODEL_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
