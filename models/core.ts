@@ -310,6 +310,9 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       is_active: { type: 'boolean', default: true },
       role: ref('Role', 'restrict'),
       site: ref('Site', 'set-null'),
+      trust_domain: ref('TrustDomain', 'set-null', {
+        help: "limits the user to this trust domain's objects (none: every trust domain)",
+      }),
     },
   },
   {
