@@ -18,6 +18,7 @@ import {
 import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
 import { watchChanges } from '../models/watch.js';
+import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.js';
 import { addStandardServices } from '../backends/grpc/standard.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
 import {
@@ -190,6 +191,15 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
     metadata.set('grpc-status-details-bin', statusDetails(code, message, problems));
     return { code, details: message, metadata };
   };
+  if (err instanceof AuthError) {
+    return {
+      code:
+        err.kind === 'unauthenticated'
+          ? grpc.status.UNAUTHENTICATED
+          : grpc.status.PERMISSION_DENIED,
+      details: err.message,
+    };
+  }
   if (err instanceof AlreadyExistsError) {
     return withDetails(grpc.status.ALREADY_EXISTS, err.message, err.errors);
   }
@@ -305,16 +315,29 @@ class Codec {
 
 type Unary = grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>>;
 
-function unary(fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): Unary {
+/** A unary handler; with `auth`, only for an authenticated caller, who is passed in. */
+function unary(
+  auth: Authenticator | undefined,
+  fn: (req: Record<string, unknown>, who: Principal) => Promise<Record<string, unknown>>,
+): Unary {
+  const anonymous: Principal = {
+    userId: 0,
+    name: '',
+    role: 'viewer',
+    trustDomainId: null,
+    tokenId: 0,
+  };
   return (call, callback) => {
-    fn(call.request).then(
-      (res) => {
-        callback(null, res);
-      },
-      (err: unknown) => {
-        callback(toStatus(err));
-      },
-    );
+    (auth ? auth.authenticate(call.metadata) : Promise.resolve(anonymous))
+      .then((who) => fn(call.request, who))
+      .then(
+        (res) => {
+          callback(null, res);
+        },
+        (err: unknown) => {
+          callback(toStatus(err));
+        },
+      );
   };
 }
 
@@ -349,6 +372,7 @@ function watchHandler(
   models: ModelService,
   url: string,
   codecs: Map<string, Codec>,
+  auth: Authenticator,
 ): grpc.handleServerStreamingCall<Record<string, unknown>, Record<string, unknown>> {
   return (call) => {
     const abort = new AbortController();
@@ -365,6 +389,7 @@ function watchHandler(
       call.emit('error', toStatus(err));
     };
     const run = async () => {
+      const who = await auth.authenticate(call.metadata);
       const wanted = (call.request.models as string[] | undefined) ?? [];
       const problems = wanted
         .map((m, i) => ({ m, i }))
@@ -380,9 +405,14 @@ function watchHandler(
       })) {
         let object: { type_url: string; value: Uint8Array } | undefined;
         const codec = codecs.get(change.model);
+        // What the caller may not read is not sent (nor, for a caller limited to a trust
+        // domain, the reaping of objects it can no longer check).
+        if (ADMIN_MODELS.has(change.model) && who.role !== 'admin') continue;
+        if (change.op === 'reap' && who.trustDomainId !== null && who.role !== 'admin') continue;
         if (change.op !== 'reap' && codec) {
           try {
             const obj = await models.get(change.model, change.id, { includeDeleted: true });
+            if (!(await auth.visible(who, obj.leaf_model, obj))) continue;
             const type = messageType(obj.leaf_model);
             object = {
               type_url: `type.googleapis.com/${API_PACKAGE}.${obj.leaf_model}`,
@@ -413,41 +443,83 @@ function watchHandler(
   };
 }
 
+/** The WhoAmI answer for a caller. */
+function whoAmI(p: Principal): Record<string, unknown> {
+  return {
+    id: p.userId,
+    name: p.name,
+    role: p.role,
+    ...(p.trustDomainId !== null ? { trust_domain_id: p.trustDomainId } : {}),
+  };
+}
+
 /** The handlers of every RPC of the ModelService. */
 export function modelServiceHandlers(
   registry: Registry,
   models: ModelService,
   url: string,
+  auth: Authenticator,
 ): grpc.UntypedServiceImplementation {
   const lock = readFieldNumbers();
   const handlers: grpc.UntypedServiceImplementation = {};
   const codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
-  handlers.Watch = watchHandler(registry, models, url, codecs);
+  handlers.Watch = watchHandler(registry, models, url, codecs, auth);
+  handlers.Login = unary(undefined, async (req) => {
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    const r = await auth.login(text(req.username), text(req.password));
+    return {
+      token: r.token,
+      ...(r.expiresAt ? { expires_at: toTimestamp(r.expiresAt) } : {}),
+      user: whoAmI(r.principal),
+    };
+  });
+  handlers.Logout = unary(auth, async (_req, who) => {
+    await auth.logout(who);
+    return {};
+  });
+  handlers.WhoAmI = unary(auth, (_req, who) => Promise.resolve(whoAmI(who)));
   for (const m of registry.models()) {
     const codec = codecs.get(m.name)!;
     const name = m.name;
-    handlers[`List${name}`] = unary(async (req) => {
+    /** The object, if the caller may see it; NOT_FOUND otherwise (existence is not told). */
+    const readable = async (who: Principal, id: number) => {
+      const obj = await models.get(name, id);
+      if (!(await auth.visible(who, name, obj))) throw new NotFoundError(name, id);
+      return obj;
+    };
+    handlers[`List${name}`] = unary(auth, async (req, who) => {
+      auth.checkRead(who, name);
       const page = await models.list(name, listOptions(req));
-      return {
-        items: page.items.map((o) => codec.toMessage(o)),
-        next_page_token: page.nextPageToken ?? '',
-      };
+      const items: Record<string, unknown>[] = [];
+      for (const o of page.items) {
+        if (await auth.visible(who, name, o)) items.push(codec.toMessage(o));
+      }
+      return { items, next_page_token: page.nextPageToken ?? '' };
     });
-    handlers[`Get${name}`] = unary(async (req) =>
-      codec.toMessage(await models.get(name, Number(req.id ?? 0))),
-    );
-    handlers[`Create${name}`] = unary(async (req) => {
+    handlers[`Get${name}`] = unary(auth, async (req, who) => {
+      auth.checkRead(who, name);
+      return codec.toMessage(await readable(who, Number(req.id ?? 0)));
+    });
+    handlers[`Create${name}`] = unary(auth, async (req, who) => {
+      auth.checkWrite(who, name);
       if (typeof req.id === 'number' && req.id !== 0) {
         throw new ValidationError(name, [{ field: 'id', reason: 'is assigned by the server' }]);
       }
-      return codec.toMessage(await models.create(name, codec.values(req)));
+      const values = codec.values(req);
+      await auth.checkScope(who, name, values);
+      return codec.toMessage(await models.create(name, values));
     });
-    handlers[`Update${name}`] = unary(async (req) => {
+    handlers[`Update${name}`] = unary(auth, async (req, who) => {
+      auth.checkWrite(who, name);
       const object = (req.object as Record<string, unknown> | undefined) ?? {};
       const id = Number(object.id ?? 0);
       if (!id) throw new ValidationError(name, [{ field: 'object.id', reason: 'is required' }]);
       const mask = (req.update_mask as { paths?: string[] } | undefined)?.paths;
       const values = codec.values(object, mask?.length ? mask : undefined);
+      const current = await readable(who, id);
+      // Both where it is and where the edit would put it must be the caller's.
+      await auth.checkScope(who, name, current);
+      await auth.checkScope(who, name, { ...current, ...values });
       const expected = req.expected_version;
       return codec.toMessage(
         await models.update(
@@ -458,11 +530,14 @@ export function modelServiceHandlers(
         ),
       );
     });
-    handlers[`Delete${name}`] = unary(async (req) => {
+    handlers[`Delete${name}`] = unary(auth, async (req, who) => {
+      auth.checkWrite(who, name);
+      const id = Number(req.id ?? 0);
+      await auth.checkScope(who, name, await readable(who, id));
       const expected = req.expected_version;
       const r = await models.delete(
         name,
-        Number(req.id ?? 0),
+        id,
         typeof expected === 'number' ? { expectedVersion: expected } : {},
       );
       return { id: r.object.id, version: r.object.version };
@@ -492,7 +567,12 @@ export async function startApiServer(options: {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(
     pkg.syncord.v1.ModelService.service,
-    modelServiceHandlers(options.registry, options.models, options.url),
+    modelServiceHandlers(
+      options.registry,
+      options.models,
+      options.url,
+      new Authenticator(options.models, options.registry),
+    ),
   );
   addStandardServices(server, definition, [MODEL_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {

@@ -39,11 +39,19 @@ interface WatchEvent {
   object?: { type_url: string; value: Buffer };
 }
 
-function clientFor(address: string): {
+function clientFor(
+  address: string,
+  token?: string,
+): {
   call(method: string): Call;
   watch(req: Obj): grpc.ClientReadableStream<WatchEvent>;
   close(): void;
 } {
+  const metadata = () => {
+    const md = new grpc.Metadata();
+    if (token) md.set('authorization', `Bearer ${token}`);
+    return md;
+  };
   const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
     syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
   };
@@ -53,15 +61,20 @@ function clientFor(address: string): {
       new Promise((resolve, reject) => {
         const fn = client[method] as (
           r: Obj,
+          md: grpc.Metadata,
           cb: (e: grpc.ServiceError | null, res?: Obj) => void,
         ) => void;
-        fn.call(client, req, (e, res) => {
+        fn.call(client, req, metadata(), (e, res) => {
           if (e) reject(e);
           else resolve(res ?? {});
         });
       }),
     watch: (req) =>
-      (client.Watch as (r: Obj) => grpc.ClientReadableStream<WatchEvent>).call(client, req),
+      (client.Watch as (r: Obj, md: grpc.Metadata) => grpc.ClientReadableStream<WatchEvent>).call(
+        client,
+        req,
+        metadata(),
+      ),
     close: () => {
       client.close();
     },
@@ -102,6 +115,26 @@ async function refused(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return err as grpc.ServiceError;
 }
 
+const PASSWORD = 'correct horse battery';
+
+/** A user with a role (made as needed), limited to a trust domain when given. */
+async function makeUser(
+  db: ScratchDb,
+  name: string,
+  role: string,
+  trustDomainId?: number,
+): Promise<{ id: number; name: string }> {
+  const roles = await db.service.list('Role', { filter: [{ field: 'name', value: role }] });
+  const r = roles.items[0] ?? (await db.service.create('Role', { name: role }));
+  const u = await db.service.create('User', {
+    name,
+    password: PASSWORD,
+    role_id: r.id,
+    ...(trustDomainId ? { trust_domain_id: trustDomainId } : {}),
+  });
+  return { id: u.id, name };
+}
+
 describe('api: the gRPC model service', function () {
   this.timeout(60_000);
   let db: ScratchDb;
@@ -117,7 +150,12 @@ describe('api: the gRPC model service', function () {
       models: db.service,
       url: db.url,
     });
-    client = clientFor(api.address);
+    const admin = await makeUser(db, 'root', 'admin');
+    const login = await clientFor(api.address).call('Login')({
+      username: admin.name,
+      password: PASSWORD,
+    });
+    client = clientFor(api.address, login.token as string);
   });
   after(async () => {
     client.close();
@@ -258,7 +296,10 @@ describe('api: the gRPC model service', function () {
       process.stderr.write('[test] no grpcurl: run rig/rig up, which builds it\n');
       this.skip();
     }
-    const run = async (...args: string[]) => (await exec(grpcurl, ['-plaintext', ...args])).stdout;
+    const login = await client.call('Login')({ username: 'root', password: PASSWORD });
+    const auth = ['-H', `authorization: Bearer ${String(login.token)}`];
+    const run = async (...args: string[]) =>
+      (await exec(grpcurl, ['-plaintext', ...auth, ...args])).stdout;
     const services = await run(api.address, 'list');
     expect(services).to.include('syncord.v1.ModelService').and.include('grpc.health.v1.Health');
     const made = JSON.parse(
@@ -278,6 +319,7 @@ describe('api: the gRPC model service', function () {
     // reflection. grpcurl stops at -max-time (a deadline), which is how a watch is left.
     const watched = await exec(grpcurl, [
       '-plaintext',
+      ...auth,
       '-max-time',
       '2',
       '-d',

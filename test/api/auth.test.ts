@@ -1,0 +1,331 @@
+// Authentication and authorization of the model API, table-driven: every kind of call by every
+// kind of caller (admin, operator, viewer, an operator limited to trust domain A, and no token),
+// with the status each must get. Trust domain A and B each have a slice and a network; sites are
+// shared. Expected codes are written out, not computed from the rules under test.
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { apiDefinition, startApiServer, type ApiServer } from '../../api/server.js';
+import { scratchDb, type ScratchDb } from '../support/db.js';
+
+type Obj = Record<string, unknown>;
+type Actor = 'admin' | 'operator' | 'viewer' | 'opA' | 'anonymous';
+const ACTORS: Actor[] = ['admin', 'operator', 'viewer', 'opA', 'anonymous'];
+const PASSWORD = 'correct horse battery';
+
+type Code = 'OK' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'NOT_FOUND';
+
+function call(address: string, token: string | undefined, method: string, req: Obj): Promise<Obj> {
+  const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
+    syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
+  };
+  const client = new pkg.syncord.v1.ModelService(address, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  return new Promise<Obj>((resolve, reject) => {
+    const fn = client[method] as (
+      r: Obj,
+      m: grpc.Metadata,
+      cb: (e: grpc.ServiceError | null, res?: Obj) => void,
+    ) => void;
+    fn.call(client, req, md, (e, res) => {
+      client.close();
+      if (e) reject(e);
+      else resolve(res ?? {});
+    });
+  });
+}
+
+const codeOf = (p: Promise<unknown>): Promise<Code> =>
+  p.then(
+    () => 'OK',
+    (e: unknown) => grpc.status[(e as grpc.ServiceError).code] as Code,
+  );
+
+describe('api: who may do what (every call by every kind of caller)', function () {
+  this.timeout(120_000);
+  let db: ScratchDb;
+  let api: ApiServer;
+  const tokens = new Map<Actor, string | undefined>();
+  let w: {
+    sliceA: number;
+    sliceB: number;
+    netA: number;
+    netB: number;
+    site: number;
+    tdA: number;
+  };
+
+  before(async function () {
+    this.timeout(10 * 60_000);
+    db = await scratchDb();
+    api = await startApiServer({
+      listen: '127.0.0.1:0',
+      registry: db.registry,
+      models: db.service,
+      url: db.url,
+    });
+    const svc = db.service;
+    const owner = await svc.create('Service', { name: 'owner' });
+    const site = await svc.create('Site', { name: 'site' });
+    const tdA = await svc.create('TrustDomain', { name: 'td-a', owner_id: owner.id });
+    const tdB = await svc.create('TrustDomain', { name: 'td-b', owner_id: owner.id });
+    const sliceA = await svc.create('Slice', {
+      name: 'a',
+      site_id: site.id,
+      trust_domain_id: tdA.id,
+    });
+    const sliceB = await svc.create('Slice', {
+      name: 'b',
+      site_id: site.id,
+      trust_domain_id: tdB.id,
+    });
+    const netA = await svc.create('Network', {
+      name: 'net-a',
+      subnet: '10.1.0.0/24',
+      owner_id: sliceA.id,
+    });
+    const netB = await svc.create('Network', {
+      name: 'net-b',
+      subnet: '10.2.0.0/24',
+      owner_id: sliceB.id,
+    });
+    w = {
+      sliceA: sliceA.id,
+      sliceB: sliceB.id,
+      netA: netA.id,
+      netB: netB.id,
+      site: site.id,
+      tdA: tdA.id,
+    };
+    const role = async (name: string) => (await svc.create('Role', { name })).id;
+    const roles = {
+      admin: await role('admin'),
+      operator: await role('operator'),
+      viewer: await role('viewer'),
+    };
+    const users: [Actor, number, number | undefined][] = [
+      ['admin', roles.admin, undefined],
+      ['operator', roles.operator, undefined],
+      ['viewer', roles.viewer, undefined],
+      ['opA', roles.operator, tdA.id],
+    ];
+    for (const [actor, roleId, td] of users) {
+      await svc.create('User', {
+        name: actor,
+        password: PASSWORD,
+        role_id: roleId,
+        ...(td ? { trust_domain_id: td } : {}),
+      });
+      const r = await call(api.address, undefined, 'Login', {
+        username: actor,
+        password: PASSWORD,
+      });
+      tokens.set(actor, r.token as string);
+    }
+    tokens.set('anonymous', undefined);
+  });
+  after(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  // Each row: a call (made fresh for each actor: names stay unique) and the code per actor.
+  const rows: [string, (a: Actor) => [string, Obj], Record<Actor, Code>][] = [
+    [
+      'WhoAmI',
+      () => ['WhoAmI', {}],
+      { admin: 'OK', operator: 'OK', viewer: 'OK', opA: 'OK', anonymous: 'UNAUTHENTICATED' },
+    ],
+    [
+      'ListNetwork',
+      () => ['ListNetwork', {}],
+      { admin: 'OK', operator: 'OK', viewer: 'OK', opA: 'OK', anonymous: 'UNAUTHENTICATED' },
+    ],
+    [
+      'GetNetwork of A',
+      () => ['GetNetwork', { id: w.netA }],
+      { admin: 'OK', operator: 'OK', viewer: 'OK', opA: 'OK', anonymous: 'UNAUTHENTICATED' },
+    ],
+    [
+      'GetNetwork of B',
+      () => ['GetNetwork', { id: w.netB }],
+      { admin: 'OK', operator: 'OK', viewer: 'OK', opA: 'NOT_FOUND', anonymous: 'UNAUTHENTICATED' },
+    ],
+    [
+      'CreateNetwork in A',
+      (a) => [
+        'CreateNetwork',
+        {
+          name: `new-a-${a}`,
+          subnet: `10.3.${String(ACTORS.indexOf(a))}.0/24`,
+          owner_id: w.sliceA,
+        },
+      ],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'OK',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'CreateNetwork in B',
+      (a) => [
+        'CreateNetwork',
+        {
+          name: `new-b-${a}`,
+          subnet: `10.4.${String(ACTORS.indexOf(a))}.0/24`,
+          owner_id: w.sliceB,
+        },
+      ],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'UpdateNetwork of A',
+      () => ['UpdateNetwork', { object: { id: w.netA, mtu: 1400 } }],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'OK',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'UpdateNetwork of B',
+      () => ['UpdateNetwork', { object: { id: w.netB, mtu: 1400 } }],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'NOT_FOUND',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'UpdateNetwork moving A to B',
+      () => [
+        'UpdateNetwork',
+        { object: { id: w.netA, owner_id: w.sliceB }, update_mask: { paths: ['owner_id'] } },
+      ],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'CreateSite (shared)',
+      (a) => ['CreateSite', { name: `site-${a}` }],
+      {
+        admin: 'OK',
+        operator: 'OK',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'GetSite (shared)',
+      () => ['GetSite', { id: w.site }],
+      { admin: 'OK', operator: 'OK', viewer: 'OK', opA: 'OK', anonymous: 'UNAUTHENTICATED' },
+    ],
+    [
+      'ListUser',
+      () => ['ListUser', {}],
+      {
+        admin: 'OK',
+        operator: 'PERMISSION_DENIED',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'CreateUser',
+      (a) => ['CreateUser', { name: `u-${a}`, password: PASSWORD }],
+      {
+        admin: 'OK',
+        operator: 'PERMISSION_DENIED',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+    [
+      'ListApiToken',
+      () => ['ListApiToken', {}],
+      {
+        admin: 'OK',
+        operator: 'PERMISSION_DENIED',
+        viewer: 'PERMISSION_DENIED',
+        opA: 'PERMISSION_DENIED',
+        anonymous: 'UNAUTHENTICATED',
+      },
+    ],
+  ];
+
+  it('gives each caller the status of the table', async () => {
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const [label, make, expected] of rows) {
+      for (const actor of ACTORS) {
+        // Moving net A to B is tried last per actor and put back, so each actor starts alike.
+        const [method, req] = make(actor);
+        const code = await codeOf(call(api.address, tokens.get(actor), method, req));
+        got.push(`${label} by ${actor}: ${code}`);
+        want.push(`${label} by ${actor}: ${expected[actor]}`);
+        if (label.startsWith('UpdateNetwork moving') && code === 'OK') {
+          await db.service.update('Network', w.netA, { owner_id: w.sliceA });
+        }
+      }
+    }
+    expect(got).to.deep.equal(want);
+  });
+
+  it('lists only what a caller limited to a trust domain may see', async () => {
+    const seen = async (actor: Actor) =>
+      ((await call(api.address, tokens.get(actor), 'ListNetwork', {})).items as Obj[]).map(
+        (n) => n.name,
+      );
+    expect(await seen('opA'))
+      .to.include('net-a')
+      .and.not.include('net-b');
+    expect(await seen('operator'))
+      .to.include('net-a')
+      .and.include('net-b');
+    const me = await call(api.address, tokens.get('opA'), 'WhoAmI', {});
+    expect(me).to.include({ name: 'opA', role: 'operator', trust_domain_id: w.tdA });
+  });
+
+  it('refuses a wrong password, and a token after Logout', async () => {
+    const wrong = await codeOf(
+      call(api.address, undefined, 'Login', { username: 'admin', password: 'nope-nope' }),
+    );
+    expect(wrong).to.equal('UNAUTHENTICATED');
+    const r = await call(api.address, undefined, 'Login', {
+      username: 'viewer',
+      password: PASSWORD,
+    });
+    const token = r.token as string;
+    expect(await codeOf(call(api.address, token, 'WhoAmI', {}))).to.equal('OK');
+    await call(api.address, token, 'Logout', {});
+    expect(await codeOf(call(api.address, token, 'WhoAmI', {}))).to.equal('UNAUTHENTICATED');
+    // Only the token's hash is stored.
+    const stored = await db.sql.query<{ token_hash: string }>('SELECT token_hash FROM api_token');
+    expect(
+      stored.rows.every(
+        (t) => /^[0-9a-f]{64}$/.test(t.token_hash) && !token.includes(t.token_hash),
+      ),
+    ).to.equal(true);
+  });
+});
