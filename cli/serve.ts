@@ -18,43 +18,60 @@ function parseListen(text: string): { host: string; port: number } {
 export function addServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the synchronizer, with /healthz, /readyz and /metrics over HTTP')
+    .description(
+      'run the synchronizer and the gRPC model API, with /healthz, /readyz and /metrics over HTTP (the first admin from SYNCORD_ADMIN_PASSWORD)',
+    )
     .option('--listen <host:port>', 'where the HTTP endpoints listen', '127.0.0.1:8080')
     .option('--workers <n>', 'objects reconciled at once', '8')
     .option('--resync <seconds>', 'period of the full level-triggered resync', '300')
     .option('--no-sync', 'serve the endpoints without synchronizing (e.g. an API-only replica)')
-    .action(async (opts: { listen: string; workers: string; resync: string; sync: boolean }) => {
-      const { host, port } = parseListen(opts.listen);
-      const workers = Number(opts.workers);
-      const resync = Number(opts.resync);
-      if (!Number.isInteger(workers) || workers < 1) {
-        throw new CliError(`--workers ${opts.workers}: a positive integer`);
-      }
-      if (!(resync > 0))
-        throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
-      const { steps, policies } = defaultSteps();
-      const server = await serve({
-        registry: defaultRegistry(),
-        steps,
-        policies,
-        host,
-        port,
-        workers,
-        resyncMs: resync * 1000,
-        sync: opts.sync,
-      });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`[syncord] ${signal}: stopping\n`);
-          server
-            .stop()
-            .catch((err: unknown) => {
-              process.stderr.write(`[syncord] stop failed: ${String(err)}\n`);
-            })
-            .finally(resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-    });
+    .option(
+      '--api-listen <host:port>',
+      'where the gRPC model API listens ("off": not served)',
+      '127.0.0.1:50051',
+    )
+    .action(
+      async (opts: {
+        listen: string;
+        workers: string;
+        resync: string;
+        sync: boolean;
+        apiListen: string;
+      }) => {
+        const { host, port } = parseListen(opts.listen);
+        const api = opts.apiListen === 'off' ? false : parseListen(opts.apiListen);
+        const workers = Number(opts.workers);
+        const resync = Number(opts.resync);
+        if (!Number.isInteger(workers) || workers < 1) {
+          throw new CliError(`--workers ${opts.workers}: a positive integer`);
+        }
+        if (!(resync > 0))
+          throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
+        const { steps, policies } = defaultSteps();
+        const server = await serve({
+          registry: defaultRegistry(),
+          steps,
+          policies,
+          host,
+          port,
+          workers,
+          resyncMs: resync * 1000,
+          sync: opts.sync,
+          api,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            process.stderr.write(`[syncord] ${signal}: stopping\n`);
+            server
+              .stop()
+              .catch((err: unknown) => {
+                process.stderr.write(`[syncord] stop failed: ${String(err)}\n`);
+              })
+              .finally(resolve);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      },
+    );
 }

@@ -5,6 +5,7 @@ import { generateMigration } from '../models/datasource.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 import { addServeCommand } from './serve.js';
+import { addUserCommands } from './users.js';
 import { addVtnCommands } from './vtn.js';
 
 const program = new Command()
@@ -46,6 +47,7 @@ migrateCmd
 addModelCommands(program);
 addServeCommand(program);
 addVtnCommands(program);
+addUserCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);

@@ -171,6 +171,7 @@ const server = await serve({
   steps,
   policies,
   port: Number(process.env.SYNCORD_HTTP_PORT ?? 8080),
+  api: { host: '127.0.0.1', port: Number(process.env.SYNCORD_API_PORT ?? 50051) },
   resyncMs: 60_000,
 });
 let stopping = false;

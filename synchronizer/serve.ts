@@ -7,6 +7,8 @@ import { migrate, openDataSource } from '../models/datasource.js';
 import { resolveDatabaseUrl } from '../models/embedded.js';
 import type { Registry } from '../models/registry.js';
 import { ModelService } from '../models/service.js';
+import { startApiServer } from '../api/server.js';
+import { ensureFirstAdmin } from '../api/users.js';
 import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
 import { Leader } from './leader.js';
 import { syncMetrics } from './metrics.js';
@@ -22,14 +24,18 @@ export interface ServeOptions {
   port?: number;
   workers?: number;
   resyncMs?: number;
-  /** Run the synchronizer (default true); false serves only the HTTP endpoints (and later the API). */
+  /** Run the synchronizer (default true); false serves only the endpoints and the API. */
   sync?: boolean;
+  /** Where the gRPC model API listens (default 127.0.0.1:50051; port 0 picks one); false: not served. */
+  api?: { host: string; port: number } | false;
   log?: (line: string) => void;
 }
 
 export interface Server {
   /** The HTTP endpoint, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** The gRPC model API, host:port, when served. */
+  apiAddress: string | undefined;
   databaseUrl: string;
   models: ModelService;
   /** The engine while this replica leads, else undefined. */
@@ -57,6 +63,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     await ds.destroy();
   }
   const models = new ModelService(db.url, options.registry, { poolSize: 20 });
+  const firstAdmin = await ensureFirstAdmin(models);
+  if (firstAdmin) log(firstAdmin);
   const metrics = syncMetrics(models, options.registry);
   let engine: Engine | undefined;
   const state = { stopping: false };
@@ -142,10 +150,21 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${String(address.port)}`;
   log(`serving /healthz, /readyz and /metrics on ${url}`);
+  const apiListen = options.api ?? { host: '127.0.0.1', port: 50051 };
+  const api = apiListen
+    ? await startApiServer({
+        listen: `${apiListen.host}:${String(apiListen.port)}`,
+        registry: options.registry,
+        models,
+        url: db.url,
+      })
+    : undefined;
+  if (api) log(`serving the gRPC model API (syncord.v1.ModelService) on ${api.address}`);
 
   let stopped: Promise<void> | undefined;
   return {
     url,
+    apiAddress: api?.address,
     databaseUrl: db.url,
     models,
     engine: () => engine,
@@ -160,6 +179,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   async function shutdown(): Promise<void> {
     state.stopping = true;
+    await api?.close();
     await new Promise<void>((resolve) => {
       server.close(() => {
         resolve();

@@ -5,7 +5,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export function spawnServe(env: Record<string, string | undefined>): ChildProcess {
   return spawn(
     process.execPath,
-    ['--import', 'tsx', 'cli/syncord.ts', 'serve', '--listen', '127.0.0.1:0'],
+    [
+      '--import',
+      'tsx',
+      'cli/syncord.ts',
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--api-listen',
+      '127.0.0.1:0',
+    ],
     { env: { ...process.env, ...env }, stdio: 'ignore' },
   );
 }

@@ -31,6 +31,7 @@ describe('synchronizer: serve with two replicas', function () {
       steps: [step],
       databaseUrl: db.url,
       port: 0,
+      api: { host: '127.0.0.1', port: 0 },
       log: quiet,
     });
     await eventually('a leads', () => Promise.resolve(a.engine() ? true : undefined));
@@ -39,6 +40,7 @@ describe('synchronizer: serve with two replicas', function () {
       steps: [step],
       databaseUrl: db.url,
       port: 0,
+      api: { host: '127.0.0.1', port: 0 },
       log: quiet,
     });
   });

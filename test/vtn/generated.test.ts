@@ -32,8 +32,7 @@ describe('vtn: generated types', function () {
           scripts: Record<string, string>;
         }
       ).scripts;
-      const args = scripts
-        .protos!.split(' ')
+      const args = scripts['protos:vtn']!.split(' ')
         .slice(1)
         .map((a) => (a.startsWith('--outDir=') ? `--outDir=${out}` : a));
       await exec(process.execPath, [
