@@ -19,6 +19,7 @@ import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
 import { watchChanges } from '../models/watch.js';
 import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.js';
+import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
 import { addStandardServices } from '../backends/grpc/standard.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
 import {
@@ -191,6 +192,9 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
     metadata.set('grpc-status-details-bin', statusDetails(code, message, problems));
     return { code, details: message, metadata };
   };
+  if (err instanceof RateLimitError) {
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
+  }
   if (err instanceof AuthError) {
     return {
       code:
@@ -315,10 +319,14 @@ class Codec {
 
 type Unary = grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>>;
 
-/** A unary handler; with `auth`, only for an authenticated caller, who is passed in. */
+/**
+ * A unary handler; with `auth`, only for an authenticated caller (passed in), within the
+ * caller's token's rate limit.
+ */
 function unary(
   auth: Authenticator | undefined,
   fn: (req: Record<string, unknown>, who: Principal) => Promise<Record<string, unknown>>,
+  limiter?: RateLimiter,
 ): Unary {
   const anonymous: Principal = {
     userId: 0,
@@ -329,7 +337,10 @@ function unary(
   };
   return (call, callback) => {
     (auth ? auth.authenticate(call.metadata) : Promise.resolve(anonymous))
-      .then((who) => fn(call.request, who))
+      .then((who) => {
+        if (auth) limiter?.take(`token:${String(who.tokenId)}`);
+        return fn(call.request, who);
+      })
       .then(
         (res) => {
           callback(null, res);
@@ -459,13 +470,23 @@ export function modelServiceHandlers(
   models: ModelService,
   url: string,
   auth: Authenticator,
+  limit?: RateLimit,
 ): grpc.UntypedServiceImplementation {
+  const limiter = limit ? new RateLimiter(limit) : undefined;
+  // Login by user name: a tenth of the rate, to slow password guessing.
+  const logins = limit
+    ? new RateLimiter({ perSecond: Math.max(1, limit.perSecond / 10), burst: 10 })
+    : undefined;
+  const guarded = (
+    fn: (req: Record<string, unknown>, who: Principal) => Promise<Record<string, unknown>>,
+  ) => unary(auth, fn, limiter);
   const lock = readFieldNumbers();
   const handlers: grpc.UntypedServiceImplementation = {};
   const codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
   handlers.Watch = watchHandler(registry, models, url, codecs, auth);
   handlers.Login = unary(undefined, async (req) => {
     const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    logins?.take(`login:${text(req.username)}`, 'logins a second per user name');
     const r = await auth.login(text(req.username), text(req.password));
     return {
       token: r.token,
@@ -473,11 +494,11 @@ export function modelServiceHandlers(
       user: whoAmI(r.principal),
     };
   });
-  handlers.Logout = unary(auth, async (_req, who) => {
+  handlers.Logout = guarded(async (_req, who) => {
     await auth.logout(who);
     return {};
   });
-  handlers.WhoAmI = unary(auth, (_req, who) => Promise.resolve(whoAmI(who)));
+  handlers.WhoAmI = guarded((_req, who) => Promise.resolve(whoAmI(who)));
   for (const m of registry.models()) {
     const codec = codecs.get(m.name)!;
     const name = m.name;
@@ -487,7 +508,7 @@ export function modelServiceHandlers(
       if (!(await auth.visible(who, name, obj))) throw new NotFoundError(name, id);
       return obj;
     };
-    handlers[`List${name}`] = unary(auth, async (req, who) => {
+    handlers[`List${name}`] = guarded(async (req, who) => {
       auth.checkRead(who, name);
       const page = await models.list(name, listOptions(req));
       const items: Record<string, unknown>[] = [];
@@ -496,11 +517,11 @@ export function modelServiceHandlers(
       }
       return { items, next_page_token: page.nextPageToken ?? '' };
     });
-    handlers[`Get${name}`] = unary(auth, async (req, who) => {
+    handlers[`Get${name}`] = guarded(async (req, who) => {
       auth.checkRead(who, name);
       return codec.toMessage(await readable(who, Number(req.id ?? 0)));
     });
-    handlers[`Create${name}`] = unary(auth, async (req, who) => {
+    handlers[`Create${name}`] = guarded(async (req, who) => {
       auth.checkWrite(who, name);
       if (typeof req.id === 'number' && req.id !== 0) {
         throw new ValidationError(name, [{ field: 'id', reason: 'is assigned by the server' }]);
@@ -509,7 +530,7 @@ export function modelServiceHandlers(
       await auth.checkScope(who, name, values);
       return codec.toMessage(await models.create(name, values));
     });
-    handlers[`Update${name}`] = unary(auth, async (req, who) => {
+    handlers[`Update${name}`] = guarded(async (req, who) => {
       auth.checkWrite(who, name);
       const object = (req.object as Record<string, unknown> | undefined) ?? {};
       const id = Number(object.id ?? 0);
@@ -530,7 +551,7 @@ export function modelServiceHandlers(
         ),
       );
     });
-    handlers[`Delete${name}`] = unary(auth, async (req, who) => {
+    handlers[`Delete${name}`] = guarded(async (req, who) => {
       auth.checkWrite(who, name);
       const id = Number(req.id ?? 0);
       await auth.checkScope(who, name, await readable(who, id));
@@ -559,6 +580,8 @@ export async function startApiServer(options: {
   models: ModelService;
   /** The database URL, for Watch's own LISTEN connections. */
   url: string;
+  /** Calls a second per token (default SYNCORD_API_RATE, else 500); null: no limit. */
+  rateLimit?: RateLimit | null;
 }): Promise<ApiServer> {
   const definition = apiDefinition();
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
@@ -572,6 +595,7 @@ export async function startApiServer(options: {
       options.models,
       options.url,
       new Authenticator(options.models, options.registry),
+      options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
     ),
   );
   addStandardServices(server, definition, [MODEL_SERVICE]);

@@ -382,3 +382,100 @@ describe('api: the generated proto', () => {
     expect(back.numbers.Port!.ip).to.equal(port.ip);
   });
 });
+
+describe('api: limits and malformed input', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let api: ApiServer;
+  let token: string;
+
+  before(async function () {
+    this.timeout(10 * 60_000);
+    db = await scratchDb();
+    api = await startApiServer({
+      listen: '127.0.0.1:0',
+      registry: db.registry,
+      models: db.service,
+      url: db.url,
+      rateLimit: { perSecond: 5, burst: 5 },
+    });
+    const admin = await makeUser(db, 'root', 'admin');
+    const login = await clientFor(api.address).call('Login')({
+      username: admin.name,
+      password: PASSWORD,
+    });
+    token = login.token as string;
+  });
+  after(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  const sites = async () =>
+    Number((await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM site')).rows[0]!.n);
+
+  it('refuses calls over the rate limit with when to retry, and lets them through after', async () => {
+    const client = clientFor(api.address, token);
+    try {
+      // Login took one; four more fit the burst of five.
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          client
+            .call('WhoAmI')({})
+            .then(
+              () => 'ok',
+              (e: unknown) => e as grpc.ServiceError,
+            ),
+        ),
+      );
+      const refusedCalls = results.filter((r): r is grpc.ServiceError => r !== 'ok');
+      expect(refusedCalls.length).to.be.at.least(1);
+      expect(refusedCalls[0]!.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
+      expect(refusedCalls[0]!.details).to.match(
+        /^rate limit: 5 calls a second per token \(bursts of 5\); retry in \d+ ms$/,
+      );
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await client.call('WhoAmI')({})).to.include({ name: 'root' });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses an oversized request, a malformed message and a page too large, writing nothing', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh bucket
+    const client = clientFor(api.address, token);
+    const before = await sites();
+    try {
+      const big = await refused(client.call('CreateSite')({ name: 'x'.repeat(5 * 1024 * 1024) }));
+      expect(big.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
+      const page = await refused(client.call('ListSite')({ page_size: 6000 }));
+      expect(page.code).to.equal(grpc.status.INVALID_ARGUMENT);
+      expect(fieldViolations(page)).to.deep.include({
+        field: 'page_size',
+        description: 'must be an integer from 1 to 5000',
+      });
+    } finally {
+      client.close();
+    }
+    // Bytes that are not a Site message (field 1 with wire type 7, which protobuf lacks).
+    const raw = new grpc.Client(api.address, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    const malformed = await new Promise<grpc.ServiceError>((resolve) => {
+      raw.makeUnaryRequest(
+        '/syncord.v1.ModelService/CreateSite',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0f, 0x01, 0x02]),
+        md,
+        (e) => {
+          resolve(e!);
+        },
+      );
+    });
+    raw.close();
+    expect(malformed.code).to.equal(grpc.status.INTERNAL);
+    expect(malformed.details).to.match(/deserializ/i);
+    expect(await sites()).to.equal(before);
+  });
+});
