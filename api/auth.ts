@@ -1,6 +1,7 @@
 // Who is calling, and what they may do.
 //
-// Authentication: a bearer token in the `authorization` metadata. Login (user name and password,
+// Authentication: a bearer token in the `authorization` metadata (a token's check is reused for
+// 5 s: one revoked through another replica stops working within that). Login (user name and password,
 // checked against the scrypt hash the model layer keeps) issues one for a day; `syncord token
 // create` issues long-lived ones for scripts. Tokens are 32 random bytes; only their SHA-256 is
 // stored (ApiToken.token_hash), so a database dump gives no usable token.
@@ -50,7 +51,13 @@ export const hashToken = (token: string): string =>
 
 export const LOGIN_TTL_MS = 24 * 3600_000;
 
+/** How long a token's check is reused (a token revoked elsewhere stops working after this). */
+export const TOKEN_CACHE_MS = 5000;
+
 export class Authenticator {
+  /** Tokens checked lately, by hash: their caller and until when the check holds. */
+  private readonly checked = new Map<string, { principal: Principal; until: number }>();
+
   constructor(
     private readonly models: ModelService,
     private readonly registry: Registry,

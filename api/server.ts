@@ -17,7 +17,7 @@ import {
 } from '../models/errors.js';
 import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
-import { watchChanges } from '../models/watch.js';
+import { headCursor, watchChanges, type Change } from '../models/watch.js';
 import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
 import { addStandardServices } from '../backends/grpc/standard.js';
@@ -377,25 +377,132 @@ function messageType(model: string): protobuf.Type {
   return messageTypes.lookupType(`${API_PACKAGE}.${model}`);
 }
 
-/** The Watch RPC: the change log from a cursor, each change with its object as it is now. */
+interface PackedObject {
+  type_url: string;
+  value: Uint8Array;
+}
+
+/** A committed change with its object as read once for every watcher (absent once reaped). */
+interface FedChange {
+  change: Change;
+  obj?: ModelObject;
+  packed?: PackedObject;
+}
+
+/** An object as google.protobuf.Any of its own model's message. */
+function pack(obj: ModelObject, codecs: Map<string, Codec>): PackedObject {
+  const type = messageType(obj.leaf_model);
+  return {
+    type_url: `type.googleapis.com/${API_PACKAGE}.${obj.leaf_model}`,
+    value: type.encode(type.fromObject(codecs.get(obj.leaf_model)!.toMessage(obj))).finish(),
+  };
+}
+
+/** Reads a change's object (once) and packs it. */
+async function feed(
+  change: Change,
+  models: ModelService,
+  codecs: Map<string, Codec>,
+): Promise<FedChange> {
+  if (change.op === 'reap' || !codecs.has(change.model)) return { change };
+  try {
+    const obj = await models.get(change.model, change.id, { includeDeleted: true });
+    return { change, obj, packed: pack(obj, codecs) };
+  } catch (err) {
+    if (err instanceof NotFoundError) return { change };
+    throw err;
+  }
+}
+
+/**
+ * One change-log watch shared by every Watch that starts from now: one LISTEN connection and
+ * one read of each changed object, however many clients watch (each had its own before, and 50
+ * watchers made 50 queries per change). Restarts from its last cursor after a failure, so its
+ * subscribers see no gap. A Watch from a cursor reads the log itself.
+ */
+export class ChangeFeed {
+  private readonly subscribers = new Set<(c: FedChange) => void>();
+  private readonly abort = new AbortController();
+  private started: Promise<void> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly models: ModelService,
+    private readonly codecs: Map<string, Codec>,
+  ) {}
+
+  static for(registry: Registry, models: ModelService, url: string): ChangeFeed {
+    const lock = readFieldNumbers();
+    return new ChangeFeed(
+      url,
+      models,
+      new Map(registry.models().map((m) => [m.name, new Codec(m, lock)])),
+    );
+  }
+
+  /** Delivers every later change to `fn` (in commit order) until the returned function is called. */
+  async subscribe(fn: (c: FedChange) => void): Promise<() => void> {
+    this.subscribers.add(fn);
+    this.started ??= this.start();
+    await this.started;
+    return () => {
+      this.subscribers.delete(fn);
+    };
+  }
+
+  private async start(): Promise<void> {
+    let cursor = await headCursor(this.models.pool);
+    void (async () => {
+      while (!this.abort.signal.aborted) {
+        try {
+          for await (const change of watchChanges(this.url, {
+            from: cursor,
+            signal: this.abort.signal,
+          })) {
+            cursor = change.cursor;
+            if (this.subscribers.size === 0) continue;
+            const fed = await feed(change, this.models, this.codecs);
+            for (const fn of this.subscribers) fn(fed);
+          }
+        } catch {
+          if (this.closed()) return;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+
+  private closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+}
+
+/** The Watch RPC: the change log from now (shared) or from a cursor, each change with its object. */
 function watchHandler(
   registry: Registry,
   models: ModelService,
   url: string,
   codecs: Map<string, Codec>,
   auth: Authenticator,
+  shared: ChangeFeed,
 ): grpc.handleServerStreamingCall<Record<string, unknown>, Record<string, unknown>> {
   return (call) => {
     const abort = new AbortController();
+    let unsubscribe: (() => void) | undefined;
     const stop = () => {
       abort.abort();
+      unsubscribe?.();
     };
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
     const fail = (err: unknown) => {
       if (abort.signal.aborted) return;
-      abort.abort();
+      stop();
       // A server stream ends with a status by emitting it as an error.
       call.emit('error', toStatus(err));
     };
@@ -407,34 +514,17 @@ function watchHandler(
         .filter(({ m }) => !registry.has(m))
         .map(({ m, i }) => ({ field: `models[${String(i)}]`, reason: `no model named ${m}` }));
       if (problems.length) throw new ValidationError('WatchRequest', problems);
-      const family = [...new Set(wanted.flatMap((m) => registry.get(m).family))];
+      const family = new Set(wanted.flatMap((m) => registry.get(m).family));
       const from = typeof call.request.from_cursor === 'string' ? call.request.from_cursor : '';
-      for await (const change of watchChanges(url, {
-        ...(from ? { from } : {}),
-        ...(family.length ? { models: family } : {}),
-        signal: abort.signal,
-      })) {
-        let object: { type_url: string; value: Uint8Array } | undefined;
-        const codec = codecs.get(change.model);
+      /** Sends a change if the caller may see it; waits while the client is slow. */
+      const send = async (fed: FedChange) => {
+        const { change } = fed;
+        if (family.size && !family.has(change.model)) return;
         // What the caller may not read is not sent (nor, for a caller limited to a trust
         // domain, the reaping of objects it can no longer check).
-        if (ADMIN_MODELS.has(change.model) && who.role !== 'admin') continue;
-        if (change.op === 'reap' && who.trustDomainId !== null && who.role !== 'admin') continue;
-        if (change.op !== 'reap' && codec) {
-          try {
-            const obj = await models.get(change.model, change.id, { includeDeleted: true });
-            if (!(await auth.visible(who, obj.leaf_model, obj))) continue;
-            const type = messageType(obj.leaf_model);
-            object = {
-              type_url: `type.googleapis.com/${API_PACKAGE}.${obj.leaf_model}`,
-              value: type
-                .encode(type.fromObject(codecs.get(obj.leaf_model)!.toMessage(obj)))
-                .finish(),
-            };
-          } catch (err) {
-            if (!(err instanceof NotFoundError)) throw err;
-          }
-        }
+        if (ADMIN_MODELS.has(change.model) && who.role !== 'admin') return;
+        if (change.op === 'reap' && who.trustDomainId !== null && who.role !== 'admin') return;
+        if (fed.obj && !(await auth.visible(who, fed.obj.leaf_model, fed.obj))) return;
         const ok = call.write({
           cursor: change.cursor,
           model: change.model,
@@ -442,9 +532,30 @@ function watchHandler(
           op: change.op,
           version: change.version,
           committed_at: toTimestamp(change.committedAt),
-          ...(object ? { object } : {}),
+          ...(fed.packed ? { object: fed.packed } : {}),
         });
         if (!ok) await new Promise((resolve) => call.once('drain', resolve));
+      };
+      if (!from) {
+        // From now: the shared feed, each change sent in order behind the previous one.
+        let chain = Promise.resolve();
+        unsubscribe = await shared.subscribe((fed) => {
+          chain = chain.then(() => send(fed)).catch(fail);
+        });
+        if (abort.signal.aborted) unsubscribe();
+        await new Promise<void>((resolve) => {
+          abort.signal.addEventListener('abort', () => {
+            resolve();
+          });
+        });
+        return;
+      }
+      for await (const change of watchChanges(url, {
+        from,
+        ...(family.size ? { models: [...family] } : {}),
+        signal: abort.signal,
+      })) {
+        await send(await feed(change, models, codecs));
         if (abort.signal.aborted) return;
       }
     };
@@ -470,7 +581,8 @@ export function modelServiceHandlers(
   models: ModelService,
   url: string,
   auth: Authenticator,
-  limit?: RateLimit,
+  limit: RateLimit | undefined,
+  shared: ChangeFeed,
 ): grpc.UntypedServiceImplementation {
   const limiter = limit ? new RateLimiter(limit) : undefined;
   // Login by user name: a tenth of the rate, to slow password guessing.
@@ -483,7 +595,7 @@ export function modelServiceHandlers(
   const lock = readFieldNumbers();
   const handlers: grpc.UntypedServiceImplementation = {};
   const codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
-  handlers.Watch = watchHandler(registry, models, url, codecs, auth);
+  handlers.Watch = watchHandler(registry, models, url, codecs, auth, shared);
   handlers.Login = unary(undefined, async (req) => {
     const text = (v: unknown) => (typeof v === 'string' ? v : '');
     logins?.take(`login:${text(req.username)}`, 'logins a second per user name');
@@ -588,6 +700,7 @@ export async function startApiServer(options: {
     syncord: { v1: { ModelService: { service: grpc.ServiceDefinition } } };
   };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const shared = ChangeFeed.for(options.registry, options.models, options.url);
   server.addService(
     pkg.syncord.v1.ModelService.service,
     modelServiceHandlers(
@@ -596,6 +709,7 @@ export async function startApiServer(options: {
       options.url,
       new Authenticator(options.models, options.registry),
       options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
+      shared,
     ),
   );
   addStandardServices(server, definition, [MODEL_SERVICE]);
@@ -611,6 +725,7 @@ export async function startApiServer(options: {
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        shared.close();
         server.tryShutdown(() => {
           resolve();
         });

@@ -12,9 +12,16 @@ import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
 import { ovnBenchmark } from './ovn.js';
 import { vtnBenchmark } from './vtn.js';
+import { apiBenchmark } from './api.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-const BENCHMARKS: Benchmark[] = [modelsBenchmark, convergeBenchmark, ovnBenchmark, vtnBenchmark];
+const BENCHMARKS: Benchmark[] = [
+  modelsBenchmark,
+  convergeBenchmark,
+  ovnBenchmark,
+  vtnBenchmark,
+  apiBenchmark,
+];
 
 const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];
 
