@@ -170,7 +170,12 @@ export function statusDetails(
 
 /** The field violations of a status, decoded (for clients and tests). */
 export function fieldViolations(err: grpc.ServiceError): { field: string; description: string }[] {
-  const raw = err.metadata.get('grpc-status-details-bin')[0];
+  return statusDetailsOf(err.metadata);
+}
+
+/** The field violations in a status's metadata (grpc-status-details-bin). */
+export function statusDetailsOf(metadata: grpc.Metadata): { field: string; description: string }[] {
+  const raw = metadata.get('grpc-status-details-bin')[0];
   if (!raw) return [];
   const status = StatusType.toObject(StatusType.decode(raw as Buffer)) as {
     details?: { type_url: string; value: Uint8Array }[];
@@ -387,6 +392,13 @@ interface FedChange {
   change: Change;
   obj?: ModelObject;
   packed?: PackedObject;
+}
+
+/** The message inside a packed object, as proto-loader would give it (for the gateway). */
+export function unpack(packed: { type_url: string; value: Uint8Array }): Record<string, unknown> {
+  const name = packed.type_url.slice(packed.type_url.lastIndexOf('.') + 1);
+  const type = messageType(name);
+  return type.toObject(type.decode(packed.value), { longs: Number, enums: String });
 }
 
 /** An object as google.protobuf.Any of its own model's message. */
@@ -682,6 +694,8 @@ export function modelServiceHandlers(
 export interface ApiServer {
   address: string;
   port: number;
+  /** The RPC handlers, for the HTTP/JSON gateway (one code path). */
+  handlers: grpc.UntypedServiceImplementation;
   close(): Promise<void>;
 }
 
@@ -701,17 +715,15 @@ export async function startApiServer(options: {
   };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   const shared = ChangeFeed.for(options.registry, options.models, options.url);
-  server.addService(
-    pkg.syncord.v1.ModelService.service,
-    modelServiceHandlers(
-      options.registry,
-      options.models,
-      options.url,
-      new Authenticator(options.models, options.registry),
-      options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
-      shared,
-    ),
+  const handlers = modelServiceHandlers(
+    options.registry,
+    options.models,
+    options.url,
+    new Authenticator(options.models, options.registry),
+    options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
+    shared,
   );
+  server.addService(pkg.syncord.v1.ModelService.service, handlers);
   addStandardServices(server, definition, [MODEL_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, grpc.ServerCredentials.createInsecure(), (err, p) => {
@@ -723,6 +735,7 @@ export async function startApiServer(options: {
   return {
     address: `${host}:${String(port)}`,
     port,
+    handlers,
     close: () =>
       new Promise<void>((resolve) => {
         shared.close();

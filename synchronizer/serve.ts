@@ -7,6 +7,7 @@ import { migrate, openDataSource } from '../models/datasource.js';
 import { resolveDatabaseUrl } from '../models/embedded.js';
 import type { Registry } from '../models/registry.js';
 import { ModelService } from '../models/service.js';
+import { apiGateway, type Gateway } from '../api/gateway.js';
 import { startApiServer } from '../api/server.js';
 import { ensureFirstAdmin } from '../api/users.js';
 import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
@@ -111,8 +112,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     log(`synchronizer failed: ${err instanceof Error ? err.message : String(err)}`);
   });
 
+  let gateway: Gateway | undefined;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (gateway?.handle(req, res)) return;
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(code, { 'content-type': type });
       res.end(body);
@@ -138,7 +141,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
           reply(500, String(err));
         });
     } else {
-      reply(404, 'not found: try /healthz, /readyz or /metrics\n');
+      reply(404, 'not found: try /healthz, /readyz, /metrics or /api/v1/openapi.json\n');
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -159,7 +162,12 @@ export async function serve(options: ServeOptions): Promise<Server> {
         url: db.url,
       })
     : undefined;
-  if (api) log(`serving the gRPC model API (syncord.v1.ModelService) on ${api.address}`);
+  if (api) {
+    gateway = apiGateway(options.registry, api.handlers);
+    log(
+      `serving the gRPC model API (syncord.v1.ModelService) on ${api.address}, and over HTTP/JSON on ${url}/api/v1/`,
+    );
+  }
 
   let stopped: Promise<void> | undefined;
   return {
