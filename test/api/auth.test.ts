@@ -292,6 +292,27 @@ describe('api: who may do what (every call by every kind of caller)', function (
     expect(got).to.deep.equal(want);
   });
 
+  it('guards every RPC of every model: no token, no call; a viewer never writes', async () => {
+    const wrong: string[] = [];
+    for (const m of db.registry.models()) {
+      const adminOnly = ['User', 'Role', 'ApiToken'].includes(m.name);
+      const calls: [string, Obj, Code][] = [
+        [`List${m.name}`, {}, adminOnly ? 'PERMISSION_DENIED' : 'OK'],
+        [`Get${m.name}`, { id: 999_999 }, adminOnly ? 'PERMISSION_DENIED' : 'NOT_FOUND'],
+        [`Create${m.name}`, {}, 'PERMISSION_DENIED'],
+        [`Update${m.name}`, { object: { id: 999_999 } }, 'PERMISSION_DENIED'],
+        [`Delete${m.name}`, { id: 999_999 }, 'PERMISSION_DENIED'],
+      ];
+      for (const [method, req, viewer] of calls) {
+        const anon = await codeOf(call(api.address, undefined, method, req));
+        if (anon !== 'UNAUTHENTICATED') wrong.push(`${method} without a token: ${anon}`);
+        const got = await codeOf(call(api.address, tokens.get('viewer'), method, req));
+        if (got !== viewer) wrong.push(`${method} by a viewer: ${got}, not ${viewer}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
   it('lists only what a caller limited to a trust domain may see', async () => {
     const seen = async (actor: Actor) =>
       ((await call(api.address, tokens.get(actor), 'ListNetwork', {})).items as Obj[]).map(
