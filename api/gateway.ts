@@ -299,7 +299,16 @@ export function apiGateway(
         return;
       }
       if (method === 'POST') {
-        const made = await unary(`Create${model}`, fromJsonObject(t, await readJson(req)), req);
+        const body = await readJson(req);
+        const unknown = Object.keys(body).filter((k) => !t?.has(k));
+        if (unknown.length) {
+          throw new HttpError(
+            400,
+            'INVALID_ARGUMENT',
+            `${unknown.join(', ')}: not ${unknown.length > 1 ? 'fields' : 'a field'} of ${model}`,
+          );
+        }
+        const made = await unary(`Create${model}`, fromJsonObject(t, body), req);
         send(res, 201, toJson(made));
         return;
       }

@@ -103,6 +103,20 @@ describe('api: the HTTP/JSON gateway', function () {
       backend_code: 1,
     });
     expect(ro.status).to.equal(400);
+    const unknown = await http('POST', '/api/v1/Network', {
+      name: 'u',
+      subnet: '10.9.0.0/24',
+      colour: 'red',
+    });
+    expect(unknown.status).to.equal(400);
+    expect(unknown.body.message).to.equal('colour: not a field of Network');
+    const wrongType = await http('POST', '/api/v1/Network', {
+      name: 'w',
+      subnet: '10.9.0.0/24',
+      mtu: 'large',
+    });
+    expect(wrongType.status).to.equal(400);
+    expect((wrongType.body.field_violations as Obj[]).map((v) => v.field)).to.include('mtu');
     const notJson = await fetch(`${server.url}/api/v1/Network`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },

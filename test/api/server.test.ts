@@ -315,6 +315,15 @@ describe('api: the gRPC model service', function () {
       ),
     ) as { items: { id: number }[] };
     expect(listed.items.map((s) => s.id)).to.deep.equal([made.id]);
+    const updated = JSON.parse(
+      await run(
+        '-d',
+        JSON.stringify({ object: { id: made.id, login_base: 'gc' }, expected_version: 1 }),
+        api.address,
+        'syncord.v1.ModelService/UpdateSite',
+      ),
+    ) as { version: number; login_base: string };
+    expect(updated).to.include({ version: 2, login_base: 'gc' });
     // Watch from the start of the log: the object comes out as JSON, its type resolved by
     // reflection. grpcurl stops at -max-time (a deadline), which is how a watch is left.
     const watched = await exec(grpcurl, [
