@@ -132,6 +132,9 @@ export class Authenticator {
         'no bearer token: send "authorization: Bearer <token>" (Login gives one)',
       );
     }
+    const hash = hashToken(m[1]!);
+    const hit = this.checked.get(hash);
+    if (hit && hit.until > Date.now()) return hit.principal;
     const row = await this.tokenRow(m[1]!);
     if (!row)
       throw new AuthError('unauthenticated', 'the token is not valid (revoked or never issued)');
@@ -148,10 +151,17 @@ export class Authenticator {
     }
     if (user.is_active === false)
       throw new AuthError('unauthenticated', `user ${String(user.name)} is not active`);
-    return this.principalOf(user, row.id);
+    const principal = await this.principalOf(user, row.id);
+    const expires = typeof row.expires_at === 'string' ? Date.parse(row.expires_at) : Infinity;
+    if (this.checked.size > 10_000) this.checked.clear();
+    this.checked.set(hash, { principal, until: Math.min(Date.now() + TOKEN_CACHE_MS, expires) });
+    return principal;
   }
 
   async logout(principal: Principal): Promise<void> {
+    for (const [hash, c] of this.checked) {
+      if (c.principal.tokenId === principal.tokenId) this.checked.delete(hash);
+    }
     if (principal.tokenId)
       await this.models.delete('ApiToken', principal.tokenId).catch(() => undefined);
   }
