@@ -43,6 +43,7 @@ import { Runtime, type KeyedRwLock } from '../steps/kubernetes/runtime.js';
 import { Engine } from '../synchronizer/engine.js';
 import {
   CpuMeter,
+  ReconcileTally,
   forEachBounded,
   median,
   now,
@@ -629,7 +630,7 @@ class SyncordSide {
   readonly queries = QueryCounter.install();
   readonly tracker: PodTracker;
   private readonly sql: pg.Pool;
-  private outcomes = new Map<string, { count: number; seconds: number }>();
+  private readonly tally = new ReconcileTally();
   private readonly engineLog: string[] = [];
   instances: ModelObject[] = [];
 
@@ -655,13 +656,7 @@ class SyncordSide {
       workers,
       resyncMs: 24 * 3600_000, // resyncs are started by hand here
       log: remember,
-      onReconcile: (step, outcome, secs) => {
-        const key = `${step} ${outcome}`;
-        const o = this.outcomes.get(key) ?? { count: 0, seconds: 0 };
-        o.count++;
-        o.seconds += secs;
-        this.outcomes.set(key, o);
-      },
+      onReconcile: this.tally.record,
     });
     this.tracker = new PodTracker(kube.cluster, namespace, log);
     this.sql = new pg.Pool({ connectionString: url, max: 2 });
@@ -820,19 +815,19 @@ class SyncordSide {
   /** Starts the counts of report() afresh. */
   resetStats(): void {
     this.timer.reset();
-    this.outcomes = new Map();
+    this.tally.reset();
   }
 
   /** The engine's view of where the time went, for the log. */
   report(withLock = true): string[] {
     const lines = [...this.timer.report(withLock)];
     lines.push(
-      ...[...this.outcomes]
-        .sort((a, b) => a[0].localeCompare(b[0]))
+      ...this.tally
+        .entries()
         .map(
-          ([key, o]) =>
-            `  ${key}: ${String(o.count)} runs, ${o.seconds.toFixed(1)} s in all, ` +
-            `${((o.seconds / o.count) * 1000).toFixed(1)} ms each`,
+          ([key, count, s]) =>
+            `  ${key}: ${String(count)} runs, ${s.toFixed(1)} s in all, ` +
+            `${((s / count) * 1000).toFixed(1)} ms each`,
         ),
     );
     const errors = this.engineLog.filter((line) => /error|fail/i.test(line));

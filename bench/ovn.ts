@@ -45,6 +45,7 @@ import {
   forEachBounded,
   now,
   CpuMeter,
+  ReconcileTally,
   positiveEnv,
   seconds,
   sleep,
@@ -228,19 +229,13 @@ async function runSyncord(
       if (engineLog.length < 200) engineLog.push(line);
     };
     const set = ovnStepSet({ nbEndpoint, instance, log: remember });
-    const outcomes = new Map<string, { count: number; seconds: number }>();
+    const tally = new ReconcileTally();
     const engine = new Engine(registry, svc, set.steps, {
       url,
       workers,
       resyncMs: 24 * 3600_000,
       log: remember,
-      onReconcile: (step, outcome, secs) => {
-        const key = `${step} ${outcome}`;
-        const o = outcomes.get(key) ?? { count: 0, seconds: 0 };
-        o.count++;
-        o.seconds += secs;
-        outcomes.set(key, o);
-      },
+      onReconcile: tally.record,
     });
     try {
       const service = await svc.create('Service', { name: `${instance}-svc` });
@@ -327,12 +322,7 @@ async function runSyncord(
         writes,
         rows,
         cpu: cpuReport,
-        outcomes: [...outcomes]
-          .sort((a, b) => a[0].localeCompare(b[0]))
-          .map(
-            ([k, o]) => `${k} ${String(o.count)} x ${((1000 * o.seconds) / o.count).toFixed(1)} ms`,
-          )
-          .join(', '),
+        outcomes: tally.summary(),
       };
     } finally {
       await engine.stop();

@@ -18,6 +18,7 @@ import { vtnNetworkId, vtnPortId, vtnStepSet } from '../steps/vtn/index.js';
 import { Engine } from '../synchronizer/engine.js';
 import {
   CpuMeter,
+  ReconcileTally,
   forEachBounded,
   now,
   positiveEnv,
@@ -132,19 +133,13 @@ async function runSyncord(
       if (engineLog.length < 200) engineLog.push(line);
     };
     const set = vtnStepSet({ address, instance, log: remember });
-    const outcomes = new Map<string, { count: number; seconds: number }>();
+    const tally = new ReconcileTally();
     const engine = new Engine(registry, svc, set.steps, {
       url,
       workers,
       resyncMs: 24 * 3600_000,
       log: remember,
-      onReconcile: (step, outcome, secs) => {
-        const key = `${step} ${outcome}`;
-        const o = outcomes.get(key) ?? { count: 0, seconds: 0 };
-        o.count++;
-        o.seconds += secs;
-        outcomes.set(key, o);
-      },
+      onReconcile: tally.record,
     });
     try {
       const service = await svc.create('Service', { name: `${instance}-svc` });
@@ -215,11 +210,7 @@ async function runSyncord(
       return {
         ms,
         cpu: cpu.report('the engine, its VTN client and the bench'),
-        outcomes: [...outcomes]
-          .map(
-            ([k, o]) => `${k} ${String(o.count)} x ${((1000 * o.seconds) / o.count).toFixed(1)} ms`,
-          )
-          .join(', '),
+        outcomes: tally.summary(),
       };
     } finally {
       await engine.stop();

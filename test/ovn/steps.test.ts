@@ -16,6 +16,7 @@ import { cniConfig, networksAnnotation, type Attachment } from '../../steps/kube
 import { ovnStepSet, type OvnSteps } from '../../steps/ovn/index.js';
 import { Engine } from '../../synchronizer/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { synced as syncedObject } from '../support/synced.js';
 import { eventually, rig, sleep, uniqueName, type RigEnv } from '../support/rig.js';
 import { PrivateOvsdb } from './private-ovsdb.js';
 
@@ -85,24 +86,8 @@ async function harness(options: {
   return { db, svc: db.service, set, engine, instance, log };
 }
 
-async function synced(h: Harness, model: string, id: number, timeoutMs = 30_000) {
-  try {
-    return await eventually(
-      `${model} ${String(id)} synced`,
-      async () => {
-        const o = await h.svc.get(model, id, { includeDeleted: true });
-        return o.backend_code === 1 && o.synced_version === o.version ? o : undefined;
-      },
-      timeoutMs,
-    );
-  } catch (err) {
-    const o = await h.svc.get(model, id, { includeDeleted: true });
-    throw new Error(
-      `${(err as Error).message}; it is at backend_code ${String(o.backend_code)}: ${String(o.backend_status)}`,
-      { cause: err },
-    );
-  }
-}
+const synced = (h: Harness, model: string, id: number, timeoutMs = 30_000) =>
+  syncedObject(h.svc, model, id, { timeoutMs });
 
 const gone = (h: Harness, model: string, id: number) =>
   eventually(`${model} ${String(id)} reaped`, async () => {

@@ -13,6 +13,7 @@ import { portName } from '../../steps/ovn/names.js';
 import { vtnNetworkId, vtnPortId, vtnStepSet, type VtnSteps } from '../../steps/vtn/index.js';
 import { Engine } from '../../synchronizer/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { synced as syncedObject } from '../support/synced.js';
 import { eventually, rig, uniqueName } from '../support/rig.js';
 import { spawnVtn, type VtnProcess } from '../support/vtn.js';
 
@@ -64,24 +65,8 @@ async function closeHarness(h: Harness): Promise<void> {
   await h.db.drop();
 }
 
-async function synced(h: Harness, model: string, id: number, timeoutMs = 20_000) {
-  try {
-    return await eventually(
-      `${model} ${String(id)} synced`,
-      async () => {
-        const o = await h.svc.get(model, id, { includeDeleted: true });
-        return o.backend_code === 1 && o.synced_version === o.version ? o : undefined;
-      },
-      timeoutMs,
-    );
-  } catch (err) {
-    const o = await h.svc.get(model, id, { includeDeleted: true });
-    throw new Error(
-      `${(err as Error).message}; it is at ${String(o.backend_code)}: ${String(o.backend_status)}; log: ${h.log.slice(-5).join(' | ')}`,
-      { cause: err },
-    );
-  }
-}
+const synced = (h: Harness, model: string, id: number, timeoutMs = 20_000) =>
+  syncedObject(h.svc, model, id, { timeoutMs, log: h.log });
 
 /** A segment id and a /24 no other run on the shared server uses. */
 function plan(i: number) {
