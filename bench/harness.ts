@@ -3,7 +3,10 @@
 // measuring: a clock, the median, bounded concurrency, a peak-RSS sampler, scratch databases.
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { migrate, openDataSource, withScratchDatabase } from '../models/datasource.js';
+import { ModelService, type ModelObject } from '../models/service.js';
+import { Engine, type SyncStep } from '../synchronizer/engine.js';
 import type { Registry } from '../models/registry.js';
 
 /** A bound on ratio = value / floor: `>=` for throughputs, `<` for times. */
@@ -261,4 +264,59 @@ export class ReconcileTally {
       .map(([k, count, s]) => `${k} ${String(count)} x ${((1000 * s) / count).toFixed(1)} ms`)
       .join(', ');
   }
+}
+
+/** What a benchmark's engine run has: the models, a side pool for polls, the engine and its tallies. */
+export interface EngineRun<S> {
+  url: string;
+  svc: ModelService;
+  /** Two connections for the bench's own polls, apart from the engine's pool. */
+  sql: pg.Pool;
+  engine: Engine;
+  set: S;
+  tally: ReconcileTally;
+  /** The engine's first 200 log lines. */
+  engineLog: string[];
+  /** A Service named `<instance>-svc` to own instances. */
+  service: ModelObject;
+}
+
+/**
+ * A scratch database with an engine running the steps `makeSet` builds (given the engine's log),
+ * as `syncord serve` runs them but with no periodic resync; stopped and dropped afterwards.
+ */
+export function withEngine<S extends { steps: SyncStep[] }, T>(
+  ctx: BenchContext,
+  registry: Registry,
+  options: { instance: string; workers: number },
+  makeSet: (log: (line: string) => void) => S,
+  work: (run: EngineRun<S>) => Promise<T>,
+): Promise<T> {
+  return withMigratedScratch(ctx.serverUrl, registry, async (url) => {
+    const svc = new ModelService(url, registry, { poolSize: 10 });
+    const sql = new pg.Pool({ connectionString: url, max: 2 });
+    sql.on('error', () => undefined);
+    const engineLog: string[] = [];
+    const remember = (line: string) => {
+      if (engineLog.length < 200) engineLog.push(line);
+    };
+    const set = makeSet(remember);
+    const tally = new ReconcileTally();
+    const engine = new Engine(registry, svc, set.steps, {
+      url,
+      workers: options.workers,
+      resyncMs: 24 * 3600_000,
+      log: remember,
+      onReconcile: tally.record,
+    });
+    try {
+      const service = await svc.create('Service', { name: `${options.instance}-svc` });
+      await engine.start();
+      return await work({ url, svc, sql, engine, set, tally, engineLog, service });
+    } finally {
+      await engine.stop();
+      await sql.end();
+      await svc.close();
+    }
+  });
 }

@@ -17,7 +17,6 @@
 // everything is removed at the end, also when the run fails.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import {
   del,
   insert,
@@ -28,7 +27,7 @@ import {
   type Operation,
 } from '../backends/ovn/ovsdb.js';
 import { defaultRegistry } from '../models/index.js';
-import { ModelService, type ModelObject } from '../models/service.js';
+import type { ModelObject } from '../models/service.js';
 import { planOf } from '../steps/ovn/network.js';
 import {
   ovnStepSet,
@@ -40,16 +39,14 @@ import {
   switchRouterPortName,
   TYPE_KEY,
 } from '../steps/ovn/index.js';
-import { Engine } from '../synchronizer/engine.js';
 import {
   forEachBounded,
   now,
   CpuMeter,
-  ReconcileTally,
+  withEngine,
   positiveEnv,
   seconds,
   sleep,
-  withMigratedScratch,
   type BenchContext,
   type Benchmark,
   type Figure,
@@ -220,26 +217,12 @@ async function runSyncord(
   const { log, n } = ctx;
   const names = new Set<string>();
   const registry = defaultRegistry();
-  return withMigratedScratch(ctx.serverUrl, registry, async (url) => {
-    const svc = new ModelService(url, registry, { poolSize: 10 });
-    const sql = new pg.Pool({ connectionString: url, max: 2 });
-    sql.on('error', () => undefined);
-    const engineLog: string[] = [];
-    const remember = (line: string) => {
-      if (engineLog.length < 200) engineLog.push(line);
-    };
-    const set = ovnStepSet({ nbEndpoint, instance, log: remember });
-    const tally = new ReconcileTally();
-    const engine = new Engine(registry, svc, set.steps, {
-      url,
-      workers,
-      resyncMs: 24 * 3600_000,
-      log: remember,
-      onReconcile: tally.record,
-    });
-    try {
-      const service = await svc.create('Service', { name: `${instance}-svc` });
-      await engine.start();
+  return withEngine(
+    ctx,
+    registry,
+    { instance, workers },
+    (remember) => ovnStepSet({ nbEndpoint, instance, log: remember }),
+    async ({ svc, sql, set, tally, service }) => {
       // Connected and monitored before the clock starts (serve is connected long before).
       const db = await set.runtime.northbound();
       const counter = new TransactCounter(db.client);
@@ -324,12 +307,8 @@ async function runSyncord(
         cpu: cpuReport,
         outcomes: tally.summary(),
       };
-    } finally {
-      await engine.stop();
-      await sql.end();
-      await svc.close();
-    }
-  });
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,21 +10,18 @@
 // Each side is a deployment of its own (annotation syncord-instance), with segment ids and
 // subnets no one else uses; everything is removed at the end, also when the run fails. Both
 // sides must leave the same number of ports in VTN, or the run fails.
-import pg from 'pg';
 import { VtnClient } from '../backends/vtn/client.js';
 import { defaultRegistry } from '../models/index.js';
-import { ModelService, type ModelObject } from '../models/service.js';
+import type { ModelObject } from '../models/service.js';
 import { vtnNetworkId, vtnPortId, vtnStepSet } from '../steps/vtn/index.js';
-import { Engine } from '../synchronizer/engine.js';
 import {
   CpuMeter,
-  ReconcileTally,
+  withEngine,
   forEachBounded,
   now,
   positiveEnv,
   seconds,
   sleep,
-  withMigratedScratch,
   type BenchContext,
   type Benchmark,
   type Figure,
@@ -124,26 +121,12 @@ async function runSyncord(
 ): Promise<{ ms: number; cpu: string; outcomes: string }> {
   const { log, n } = ctx;
   const registry = defaultRegistry();
-  return withMigratedScratch(ctx.serverUrl, registry, async (url) => {
-    const svc = new ModelService(url, registry, { poolSize: 10 });
-    const sql = new pg.Pool({ connectionString: url, max: 2 });
-    sql.on('error', () => undefined);
-    const engineLog: string[] = [];
-    const remember = (line: string) => {
-      if (engineLog.length < 200) engineLog.push(line);
-    };
-    const set = vtnStepSet({ address, instance, log: remember });
-    const tally = new ReconcileTally();
-    const engine = new Engine(registry, svc, set.steps, {
-      url,
-      workers,
-      resyncMs: 24 * 3600_000,
-      log: remember,
-      onReconcile: tally.record,
-    });
-    try {
-      const service = await svc.create('Service', { name: `${instance}-svc` });
-      await engine.start();
+  return withEngine(
+    ctx,
+    registry,
+    { instance, workers },
+    (remember) => vtnStepSet({ address, instance, log: remember }),
+    async ({ svc, sql, set, tally, engineLog, service }) => {
       const t = now();
       while (!set.observer.synced) {
         if (now() - t > 30_000)
@@ -212,12 +195,8 @@ async function runSyncord(
         cpu: cpu.report('the engine, its VTN client and the bench'),
         outcomes: tally.summary(),
       };
-    } finally {
-      await engine.stop();
-      await sql.end();
-      await svc.close();
-    }
-  });
+    },
+  );
 }
 
 async function run(ctx: BenchContext): Promise<Figure[]> {
