@@ -5,6 +5,7 @@ import { generateMigration } from '../models/datasource.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 import { addServeCommand } from './serve.js';
+import { addToscaCommands } from './tosca.js';
 import { addUserCommands } from './users.js';
 import { addVtnCommands } from './vtn.js';
 
@@ -48,6 +49,7 @@ addModelCommands(program);
 addServeCommand(program);
 addVtnCommands(program);
 addUserCommands(program);
+addToscaCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);

@@ -1,0 +1,269 @@
+// Applying and deleting recipes: upsert by name in requirement order, all in one transaction
+// (a recipe applies whole or not at all); running it again changes nothing; a dry run says what
+// would be created, updated and left alone, and writes nothing. Delete goes in reverse order and
+// leaves what the recipe only refers to (must-exist).
+import { ValidationError, AlreadyExistsError, ModelError } from '../models/errors.js';
+import type { Registry } from '../models/registry.js';
+import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
+import { sameValue } from '../models/validate.js';
+import {
+  RecipeError,
+  requirementColumn,
+  type Problem,
+  type Recipe,
+  type Template,
+} from './parse.js';
+
+export interface Outcome {
+  template: string;
+  model: string;
+  id: number | null;
+  name: string;
+  action: 'created' | 'updated' | 'unchanged' | 'found' | 'deleted' | 'absent';
+  /** For updates: the fields changed. */
+  fields?: string[];
+}
+
+class DryRun extends Error {
+  constructor(readonly outcomes: Outcome[]) {
+    super('dry run');
+  }
+}
+
+/**
+ * How a template's object is found again: by name (with the other fields of a unique set that
+ * holds the name, e.g. an Image's tag), else by a unique set whose fields the template gives
+ * (a Port's instance and interface). Undefined when it gives none.
+ */
+function keyOf(
+  registry: Registry,
+  t: Template,
+  values: Record<string, unknown>,
+): { field: string; value: unknown }[] | undefined {
+  const m = registry.get(t.model);
+  const given = (field: string) => {
+    const def = m.allFields[field];
+    const column = def?.type === 'reference' ? requirementColumn(registry, t.model, field) : field;
+    return values[column] !== undefined ? { field, value: values[column] } : undefined;
+  };
+  const sets = m.uniqueTogether ?? [];
+  if (values.name !== undefined && values.name !== '') {
+    const withName = sets.find((u) => u.includes('name') && u.every((f) => given(f)));
+    const fields = withName ?? ['name'];
+    return fields.map((f) => given(f)!);
+  }
+  for (const u of sets) {
+    const key = u.map(given);
+    if (key.every((k) => k !== undefined)) return key;
+  }
+  return undefined;
+}
+
+async function find(
+  tx: ModelTx,
+  model: string,
+  key: { field: string; value: unknown }[],
+): Promise<ModelObject[]> {
+  const page = await tx.list(model, { filter: key, pageSize: 2 });
+  return page.items;
+}
+
+const nameOf = (t: Template): string => {
+  const v = t.properties.get('name')?.value;
+  return typeof v === 'string' ? v : '';
+};
+
+const describeKey = (key: { field: string; value: unknown }[]) =>
+  key.map((k) => `${k.field} ${JSON.stringify(k.value)}`).join(', ');
+
+/** A model-layer refusal as problems at the template's properties. */
+function problemsOf(err: unknown, t: Template, file: string): Problem[] {
+  if (err instanceof ValidationError || err instanceof AlreadyExistsError) {
+    return err.errors.map((e) => {
+      const field = e.field.replace(/_id$/, '');
+      const prop = t.properties.get(e.field) ?? t.properties.get(field);
+      const req = t.requirements.find((r) => r.field === field);
+      const pos = prop?.pos ?? req?.pos ?? t.pos;
+      return { ...pos, file, template: t.label, field: e.field, reason: e.reason };
+    });
+  }
+  if (err instanceof ModelError)
+    return [{ ...t.pos, file, template: t.label, reason: err.message }];
+  throw err;
+}
+
+/** Applies recipes in one transaction; with dryRun, reports and writes nothing. */
+export async function applyRecipes(
+  models: ModelService,
+  registry: Registry,
+  recipes: Recipe[],
+  options: { dryRun?: boolean } = {},
+): Promise<Outcome[]> {
+  try {
+    return await models.transaction(async (tx) => {
+      const outcomes: Outcome[] = [];
+      const problems: Problem[] = [];
+      for (const recipe of recipes) {
+        const ids = new Map<string, number>();
+        for (const t of recipe.templates) {
+          const name = nameOf(t);
+          const values: Record<string, unknown> = {};
+          for (const [k, v] of t.properties) values[k] = v.value;
+          let unresolved = false;
+          for (const r of t.requirements) {
+            const id = ids.get(r.node);
+            if (id === undefined) unresolved = true;
+            else values[requirementColumn(registry, t.model, r.field)] = id;
+          }
+          if (unresolved) continue; // a required template failed: reported there
+          const key = keyOf(registry, t, values);
+          if (!key) {
+            const sets = (registry.get(t.model).uniqueTogether ?? []).map(
+              (u) => ` or ${u.join(' and ')}`,
+            );
+            problems.push({
+              ...t.pos,
+              file: recipe.file,
+              template: t.label,
+              reason: `cannot be found again: give its name${sets.join('')}`,
+            });
+            continue;
+          }
+          const found = await find(tx, t.model, key);
+          if (found.length > 1) {
+            problems.push({
+              ...t.pos,
+              file: recipe.file,
+              template: t.label,
+              reason: `several ${t.model} objects have ${describeKey(key)}`,
+            });
+            continue;
+          }
+          const current = found[0];
+          if (t.mustExist) {
+            if (!current) {
+              problems.push({
+                ...t.pos,
+                file: recipe.file,
+                template: t.label,
+                reason: `must exist, and no ${t.model} has ${describeKey(key)}`,
+              });
+              continue;
+            }
+            ids.set(t.label, current.id);
+            outcomes.push({
+              template: t.label,
+              model: t.model,
+              id: current.id,
+              name,
+              action: 'found',
+            });
+            continue;
+          }
+          // Each object in a savepoint: a refusal by the database does not end the transaction,
+          // so that every problem of the recipe is found in one run.
+          await tx.client.query('SAVEPOINT tosca_template');
+          try {
+            if (!current) {
+              const made = await tx.create(t.model, values);
+              ids.set(t.label, made.id);
+              outcomes.push({
+                template: t.label,
+                model: t.model,
+                id: made.id,
+                name,
+                action: 'created',
+              });
+              continue;
+            }
+            ids.set(t.label, current.id);
+            const changed = Object.keys(values).filter((k) => !sameValue(current[k], values[k]));
+            if (changed.length === 0) {
+              outcomes.push({
+                template: t.label,
+                model: t.model,
+                id: current.id,
+                name,
+                action: 'unchanged',
+              });
+              continue;
+            }
+            const patch = Object.fromEntries(changed.map((k) => [k, values[k]]));
+            await tx.update(current.leaf_model, current.id, patch);
+            outcomes.push({
+              template: t.label,
+              model: t.model,
+              id: current.id,
+              name,
+              action: 'updated',
+              fields: changed,
+            });
+          } catch (err) {
+            await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
+            problems.push(...problemsOf(err, t, recipe.file));
+          }
+        }
+      }
+      if (problems.length) throw new RecipeError(problems);
+      if (options.dryRun) throw new DryRun(outcomes);
+      return outcomes;
+    });
+  } catch (err) {
+    if (err instanceof DryRun) return err.outcomes;
+    throw err;
+  }
+}
+
+/** Deletes what recipes describe, in reverse order, in one transaction; must-exist objects stay. */
+export async function deleteRecipes(
+  models: ModelService,
+  registry: Registry,
+  recipes: Recipe[],
+  options: { dryRun?: boolean } = {},
+): Promise<Outcome[]> {
+  try {
+    return await models.transaction(async (tx) => {
+      const outcomes: Outcome[] = [];
+      for (const recipe of [...recipes].reverse()) {
+        // Found first in requirement order (a Port is found by its instance's id), then deleted
+        // in reverse.
+        const ids = new Map<string, number>();
+        const found = new Map<string, ModelObject | undefined>();
+        for (const t of recipe.templates) {
+          const values: Record<string, unknown> = {};
+          for (const [k, v] of t.properties) values[k] = v.value;
+          for (const r of t.requirements) {
+            const id = ids.get(r.node);
+            if (id !== undefined) values[requirementColumn(registry, t.model, r.field)] = id;
+          }
+          const key = keyOf(registry, t, values);
+          const [current] = key ? await find(tx, t.model, key) : [];
+          found.set(t.label, current);
+          if (current) ids.set(t.label, current.id);
+        }
+        for (const t of [...recipe.templates].reverse()) {
+          if (t.mustExist) continue;
+          const name = nameOf(t);
+          const current = found.get(t.label);
+          if (!current) {
+            outcomes.push({ template: t.label, model: t.model, id: null, name, action: 'absent' });
+            continue;
+          }
+          await tx.delete(current.leaf_model, current.id);
+          outcomes.push({
+            template: t.label,
+            model: t.model,
+            id: current.id,
+            name,
+            action: 'deleted',
+          });
+        }
+      }
+      if (options.dryRun) throw new DryRun(outcomes);
+      return outcomes;
+    });
+  } catch (err) {
+    if (err instanceof DryRun) return err.outcomes;
+    throw err;
+  }
+}
