@@ -10,6 +10,7 @@
 //   PATCH  /api/v1/{Model}/{id}               the fields to change; If-Match: <version>
 //   DELETE /api/v1/{Model}/{id}               If-Match: <version>
 //   GET    /api/v1/watch?models=Port,Network&from_cursor=...   text/event-stream
+//   POST   /api/v1/tosca/apply|delete        {"files": [{"name","content"}], "dry_run": false}
 //   GET    /api/v1/openapi.json
 //
 // Every call but login takes "Authorization: Bearer <token>". Timestamps are RFC 3339 text and
@@ -272,6 +273,11 @@ export function apiGateway(
     }
     if (first === 'whoami' && method === 'GET') {
       send(res, 200, await unary('WhoAmI', {}, req));
+      return;
+    }
+    if (first === 'tosca' && (idText === 'apply' || idText === 'delete') && method === 'POST') {
+      const call = idText === 'apply' ? 'ApplyTosca' : 'DeleteTosca';
+      send(res, 200, await unary(call, await readJson(req), req));
       return;
     }
     if (first === 'watch' && method === 'GET') {

@@ -299,6 +299,33 @@ message WhoAmIResponse {
   optional int32 trust_domain_id = 4;
 }
 
+message ToscaFile {
+  // Its name, for the errors (file:line:col).
+  string name = 1;
+  // The recipe's YAML.
+  string content = 2;
+}
+
+message ToscaRequest {
+  repeated ToscaFile files = 1;
+  // Report what would change, and change nothing.
+  bool dry_run = 2;
+}
+
+message ToscaOutcome {
+  string template = 1;
+  string model = 2;
+  int32 id = 3;
+  string name = 4;
+  // created, updated, unchanged, found (must-exist), deleted, absent.
+  string action = 5;
+  repeated string fields = 6;
+}
+
+message ToscaResponse {
+  repeated ToscaOutcome outcomes = 1;
+}
+
 message WatchRequest {
   // Only objects of these models (each with the models that extend it); empty: every model.
   repeated string models = 1;
@@ -370,6 +397,13 @@ message WatchEvent {
   out.push("  // Revokes the call's token.");
   out.push('  rpc Logout(LogoutRequest) returns (LogoutResponse);');
   out.push('  rpc WhoAmI(WhoAmIRequest) returns (WhoAmIResponse);');
+  out.push(
+    '  // Applies TOSCA recipes in one transaction (INVALID_ARGUMENT, with every problem at',
+  );
+  out.push('  // file:line:col as a field violation, and nothing applied, when any is wrong).');
+  out.push('  rpc ApplyTosca(ToscaRequest) returns (ToscaResponse);');
+  out.push('  // Deletes what recipes describe, in reverse order (not their must-exist objects).');
+  out.push('  rpc DeleteTosca(ToscaRequest) returns (ToscaResponse);');
   out.push('  // Every committed change, from now or from a cursor, as a stream.');
   out.push('  rpc Watch(WatchRequest) returns (stream WatchEvent);');
   for (const m of registry.models()) {

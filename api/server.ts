@@ -19,6 +19,8 @@ import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
 import { headCursor, watchChanges, type Change } from '../models/watch.js';
 import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.js';
+import { applyRecipes, deleteRecipes, type Outcome } from '../tosca/apply.js';
+import { parseRecipe, RecipeError, type Recipe } from '../tosca/parse.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
 import { addStandardServices } from '../backends/grpc/standard.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
@@ -197,6 +199,19 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
     metadata.set('grpc-status-details-bin', statusDetails(code, message, problems));
     return { code, details: message, metadata };
   };
+  if (err instanceof RecipeError) {
+    const problems = err.problems.map((p) => ({
+      field: `${p.file}:${String(p.line)}:${String(p.col)}${p.template ? ` ${p.template}` : ''}${p.field ? `.${p.field}` : ''}`,
+      reason: p.reason,
+    }));
+    const metadata = new grpc.Metadata();
+    const message = `the recipe has ${String(problems.length)} problem(s):\n${err.message}`;
+    metadata.set(
+      'grpc-status-details-bin',
+      statusDetails(grpc.status.INVALID_ARGUMENT, message, problems),
+    );
+    return { code: grpc.status.INVALID_ARGUMENT, details: message, metadata };
+  }
   if (err instanceof RateLimitError) {
     return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
   }
@@ -623,6 +638,49 @@ export function modelServiceHandlers(
     return {};
   });
   handlers.WhoAmI = guarded((_req, who) => Promise.resolve(whoAmI(who)));
+  /** The recipes of a ToscaRequest, parsed (every problem of every file at once). */
+  const recipesOf = (req: Record<string, unknown>, who: Principal): Recipe[] => {
+    if (who.role === 'viewer')
+      throw new AuthError('denied', 'role viewer may not apply or delete recipes');
+    if (who.trustDomainId !== null && who.role !== 'admin') {
+      throw new AuthError(
+        'denied',
+        'recipes span trust domains: only an operator of every trust domain or an admin may apply or delete them',
+      );
+    }
+    const files = (req.files as { name?: string; content?: string }[] | undefined) ?? [];
+    if (files.length === 0) {
+      throw new ValidationError('ToscaRequest', [
+        { field: 'files', reason: 'give at least one recipe' },
+      ]);
+    }
+    const problems: RecipeError['problems'] = [];
+    const recipes: Recipe[] = [];
+    files.forEach((f, i) => {
+      try {
+        recipes.push(parseRecipe(f.content ?? '', f.name || `files[${String(i)}]`, registry));
+      } catch (err) {
+        if (err instanceof RecipeError) problems.push(...err.problems);
+        else throw err;
+      }
+    });
+    if (problems.length) throw new RecipeError(problems);
+    for (const r of recipes) for (const t of r.templates) auth.checkWrite(who, t.model);
+    return recipes;
+  };
+  const outcomesOf = (outcomes: Outcome[]) => ({
+    outcomes: outcomes.map((o) => ({ ...o, id: o.id ?? 0, fields: o.fields ?? [] })),
+  });
+  handlers.ApplyTosca = guarded(async (req, who) =>
+    outcomesOf(
+      await applyRecipes(models, registry, recipesOf(req, who), { dryRun: req.dry_run === true }),
+    ),
+  );
+  handlers.DeleteTosca = guarded(async (req, who) =>
+    outcomesOf(
+      await deleteRecipes(models, registry, recipesOf(req, who), { dryRun: req.dry_run === true }),
+    ),
+  );
   for (const m of registry.models()) {
     const codec = codecs.get(m.name)!;
     const name = m.name;

@@ -290,6 +290,42 @@ describe('api: the gRPC model service', function () {
     expect(badCursor.details).to.match(/cursor: "yesterday" is not a cursor/);
   });
 
+  it('applies and deletes TOSCA recipes, with every problem placed in the recipe', async () => {
+    const file = 'examples/tosca/vnf-three-interfaces.yaml';
+    const content = readFileSync(file, 'utf8');
+    const first = await client.call('ApplyTosca')({ files: [{ name: file, content }] });
+    const outcomes = first.outcomes as { action: string; model: string }[];
+    expect(outcomes).to.have.length(12);
+    expect(
+      outcomes.every((o) => o.action === 'created'),
+      JSON.stringify(outcomes),
+    ).to.equal(true);
+    const again = await client.call('ApplyTosca')({ files: [{ name: file, content }] });
+    expect(
+      (again.outcomes as { action: string }[]).every((o) => o.action === 'unchanged'),
+    ).to.equal(true);
+    const broken = await refused(
+      client.call('ApplyTosca')({
+        files: [
+          {
+            name: 'bad.yaml',
+            content:
+              'tosca_definitions_version: tosca_simple_yaml_1_0\ntopology_template:\n  node_templates:\n    site#x:\n      type: tosca.nodes.Site\n      properties:\n        colour: red\n',
+          },
+        ],
+      }),
+    );
+    expect(broken.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(fieldViolations(broken)).to.deep.include({
+      field: 'bad.yaml:7:9 site#x.colour',
+      description: 'unknown property: Site has no field colour',
+    });
+    const gone = await client.call('DeleteTosca')({ files: [{ name: file, content }] });
+    expect((gone.outcomes as { action: string }[]).every((o) => o.action === 'deleted')).to.equal(
+      true,
+    );
+  });
+
   it('answers grpcurl through reflection, with health', async function () {
     const grpcurl = process.env.SYNCORD_GRPCURL ?? readEnv(loadConfig())?.SYNCORD_GRPCURL;
     if (!grpcurl) {
