@@ -13,6 +13,7 @@ import { modelsBenchmark } from './models.js';
 import { ovnBenchmark } from './ovn.js';
 import { vtnBenchmark } from './vtn.js';
 import { apiBenchmark } from './api.js';
+import { toscaBenchmark } from './tosca.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
 const BENCHMARKS: Benchmark[] = [
@@ -21,6 +22,7 @@ const BENCHMARKS: Benchmark[] = [
   ovnBenchmark,
   vtnBenchmark,
   apiBenchmark,
+  toscaBenchmark,
 ];
 
 const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];

@@ -92,6 +92,65 @@ function problemsOf(err: unknown, t: Template, file: string): Problem[] {
   throw err;
 }
 
+interface Item {
+  t: Template;
+  file: string;
+  name: string;
+  values: Record<string, unknown>;
+  key: { field: string; value: unknown }[];
+}
+
+/** Templates by depth: each level requires only templates of earlier levels. */
+function levels(templates: Template[]): Template[][] {
+  const depth = new Map<string, number>();
+  const out: Template[][] = [];
+  for (const t of templates) {
+    const d = Math.max(-1, ...t.requirements.map((r) => depth.get(r.node) ?? -1)) + 1;
+    depth.set(t.label, d);
+    (out[d] ??= []).push(t);
+  }
+  return out;
+}
+
+/**
+ * The objects each item's key finds: one query per model and thousand names for the templates
+ * found by name alone (most of them), one each for the others.
+ */
+async function lookUp(tx: ModelTx, items: Item[]): Promise<Map<Item, ModelObject[]>> {
+  const out = new Map<Item, ModelObject[]>();
+  const byName = new Map<string, Item[]>();
+  for (const item of items) {
+    if (item.key.length === 1 && item.key[0]!.field === 'name') {
+      let list = byName.get(item.t.model);
+      if (!list) byName.set(item.t.model, (list = []));
+      list.push(item);
+    } else {
+      out.set(item, await find(tx, item.t.model, item.key));
+    }
+  }
+  for (const [model, list] of byName) {
+    const found = new Map<string, ModelObject[]>();
+    for (let i = 0; i < list.length; i += 1000) {
+      const names = [...new Set(list.slice(i, i + 1000).map((x) => x.name))];
+      let pageToken: string | undefined;
+      do {
+        const page = await tx.list(model, {
+          filter: [{ field: 'name', op: 'in', value: names }],
+          pageSize: 5000,
+          ...(pageToken ? { pageToken } : {}),
+        });
+        for (const o of page.items) {
+          const n = String(o.name);
+          found.set(n, [...(found.get(n) ?? []), o]);
+        }
+        pageToken = page.nextPageToken ?? undefined;
+      } while (pageToken);
+    }
+    for (const item of list) out.set(item, found.get(item.name) ?? []);
+  }
+  return out;
+}
+
 /** Applies recipes in one transaction; with dryRun, reports and writes nothing. */
 export async function applyRecipes(
   models: ModelService,
@@ -103,104 +162,131 @@ export async function applyRecipes(
     return await models.transaction(async (tx) => {
       const outcomes: Outcome[] = [];
       const problems: Problem[] = [];
+      const outcome = (item: Item, id: number, action: Outcome['action'], fields?: string[]) => {
+        outcomes.push({
+          template: item.t.label,
+          model: item.t.model,
+          id,
+          name: item.name,
+          action,
+          ...(fields ? { fields } : {}),
+        });
+      };
+      /** Runs one write in a savepoint: a refusal is a problem, and the transaction goes on. */
+      const guarded = async (item: Item, write: () => Promise<void>) => {
+        await tx.client.query('SAVEPOINT tosca_template');
+        try {
+          await write();
+        } catch (err) {
+          await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
+          problems.push(...problemsOf(err, item.t, item.file));
+        }
+      };
       for (const recipe of recipes) {
         const ids = new Map<string, number>();
-        for (const t of recipe.templates) {
-          const name = nameOf(t);
-          const values: Record<string, unknown> = {};
-          for (const [k, v] of t.properties) values[k] = v.value;
-          let unresolved = false;
-          for (const r of t.requirements) {
-            const id = ids.get(r.node);
-            if (id === undefined) unresolved = true;
-            else values[requirementColumn(registry, t.model, r.field)] = id;
-          }
-          if (unresolved) continue; // a required template failed: reported there
-          const key = keyOf(registry, t, values);
-          if (!key) {
-            const sets = (registry.get(t.model).uniqueTogether ?? []).map(
-              (u) => ` or ${u.join(' and ')}`,
-            );
-            problems.push({
-              ...t.pos,
-              file: recipe.file,
-              template: t.label,
-              reason: `cannot be found again: give its name${sets.join('')}`,
-            });
-            continue;
-          }
-          const found = await find(tx, t.model, key);
-          if (found.length > 1) {
-            problems.push({
-              ...t.pos,
-              file: recipe.file,
-              template: t.label,
-              reason: `several ${t.model} objects have ${describeKey(key)}`,
-            });
-            continue;
-          }
-          const current = found[0];
-          if (t.mustExist) {
-            if (!current) {
+        for (const level of levels(recipe.templates)) {
+          const items: Item[] = [];
+          for (const t of level) {
+            const values: Record<string, unknown> = {};
+            for (const [k, v] of t.properties) values[k] = v.value;
+            let unresolved = false;
+            for (const r of t.requirements) {
+              const id = ids.get(r.node);
+              if (id === undefined) unresolved = true;
+              else values[requirementColumn(registry, t.model, r.field)] = id;
+            }
+            if (unresolved) continue; // a required template failed: reported there
+            const key = keyOf(registry, t, values);
+            if (!key) {
+              const sets = (registry.get(t.model).uniqueTogether ?? []).map(
+                (u) => ` or ${u.join(' and ')}`,
+              );
               problems.push({
                 ...t.pos,
                 file: recipe.file,
                 template: t.label,
-                reason: `must exist, and no ${t.model} has ${describeKey(key)}`,
+                reason: `cannot be found again: give its name${sets.join('')}`,
               });
               continue;
             }
-            ids.set(t.label, current.id);
-            outcomes.push({
-              template: t.label,
-              model: t.model,
-              id: current.id,
-              name,
-              action: 'found',
-            });
-            continue;
+            items.push({ t, file: recipe.file, name: nameOf(t), values, key });
           }
-          // Each object in a savepoint: a refusal by the database does not end the transaction,
-          // so that every problem of the recipe is found in one run.
-          await tx.client.query('SAVEPOINT tosca_template');
-          try {
-            if (!current) {
-              const made = await tx.create(t.model, values);
-              ids.set(t.label, made.id);
-              outcomes.push({
+          const found = await lookUp(tx, items);
+          const toCreate = new Map<string, Item[]>();
+          for (const item of items) {
+            const { t } = item;
+            const matches = found.get(item) ?? [];
+            if (matches.length > 1) {
+              problems.push({
+                ...t.pos,
+                file: item.file,
                 template: t.label,
-                model: t.model,
-                id: made.id,
-                name,
-                action: 'created',
+                reason: `several ${t.model} objects have ${describeKey(item.key)}`,
               });
+              continue;
+            }
+            const current = matches[0];
+            if (t.mustExist) {
+              if (!current) {
+                problems.push({
+                  ...t.pos,
+                  file: item.file,
+                  template: t.label,
+                  reason: `must exist, and no ${t.model} has ${describeKey(item.key)}`,
+                });
+                continue;
+              }
+              ids.set(t.label, current.id);
+              outcome(item, current.id, 'found');
+              continue;
+            }
+            if (!current) {
+              let list = toCreate.get(t.model);
+              if (!list) toCreate.set(t.model, (list = []));
+              list.push(item);
               continue;
             }
             ids.set(t.label, current.id);
-            const changed = Object.keys(values).filter((k) => !sameValue(current[k], values[k]));
+            const changed = Object.keys(item.values).filter(
+              (k) => !sameValue(current[k], item.values[k]),
+            );
             if (changed.length === 0) {
-              outcomes.push({
-                template: t.label,
-                model: t.model,
-                id: current.id,
-                name,
-                action: 'unchanged',
+              outcome(item, current.id, 'unchanged');
+              continue;
+            }
+            const patch = Object.fromEntries(changed.map((k) => [k, item.values[k]]));
+            await guarded(item, async () => {
+              await tx.update(current.leaf_model, current.id, patch);
+              outcome(item, current.id, 'updated', changed);
+            });
+          }
+          // New objects of a model in one call; when it is refused, one by one, so that each
+          // problem is placed at its template.
+          for (const [model, list] of toCreate) {
+            await tx.client.query('SAVEPOINT tosca_batch');
+            let made: ModelObject[] | undefined;
+            try {
+              made = await tx.createMany(
+                model,
+                list.map((x) => x.values),
+              );
+            } catch {
+              await tx.client.query('ROLLBACK TO SAVEPOINT tosca_batch');
+            }
+            if (made) {
+              made.forEach((o, i) => {
+                ids.set(list[i]!.t.label, o.id);
+                outcome(list[i]!, o.id, 'created');
               });
               continue;
             }
-            const patch = Object.fromEntries(changed.map((k) => [k, values[k]]));
-            await tx.update(current.leaf_model, current.id, patch);
-            outcomes.push({
-              template: t.label,
-              model: t.model,
-              id: current.id,
-              name,
-              action: 'updated',
-              fields: changed,
-            });
-          } catch (err) {
-            await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
-            problems.push(...problemsOf(err, t, recipe.file));
+            for (const item of list) {
+              await guarded(item, async () => {
+                const o = await tx.create(model, item.values);
+                ids.set(item.t.label, o.id);
+                outcome(item, o.id, 'created');
+              });
+            }
           }
         }
       }
