@@ -31,12 +31,12 @@ function load(files: string[]): Recipe[] {
   return recipes;
 }
 
-function report(outcomes: Outcome[]): void {
+function report(outcomes: Outcome[], dryRun: boolean): void {
   for (const o of outcomes) {
     const fields = o.fields?.length ? ` (${o.fields.join(', ')})` : '';
-    console.log(
-      `${o.action.padEnd(9)} ${o.model} ${o.name || String(o.id ?? '')}${fields}  [${o.template}]`,
-    );
+    // A dry run's new objects have no id: the transaction that made them was rolled back.
+    const what = o.name || (dryRun && o.action === 'created' ? '(new)' : String(o.id ?? ''));
+    console.log(`${o.action.padEnd(9)} ${o.model} ${what}${fields}  [${o.template}]`);
   }
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o.action, (counts.get(o.action) ?? 0) + 1);
@@ -74,7 +74,7 @@ export function addToscaCommands(program: Command): void {
                 ? await applyRecipes(models, registry, recipes, { dryRun: opts.dryRun === true })
                 : await deleteRecipes(models, registry, recipes, { dryRun: opts.dryRun === true });
             if (opts.dryRun) console.log('dry run: nothing was written');
-            report(outcomes);
+            report(outcomes, opts.dryRun === true);
           } finally {
             await models.close();
           }
