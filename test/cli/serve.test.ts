@@ -21,7 +21,18 @@ describe('cli: syncord serve', function () {
     db = await scratchDb();
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'cli/syncord.ts', 'serve', '--listen', '127.0.0.1:0', '--resync', '5'],
+      [
+        '--import',
+        'tsx',
+        'cli/syncord.ts',
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--api-listen',
+        '127.0.0.1:0',
+        '--resync',
+        '5',
+      ],
       {
         // Its own owner-label instance, so its orphan sweep leaves other runs' pods alone.
         env: {
