@@ -19,7 +19,8 @@ export interface Outcome {
   model: string;
   id: number | null;
   name: string;
-  action: 'created' | 'updated' | 'unchanged' | 'found' | 'deleted' | 'absent';
+  /** kept: a delete left it, since no recipe created it. */
+  action: 'created' | 'updated' | 'unchanged' | 'found' | 'deleted' | 'absent' | 'kept';
   /** For updates: the fields changed. */
   fields?: string[];
 }
@@ -90,6 +91,15 @@ function problemsOf(err: unknown, t: Template, file: string): Problem[] {
   if (err instanceof ModelError)
     return [{ ...t.pos, file, template: t.label, reason: err.message }];
   throw err;
+}
+
+/** Notes objects a recipe created (a recipe's delete removes only those). */
+async function remember(tx: ModelTx, registry: Registry, model: string, ids: number[]) {
+  await tx.client.query(
+    `INSERT INTO syncord_tosca_object (model_table, object_id)
+     SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING`,
+    [registry.get(model).table, ids],
+  );
 }
 
 interface Item {
@@ -278,6 +288,12 @@ export async function applyRecipes(
                 ids.set(list[i]!.t.label, o.id);
                 outcome(list[i]!, o.id, 'created');
               });
+              await remember(
+                tx,
+                registry,
+                model,
+                made.map((o) => o.id),
+              );
               continue;
             }
             for (const item of list) {
@@ -285,6 +301,7 @@ export async function applyRecipes(
                 const o = await tx.create(model, item.values);
                 ids.set(item.t.label, o.id);
                 outcome(item, o.id, 'created');
+                await remember(tx, registry, model, [o.id]);
               });
             }
           }
@@ -333,6 +350,22 @@ export async function deleteRecipes(
           const current = found.get(t.label);
           if (!current) {
             outcomes.push({ template: t.label, model: t.model, id: null, name, action: 'absent' });
+            continue;
+          }
+          const table = registry.get(t.model).table;
+          const made = await tx.client.query(
+            'DELETE FROM syncord_tosca_object WHERE model_table = $1 AND object_id = $2',
+            [table, current.id],
+          );
+          if (made.rowCount === 0) {
+            // Not made by a recipe: it was there before (or only referred to), and stays.
+            outcomes.push({
+              template: t.label,
+              model: t.model,
+              id: current.id,
+              name,
+              action: 'kept',
+            });
             continue;
           }
           await tx.delete(current.leaf_model, current.id);

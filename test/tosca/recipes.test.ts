@@ -89,6 +89,31 @@ topology_template:
     expect(out[0]!.fields).to.deep.equal(['abbreviated_name']);
   });
 
+  it('deletes only what recipes created, and keeps what was there before', async () => {
+    await db.service.create('Site', { name: 'was-here' });
+    const text = `tosca_definitions_version: tosca_simple_yaml_1_0
+topology_template:
+  node_templates:
+    site#was-here:
+      type: tosca.nodes.Site
+    service#made-here:
+      type: tosca.nodes.Service
+`;
+    const recipe = parseRecipe(text, 'keep.yaml', db.registry);
+    const applied = await applyRecipes(db.service, db.registry, [recipe]);
+    expect(applied.map((o) => `${o.action} ${o.name}`)).to.have.members([
+      'unchanged was-here',
+      'created made-here',
+    ]);
+    const removed = await deleteRecipes(db.service, db.registry, [recipe]);
+    expect(removed.map((o) => `${o.action} ${o.name}`)).to.have.members([
+      'kept was-here',
+      'deleted made-here',
+    ]);
+    const left = await db.service.list('Site', { filter: [{ field: 'name', value: 'was-here' }] });
+    expect(left.items).to.have.length(1);
+  });
+
   const broken = readdirSync(BROKEN)
     .filter((f) => f.endsWith('.yaml'))
     .sort();
