@@ -185,11 +185,11 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
   }
   const found: (Place & Omit<Problem, keyof Position>)[] = [];
   const problem = (
-    place: Place,
+    place: Place | (() => Place),
     reason: string,
     extra: { template?: string; field?: string } = {},
   ) => {
-    found.push({ ...place, reason, ...extra });
+    found.push({ ...(typeof place === 'function' ? place() : place), reason, ...extra });
   };
   const fail = (): never => {
     throw new RecipeError(
@@ -250,17 +250,22 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
   const base: Path = ['topology_template', 'node_templates'];
   const templates: Template[] = [];
   /** Gives an object a `pos` computed on first read (a spread would compute it at once). */
-  const withPos = <T extends object>(obj: T, place: Place): T & { readonly pos: Position } => {
+  // The place is built only when the position is read (most recipes never need one).
+  const withPos = <T extends object>(
+    obj: T,
+    place: () => Place,
+  ): T & { readonly pos: Position } => {
     let cached: Position | undefined;
     Object.defineProperty(obj, 'pos', {
-      get: () => (cached ??= locator.at(place)),
+      get: () => (cached ??= locator.at(place())),
       enumerable: true,
     });
     return obj as T & { readonly pos: Position };
   };
   for (const [label, body] of Object.entries(nodes)) {
     const at = (...rest: Path): Path => [...base, label, ...rest];
-    const here: Place = { path: at(), key: true };
+    const hereOf = (): Place => ({ path: at(), key: true });
+    const here = hereOf();
     if (!isObject(body)) {
       problem(here, 'a node template is a mapping with type, properties and requirements', {
         template: label,
@@ -304,7 +309,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
         requirements: [] as Requirement[],
         mustExist: false,
       },
-      here,
+      hereOf,
     );
     const props = body.properties;
     if (props !== undefined && props !== null && !isObject(props)) {
@@ -312,8 +317,9 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
     } else if (props) {
       for (const [name, raw] of Object.entries(props)) {
         const value = raw instanceof Date ? raw.toISOString() : raw;
-        const keyPlace: Place = { path: at('properties', name), key: true };
-        const valuePlace: Place = { path: at('properties', name) };
+        const keyPlaceOf = (): Place => ({ path: at('properties', name), key: true });
+        const keyPlace = keyPlaceOf;
+        const valuePlace = (): Place => ({ path: at('properties', name) });
         if (name === 'must-exist') {
           if (typeof value !== 'boolean') {
             problem(valuePlace, 'must be true or false', { template: label, field: name });
@@ -354,12 +360,12 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           });
           continue;
         }
-        t.properties.set(name, withPos({ value: c.value }, keyPlace));
+        t.properties.set(name, withPos({ value: c.value }, keyPlaceOf));
       }
     }
     // A template named model#name gives the object its name when the properties do not.
     if (!t.properties.has('name') && label.includes('#')) {
-      t.properties.set('name', withPos({ value: label.slice(label.indexOf('#') + 1) }, here));
+      t.properties.set('name', withPos({ value: label.slice(label.indexOf('#') + 1) }, hereOf));
     }
     const reqs = body.requirements;
     if (reqs !== undefined && reqs !== null && !Array.isArray(reqs)) {
@@ -377,7 +383,8 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           return;
         }
         const [field, spec] = Object.entries(item)[0]!;
-        const fieldPlace: Place = { path: at('requirements', i, field), key: true };
+        const fieldPlaceOf = (): Place => ({ path: at('requirements', i, field), key: true });
+        const fieldPlace = fieldPlaceOf;
         const def = model.allFields[field];
         if (!def || def.type !== 'reference') {
           problem(fieldPlace, `${model.name} has no reference field ${field}`, {
@@ -403,7 +410,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           problem(fieldPlace, 'names no node', { template: label, field });
           return;
         }
-        t.requirements.push(withPos({ field, node }, fieldPlace));
+        t.requirements.push(withPos({ field, node }, fieldPlaceOf));
       });
     }
     templates.push(t);
