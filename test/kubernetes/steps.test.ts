@@ -719,7 +719,10 @@ describe('kubernetes: the steps against the rig', function () {
       },
     });
     await gone('the orphan pod', () => core.readNamespacedPod({ name: 'orphan', namespace: ns }));
-    expect(log.some((l) => l.includes(`removed pod ${ns}/orphan`))).to.equal(true);
+    // The observer logs once it has also removed the pod's ConfigMaps, just after the pod.
+    await eventually('the removal logged', () =>
+      Promise.resolve(log.some((l) => l.includes(`removed pod ${ns}/orphan`)) || undefined),
+    );
     await core.deleteNamespace({ name: ns });
   });
 });
