@@ -12,6 +12,8 @@ export interface RigEnv {
   OVN_SB_DB: string;
   /** The reference VTN server, host:port. */
   SYNCORD_VTN_ADDRESS: string;
+  /** The grpcurl binary the rig built. */
+  SYNCORD_GRPCURL: string;
 }
 
 const keys: (keyof RigEnv)[] = [
@@ -21,6 +23,7 @@ const keys: (keyof RigEnv)[] = [
   'OVN_NB_DB',
   'OVN_SB_DB',
   'SYNCORD_VTN_ADDRESS',
+  'SYNCORD_GRPCURL',
 ];
 
 let pending: Promise<RigEnv> | undefined;

@@ -311,11 +311,9 @@ describe('vtn: the steps against the reference server', function () {
     expect(calls.filter((c) => c === 'putNetwork')).to.have.length(1);
   });
 
-  it('answers grpcurl with what the steps pushed', async function () {
+  it('answers grpcurl with what the steps pushed', async () => {
     const env = await rig();
-    const grpcurl = process.env.SYNCORD_GRPCURL;
-    if (!grpcurl) this.skip();
-    const { stdout } = await exec(grpcurl, [
+    const { stdout } = await exec(env.SYNCORD_GRPCURL, [
       '-plaintext',
       '-d',
       JSON.stringify({ annotations: { 'syncord-instance': h.instance } }),
