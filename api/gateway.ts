@@ -21,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from '../models/registry.js';
-import { fromValue, statusDetailsOf, unpack } from './server.js';
+import { fromValue, statusDetailsOf, toValue, unpack } from './server.js';
 import { BOOKKEEPING_FIELDS, apiFields, readFieldNumbers } from './protogen.js';
 
 type Obj = Record<string, unknown>;
@@ -76,24 +76,11 @@ function messageTypes(registry: Registry): Map<string, Map<string, string>> {
   return out;
 }
 
-function toValueJson(v: unknown): unknown {
-  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(toValueJson) } };
-  return {
-    structValue: {
-      fields: Object.fromEntries(Object.entries(v as Obj).map(([k, x]) => [k, toValueJson(x)])),
-    },
-  };
-}
-
 function fromJsonObject(types: Map<string, string> | undefined, body: Obj): Obj {
   const out: Obj = {};
   for (const [k, v] of Object.entries(body)) {
     const t = types?.get(k);
-    if (t === 'google.protobuf.Value') out[k] = toValueJson(v);
+    if (t === 'google.protobuf.Value') out[k] = toValue(v);
     else if (t === 'google.protobuf.Timestamp' && typeof v === 'string') {
       const ms = Date.parse(v);
       out[k] = Number.isFinite(ms)
@@ -299,7 +286,7 @@ export function apiGateway(
             for (const f of v.split(',').filter(Boolean)) {
               orderBy.push(f.startsWith('-') ? { field: f.slice(1), desc: true } : { field: f });
             }
-          } else filter.push({ field: k, op: 'eq', value: toValueJson(queryValue(v)) });
+          } else filter.push({ field: k, op: 'eq', value: toValue(queryValue(v)) });
         }
         send(res, 200, toJson(await unary(`List${model}`, request, req)));
         return;

@@ -22,7 +22,7 @@ import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.j
 import { applyRecipes, deleteRecipes, type Outcome } from '../tosca/apply.js';
 import { parseRecipe, RecipeError, type Recipe } from '../tosca/parse.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
-import { addStandardServices } from '../backends/grpc/standard.js';
+import { addStandardServices, listen, shutdown } from '../backends/grpc/standard.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
 import {
   API_PACKAGE,
@@ -335,6 +335,18 @@ class Codec {
   }
 }
 
+/** Each model's codec, made once per registry (from the committed field numbers). */
+function codecsFor(registry: Registry): Map<string, Codec> {
+  let codecs = codecsByRegistry.get(registry);
+  if (!codecs) {
+    const lock = readFieldNumbers();
+    codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
+    codecsByRegistry.set(registry, codecs);
+  }
+  return codecs;
+}
+const codecsByRegistry = new WeakMap<Registry, Map<string, Codec>>();
+
 // ---------------------------------------------------------------------------------------------
 
 type Unary = grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>>;
@@ -459,12 +471,7 @@ export class ChangeFeed {
   ) {}
 
   static for(registry: Registry, models: ModelService, url: string): ChangeFeed {
-    const lock = readFieldNumbers();
-    return new ChangeFeed(
-      url,
-      models,
-      new Map(registry.models().map((m) => [m.name, new Codec(m, lock)])),
-    );
+    return new ChangeFeed(url, models, codecsFor(registry));
   }
 
   /** Delivers every later change to `fn` (in commit order) until the returned function is called. */
@@ -619,9 +626,8 @@ export function modelServiceHandlers(
   const guarded = (
     fn: (req: Record<string, unknown>, who: Principal) => Promise<Record<string, unknown>>,
   ) => unary(auth, fn, limiter);
-  const lock = readFieldNumbers();
   const handlers: grpc.UntypedServiceImplementation = {};
-  const codecs = new Map(registry.models().map((m) => [m.name, new Codec(m, lock)]));
+  const codecs = codecsFor(registry);
   handlers.Watch = watchHandler(registry, models, url, codecs, auth, shared);
   handlers.Login = unary(undefined, async (req) => {
     const text = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -783,26 +789,14 @@ export async function startApiServer(options: {
   );
   server.addService(pkg.syncord.v1.ModelService.service, handlers);
   addStandardServices(server, definition, [MODEL_SERVICE]);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.listen, grpc.ServerCredentials.createInsecure(), (err, p) => {
-      if (err) reject(err);
-      else resolve(p);
-    });
-  });
-  const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  const { address, port } = await listen(server, options.listen);
   return {
-    address: `${host}:${String(port)}`,
+    address,
     port,
     handlers,
-    close: () =>
-      new Promise<void>((resolve) => {
-        shared.close();
-        server.tryShutdown(() => {
-          resolve();
-        });
-        setTimeout(() => {
-          server.forceShutdown();
-        }, 500).unref();
-      }),
+    close: () => {
+      shared.close();
+      return shutdown(server);
+    },
   };
 }

@@ -102,6 +102,44 @@ async function remember(tx: ModelTx, registry: Registry, model: string, ids: num
   );
 }
 
+/**
+ * A template's values: its properties, and the ids of the templates it requires (`unresolved`
+ * when one of them has no object).
+ */
+function valuesOf(
+  registry: Registry,
+  t: Template,
+  ids: ReadonlyMap<string, number>,
+): { values: Record<string, unknown>; unresolved: boolean } {
+  const values: Record<string, unknown> = {};
+  for (const [k, v] of t.properties) values[k] = v.value;
+  let unresolved = false;
+  for (const r of t.requirements) {
+    const id = ids.get(r.node);
+    if (id === undefined) unresolved = true;
+    else values[requirementColumn(registry, t.model, r.field)] = id;
+  }
+  return { values, unresolved };
+}
+
+/** Runs work in one transaction; a dry run rolls it back and returns what it would have done. */
+async function inTransaction(
+  models: ModelService,
+  dryRun: boolean,
+  work: (tx: ModelTx) => Promise<Outcome[]>,
+): Promise<Outcome[]> {
+  try {
+    return await models.transaction(async (tx) => {
+      const outcomes = await work(tx);
+      if (dryRun) throw new DryRun(outcomes);
+      return outcomes;
+    });
+  } catch (err) {
+    if (err instanceof DryRun) return err.outcomes;
+    throw err;
+  }
+}
+
 interface Item {
   t: Template;
   file: string;
@@ -168,153 +206,140 @@ export async function applyRecipes(
   recipes: Recipe[],
   options: { dryRun?: boolean } = {},
 ): Promise<Outcome[]> {
-  try {
-    return await models.transaction(async (tx) => {
-      const outcomes: Outcome[] = [];
-      const problems: Problem[] = [];
-      const outcome = (item: Item, id: number, action: Outcome['action'], fields?: string[]) => {
-        outcomes.push({
-          template: item.t.label,
-          model: item.t.model,
-          id,
-          name: item.name,
-          action,
-          ...(fields ? { fields } : {}),
-        });
-      };
-      /** Runs one write in a savepoint: a refusal is a problem, and the transaction goes on. */
-      const guarded = async (item: Item, write: () => Promise<void>) => {
-        await tx.client.query('SAVEPOINT tosca_template');
-        try {
-          await write();
-        } catch (err) {
-          await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
-          problems.push(...problemsOf(err, item.t, item.file));
-        }
-      };
-      for (const recipe of recipes) {
-        const ids = new Map<string, number>();
-        for (const level of levels(recipe.templates)) {
-          const items: Item[] = [];
-          for (const t of level) {
-            const values: Record<string, unknown> = {};
-            for (const [k, v] of t.properties) values[k] = v.value;
-            let unresolved = false;
-            for (const r of t.requirements) {
-              const id = ids.get(r.node);
-              if (id === undefined) unresolved = true;
-              else values[requirementColumn(registry, t.model, r.field)] = id;
-            }
-            if (unresolved) continue; // a required template failed: reported there
-            const key = keyOf(registry, t, values);
-            if (!key) {
-              const sets = (registry.get(t.model).uniqueTogether ?? []).map(
-                (u) => ` or ${u.join(' and ')}`,
-              );
-              problems.push({
-                ...t.pos,
-                file: recipe.file,
-                template: t.label,
-                reason: `cannot be found again: give its name${sets.join('')}`,
-              });
-              continue;
-            }
-            items.push({ t, file: recipe.file, name: nameOf(t), values, key });
+  return inTransaction(models, options.dryRun === true, async (tx) => {
+    const outcomes: Outcome[] = [];
+    const problems: Problem[] = [];
+    const outcome = (item: Item, id: number, action: Outcome['action'], fields?: string[]) => {
+      outcomes.push({
+        template: item.t.label,
+        model: item.t.model,
+        id,
+        name: item.name,
+        action,
+        ...(fields ? { fields } : {}),
+      });
+    };
+    /** Runs one write in a savepoint: a refusal is a problem, and the transaction goes on. */
+    const guarded = async (item: Item, write: () => Promise<void>) => {
+      await tx.client.query('SAVEPOINT tosca_template');
+      try {
+        await write();
+      } catch (err) {
+        await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
+        problems.push(...problemsOf(err, item.t, item.file));
+      }
+    };
+    for (const recipe of recipes) {
+      const ids = new Map<string, number>();
+      for (const level of levels(recipe.templates)) {
+        const items: Item[] = [];
+        for (const t of level) {
+          const { values, unresolved } = valuesOf(registry, t, ids);
+          if (unresolved) continue; // a required template failed: reported there
+          const key = keyOf(registry, t, values);
+          if (!key) {
+            const sets = (registry.get(t.model).uniqueTogether ?? []).map(
+              (u) => ` or ${u.join(' and ')}`,
+            );
+            problems.push({
+              ...t.pos,
+              file: recipe.file,
+              template: t.label,
+              reason: `cannot be found again: give its name${sets.join('')}`,
+            });
+            continue;
           }
-          const found = await lookUp(tx, items);
-          const toCreate = new Map<string, Item[]>();
-          for (const item of items) {
-            const { t } = item;
-            const matches = found.get(item) ?? [];
-            if (matches.length > 1) {
+          items.push({ t, file: recipe.file, name: nameOf(t), values, key });
+        }
+        const found = await lookUp(tx, items);
+        const toCreate = new Map<string, Item[]>();
+        for (const item of items) {
+          const { t } = item;
+          const matches = found.get(item) ?? [];
+          if (matches.length > 1) {
+            problems.push({
+              ...t.pos,
+              file: item.file,
+              template: t.label,
+              reason: `several ${t.model} objects have ${describeKey(item.key)}`,
+            });
+            continue;
+          }
+          const current = matches[0];
+          if (t.mustExist) {
+            if (!current) {
               problems.push({
                 ...t.pos,
                 file: item.file,
                 template: t.label,
-                reason: `several ${t.model} objects have ${describeKey(item.key)}`,
+                reason: `must exist, and no ${t.model} has ${describeKey(item.key)}`,
               });
-              continue;
-            }
-            const current = matches[0];
-            if (t.mustExist) {
-              if (!current) {
-                problems.push({
-                  ...t.pos,
-                  file: item.file,
-                  template: t.label,
-                  reason: `must exist, and no ${t.model} has ${describeKey(item.key)}`,
-                });
-                continue;
-              }
-              ids.set(t.label, current.id);
-              outcome(item, current.id, 'found');
-              continue;
-            }
-            if (!current) {
-              let list = toCreate.get(t.model);
-              if (!list) toCreate.set(t.model, (list = []));
-              list.push(item);
               continue;
             }
             ids.set(t.label, current.id);
-            const changed = Object.keys(item.values).filter(
-              (k) => !sameValue(current[k], item.values[k]),
-            );
-            if (changed.length === 0) {
-              outcome(item, current.id, 'unchanged');
-              continue;
-            }
-            const patch = Object.fromEntries(changed.map((k) => [k, item.values[k]]));
-            await guarded(item, async () => {
-              await tx.update(current.leaf_model, current.id, patch);
-              outcome(item, current.id, 'updated', changed);
-            });
+            outcome(item, current.id, 'found');
+            continue;
           }
-          // New objects of a model in one call; when it is refused, one by one, so that each
-          // problem is placed at its template.
-          for (const [model, list] of toCreate) {
-            await tx.client.query('SAVEPOINT tosca_batch');
-            let made: ModelObject[] | undefined;
-            try {
-              made = await tx.createMany(
-                model,
-                list.map((x) => x.values),
-              );
-            } catch {
-              await tx.client.query('ROLLBACK TO SAVEPOINT tosca_batch');
-            }
-            if (made) {
-              made.forEach((o, i) => {
-                ids.set(list[i]!.t.label, o.id);
-                outcome(list[i]!, o.id, 'created');
-              });
-              await remember(
-                tx,
-                registry,
-                model,
-                made.map((o) => o.id),
-              );
-              continue;
-            }
-            for (const item of list) {
-              await guarded(item, async () => {
-                const o = await tx.create(model, item.values);
-                ids.set(item.t.label, o.id);
-                outcome(item, o.id, 'created');
-                await remember(tx, registry, model, [o.id]);
-              });
-            }
+          if (!current) {
+            let list = toCreate.get(t.model);
+            if (!list) toCreate.set(t.model, (list = []));
+            list.push(item);
+            continue;
+          }
+          ids.set(t.label, current.id);
+          const changed = Object.keys(item.values).filter(
+            (k) => !sameValue(current[k], item.values[k]),
+          );
+          if (changed.length === 0) {
+            outcome(item, current.id, 'unchanged');
+            continue;
+          }
+          const patch = Object.fromEntries(changed.map((k) => [k, item.values[k]]));
+          await guarded(item, async () => {
+            await tx.update(current.leaf_model, current.id, patch);
+            outcome(item, current.id, 'updated', changed);
+          });
+        }
+        // New objects of a model in one call; when it is refused, one by one, so that each
+        // problem is placed at its template.
+        for (const [model, list] of toCreate) {
+          await tx.client.query('SAVEPOINT tosca_batch');
+          let made: ModelObject[] | undefined;
+          try {
+            made = await tx.createMany(
+              model,
+              list.map((x) => x.values),
+            );
+          } catch {
+            await tx.client.query('ROLLBACK TO SAVEPOINT tosca_batch');
+          }
+          if (made) {
+            made.forEach((o, i) => {
+              ids.set(list[i]!.t.label, o.id);
+              outcome(list[i]!, o.id, 'created');
+            });
+            await remember(
+              tx,
+              registry,
+              model,
+              made.map((o) => o.id),
+            );
+            continue;
+          }
+          for (const item of list) {
+            await guarded(item, async () => {
+              const o = await tx.create(model, item.values);
+              ids.set(item.t.label, o.id);
+              outcome(item, o.id, 'created');
+              await remember(tx, registry, model, [o.id]);
+            });
           }
         }
       }
-      if (problems.length) throw new RecipeError(problems);
-      if (options.dryRun) throw new DryRun(outcomes);
-      return outcomes;
-    });
-  } catch (err) {
-    if (err instanceof DryRun) return err.outcomes;
-    throw err;
-  }
+    }
+    if (problems.length) throw new RecipeError(problems);
+    return outcomes;
+  });
 }
 
 /** Deletes what recipes describe, in reverse order, in one transaction; must-exist objects stay. */
@@ -324,65 +349,53 @@ export async function deleteRecipes(
   recipes: Recipe[],
   options: { dryRun?: boolean } = {},
 ): Promise<Outcome[]> {
-  try {
-    return await models.transaction(async (tx) => {
-      const outcomes: Outcome[] = [];
-      for (const recipe of [...recipes].reverse()) {
-        // Found first in requirement order (a Port is found by its instance's id), then deleted
-        // in reverse.
-        const ids = new Map<string, number>();
-        const found = new Map<string, ModelObject | undefined>();
-        for (const t of recipe.templates) {
-          const values: Record<string, unknown> = {};
-          for (const [k, v] of t.properties) values[k] = v.value;
-          for (const r of t.requirements) {
-            const id = ids.get(r.node);
-            if (id !== undefined) values[requirementColumn(registry, t.model, r.field)] = id;
-          }
-          const key = keyOf(registry, t, values);
-          const [current] = key ? await find(tx, t.model, key) : [];
-          found.set(t.label, current);
-          if (current) ids.set(t.label, current.id);
+  return inTransaction(models, options.dryRun === true, async (tx) => {
+    const outcomes: Outcome[] = [];
+    for (const recipe of [...recipes].reverse()) {
+      // Found first in requirement order (a Port is found by its instance's id), then deleted
+      // in reverse.
+      const ids = new Map<string, number>();
+      const found = new Map<string, ModelObject | undefined>();
+      for (const t of recipe.templates) {
+        const key = keyOf(registry, t, valuesOf(registry, t, ids).values);
+        const [current] = key ? await find(tx, t.model, key) : [];
+        found.set(t.label, current);
+        if (current) ids.set(t.label, current.id);
+      }
+      for (const t of [...recipe.templates].reverse()) {
+        if (t.mustExist) continue;
+        const name = nameOf(t);
+        const current = found.get(t.label);
+        if (!current) {
+          outcomes.push({ template: t.label, model: t.model, id: null, name, action: 'absent' });
+          continue;
         }
-        for (const t of [...recipe.templates].reverse()) {
-          if (t.mustExist) continue;
-          const name = nameOf(t);
-          const current = found.get(t.label);
-          if (!current) {
-            outcomes.push({ template: t.label, model: t.model, id: null, name, action: 'absent' });
-            continue;
-          }
-          const table = registry.get(t.model).table;
-          const made = await tx.client.query(
-            'DELETE FROM syncord_tosca_object WHERE model_table = $1 AND object_id = $2',
-            [table, current.id],
-          );
-          if (made.rowCount === 0) {
-            // Not made by a recipe: it was there before (or only referred to), and stays.
-            outcomes.push({
-              template: t.label,
-              model: t.model,
-              id: current.id,
-              name,
-              action: 'kept',
-            });
-            continue;
-          }
-          await tx.delete(current.leaf_model, current.id);
+        const table = registry.get(t.model).table;
+        const made = await tx.client.query(
+          'DELETE FROM syncord_tosca_object WHERE model_table = $1 AND object_id = $2',
+          [table, current.id],
+        );
+        if (made.rowCount === 0) {
+          // Not made by a recipe: it was there before (or only referred to), and stays.
           outcomes.push({
             template: t.label,
             model: t.model,
             id: current.id,
             name,
-            action: 'deleted',
+            action: 'kept',
           });
+          continue;
         }
+        await tx.delete(current.leaf_model, current.id);
+        outcomes.push({
+          template: t.label,
+          model: t.model,
+          id: current.id,
+          name,
+          action: 'deleted',
+        });
       }
-      if (options.dryRun) throw new DryRun(outcomes);
-      return outcomes;
-    });
-  } catch (err) {
-    if (err instanceof DryRun) return err.outcomes;
-    throw err;
-  }
+    }
+    return outcomes;
+  });
 }

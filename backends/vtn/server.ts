@@ -7,7 +7,7 @@ import type { VtnServiceHandlers } from './generated/cordvtn/VtnService.js';
 import type { ServiceNetwork } from './generated/cordvtn/ServiceNetwork.js';
 import type { ServicePort } from './generated/cordvtn/ServicePort.js';
 import type { WatchEvent } from './generated/cordvtn/WatchEvent.js';
-import { addStandardServices } from '../grpc/standard.js';
+import { addStandardServices, listen, shutdown } from '../grpc/standard.js';
 import { SERVICE_NAME, vtnProto } from './proto.js';
 import {
   VtnError,
@@ -179,27 +179,13 @@ export async function startVtnServer(options: {
         { private_key: options.tls.key, cert_chain: options.tls.cert },
       ])
     : grpc.ServerCredentials.createInsecure();
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.listen, credentials, (err, p) => {
-      if (err) reject(err);
-      else resolve(p);
-    });
-  });
-  const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  const { address, port } = await listen(server, options.listen, credentials);
   return {
-    address: `${host}:${String(port)}`,
+    address,
     port,
     store,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.tryShutdown(() => {
-          resolve();
-        });
-        // Streams (Watch) keep a graceful shutdown waiting: cut them after a moment.
-        setTimeout(() => {
-          server.forceShutdown();
-        }, 500).unref();
-      });
+      await shutdown(server);
       await store.close();
     },
   };

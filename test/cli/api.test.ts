@@ -2,14 +2,14 @@
 // serve` as a process serving the API (its first admin from SYNCORD_ADMIN_PASSWORD), and grpcurl
 // as the client.
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { readEnv } from '../../rig/control.js';
 import { loadConfig } from '../../rig/config.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
-import { exited } from '../support/serve.js';
+import { exited, spawnServe } from '../support/serve.js';
 
 const exec = promisify(execFile);
 
@@ -66,23 +66,9 @@ describe('cli: users, tokens and the API of `syncord serve`', function () {
 
     const port = await freePort();
     const address = `127.0.0.1:${String(port)}`;
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'cli/syncord.ts',
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--api-listen',
-        address,
-        '--no-sync',
-      ],
-      {
-        env: { ...process.env, ...env, SYNCORD_ADMIN_PASSWORD: 'first-admin-password' },
-        stdio: ['ignore', 'ignore', 'ignore'],
-      },
+    child = spawnServe(
+      { ...env, SYNCORD_ADMIN_PASSWORD: 'first-admin-password' },
+      { args: ['--api-listen', address, '--no-sync'] },
     );
     const call = async (auth: string | undefined, method: string, data = '{}') => {
       const args = ['-plaintext', '-d', data];

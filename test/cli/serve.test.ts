@@ -1,11 +1,12 @@
 // `syncord serve` as a user runs it: a process that leads, serves its endpoints, runs the
 // policies, and stops cleanly on SIGTERM.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { V1Namespace } from '@kubernetes/client-node';
 import { KubernetesCluster } from '../../backends/kubernetes/index.js';
 import { baseObjects, scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
+import { spawnServe } from '../support/serve.js';
 
 describe('cli: syncord serve', function () {
   this.timeout(120_000);
@@ -19,29 +20,10 @@ describe('cli: syncord serve', function () {
   before(async function () {
     this.timeout(45 * 60_000);
     db = await scratchDb();
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'cli/syncord.ts',
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--api-listen',
-        '127.0.0.1:0',
-        '--resync',
-        '5',
-      ],
-      {
-        // Its own owner-label instance, so its orphan sweep leaves other runs' pods alone.
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          SYNCORD_INSTANCE: `serve-test-${String(process.pid)}`,
-        },
-        stdio: ['ignore', 'inherit', 'pipe'],
-      },
+    // Its own owner-label instance, so its orphan sweep leaves other runs' pods alone.
+    child = spawnServe(
+      { DATABASE_URL: db.url, SYNCORD_INSTANCE: `serve-test-${String(process.pid)}` },
+      { args: ['--resync', '5'], stdio: ['ignore', 'inherit', 'pipe'] },
     );
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();

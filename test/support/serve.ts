@@ -1,8 +1,14 @@
 // `syncord serve` as a child process, for tests that crash and restart it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 
-/** Starts `syncord serve` (HTTP on a free port) with these environment variables added. */
-export function spawnServe(env: Record<string, string | undefined>): ChildProcess {
+/**
+ * Starts `syncord serve` (HTTP and the gRPC API on free ports) with these environment variables
+ * added and these flags after the defaults (a later `--api-listen` wins).
+ */
+export function spawnServe(
+  env: Record<string, string | undefined>,
+  options: { args?: string[]; stdio?: StdioOptions } = {},
+): ChildProcess {
   return spawn(
     process.execPath,
     [
@@ -14,8 +20,9 @@ export function spawnServe(env: Record<string, string | undefined>): ChildProces
       '127.0.0.1:0',
       '--api-listen',
       '127.0.0.1:0',
+      ...(options.args ?? []),
     ],
-    { env: { ...process.env, ...env }, stdio: 'ignore' },
+    { env: { ...process.env, ...env }, stdio: options.stdio ?? 'ignore' },
   );
 }
 

@@ -4,14 +4,14 @@
 // delete` then takes it all down until every object is reaped. The recipe's names carry this
 // run's id, so runs on one rig do not meet.
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig } from '../support/rig.js';
-import { exited } from '../support/serve.js';
+import { exited, spawnServe } from '../support/serve.js';
 
 const exec = promisify(execFile);
 
@@ -47,24 +47,9 @@ describe('tosca: recipes converge through the synchronizer, and delete cleanly',
     await rig();
     db = await scratchDb();
     dir = mkdtempSync(join(tmpdir(), 'syncord-tosca-'));
-    serve = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'cli/syncord.ts',
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--api-listen',
-        'off',
-        '--resync',
-        '10',
-      ],
-      {
-        env: { ...process.env, DATABASE_URL: db.url, SYNCORD_INSTANCE: `tosca-${run}` },
-        stdio: ['ignore', 'ignore', 'ignore'],
-      },
+    serve = spawnServe(
+      { DATABASE_URL: db.url, SYNCORD_INSTANCE: `tosca-${run}` },
+      { args: ['--api-listen', 'off', '--resync', '10'] },
     );
   });
   after(async () => {
