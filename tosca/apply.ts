@@ -161,7 +161,7 @@ function levels(templates: Template[]): Template[][] {
 }
 
 /**
- * The objects each item's key finds: one query per model and thousand names for the templates
+ * The objects each item's key finds: one query per model and 5,000 names for the templates
  * found by name alone (most of them), one each for the others.
  */
 async function lookUp(tx: ModelTx, items: Item[]): Promise<Map<Item, ModelObject[]>> {
@@ -178,8 +178,8 @@ async function lookUp(tx: ModelTx, items: Item[]): Promise<Map<Item, ModelObject
   }
   for (const [model, list] of byName) {
     const found = new Map<string, ModelObject[]>();
-    for (let i = 0; i < list.length; i += 1000) {
-      const names = [...new Set(list.slice(i, i + 1000).map((x) => x.name))];
+    for (let i = 0; i < list.length; i += 5000) {
+      const names = [...new Set(list.slice(i, i + 5000).map((x) => x.name))];
       let pageToken: string | undefined;
       do {
         const page = await tx.list(model, {

@@ -168,6 +168,25 @@ class Locator {
   }
 }
 
+/**
+ * A template, property or requirement whose `pos` is found on first read: most recipes never
+ * need one, and placing costs a parse of the text with positions. Own fields are copied in;
+ * `pos` is a getter on the prototype (a per-object defineProperty made each object slow).
+ */
+class Placed {
+  private cached: Position | undefined;
+  constructor(
+    fields: object,
+    private readonly locator: Locator,
+    private readonly place: Place,
+  ) {
+    Object.assign(this, fields);
+  }
+  get pos(): Position {
+    return (this.cached ??= this.locator.at(this.place));
+  }
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
@@ -249,23 +268,11 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
   }
   const base: Path = ['topology_template', 'node_templates'];
   const templates: Template[] = [];
-  /** Gives an object a `pos` computed on first read (a spread would compute it at once). */
-  // The place is built only when the position is read (most recipes never need one).
-  const withPos = <T extends object>(
-    obj: T,
-    place: () => Place,
-  ): T & { readonly pos: Position } => {
-    let cached: Position | undefined;
-    Object.defineProperty(obj, 'pos', {
-      get: () => (cached ??= locator.at(place())),
-      enumerable: true,
-    });
-    return obj as T & { readonly pos: Position };
-  };
+  const withPos = <T extends object>(obj: T, place: Place): T & { readonly pos: Position } =>
+    new Placed(obj, locator, place) as unknown as T & { readonly pos: Position };
   for (const [label, body] of Object.entries(nodes)) {
     const at = (...rest: Path): Path => [...base, label, ...rest];
-    const hereOf = (): Place => ({ path: at(), key: true });
-    const here = hereOf();
+    const here: Place = { path: at(), key: true };
     if (!isObject(body)) {
       problem(here, 'a node template is a mapping with type, properties and requirements', {
         template: label,
@@ -309,7 +316,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
         requirements: [] as Requirement[],
         mustExist: false,
       },
-      hereOf,
+      here,
     );
     const props = body.properties;
     if (props !== undefined && props !== null && !isObject(props)) {
@@ -317,9 +324,8 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
     } else if (props) {
       for (const [name, raw] of Object.entries(props)) {
         const value = raw instanceof Date ? raw.toISOString() : raw;
-        const keyPlaceOf = (): Place => ({ path: at('properties', name), key: true });
-        const keyPlace = keyPlaceOf;
-        const valuePlace = (): Place => ({ path: at('properties', name) });
+        const keyPlace: Place = { path: at('properties', name), key: true };
+        const valuePlace: Place = { path: keyPlace.path };
         if (name === 'must-exist') {
           if (typeof value !== 'boolean') {
             problem(valuePlace, 'must be true or false', { template: label, field: name });
@@ -360,12 +366,12 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           });
           continue;
         }
-        t.properties.set(name, withPos({ value: c.value }, keyPlaceOf));
+        t.properties.set(name, withPos({ value: c.value }, keyPlace));
       }
     }
     // A template named model#name gives the object its name when the properties do not.
     if (!t.properties.has('name') && label.includes('#')) {
-      t.properties.set('name', withPos({ value: label.slice(label.indexOf('#') + 1) }, hereOf));
+      t.properties.set('name', withPos({ value: label.slice(label.indexOf('#') + 1) }, here));
     }
     const reqs = body.requirements;
     if (reqs !== undefined && reqs !== null && !Array.isArray(reqs)) {
@@ -383,8 +389,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           return;
         }
         const [field, spec] = Object.entries(item)[0]!;
-        const fieldPlaceOf = (): Place => ({ path: at('requirements', i, field), key: true });
-        const fieldPlace = fieldPlaceOf;
+        const fieldPlace: Place = { path: at('requirements', i, field), key: true };
         const def = model.allFields[field];
         if (!def || def.type !== 'reference') {
           problem(fieldPlace, `${model.name} has no reference field ${field}`, {
@@ -410,7 +415,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           problem(fieldPlace, 'names no node', { template: label, field });
           return;
         }
-        t.requirements.push(withPos({ field, node }, fieldPlaceOf));
+        t.requirements.push(withPos({ field, node }, fieldPlace));
       });
     }
     templates.push(t);
@@ -422,7 +427,7 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
     const tPlace: Place = { path: [...base, t.label], key: true };
     t.requirements.forEach((r) => {
       const target = byLabel.get(r.node);
-      const place = placeOfRequirement(base, t.label, nodes, r);
+      const place = () => placeOfRequirement(base, t.label, nodes, r);
       if (!target) {
         problem(place, `requires ${r.node}, which is not a template of this recipe`, {
           template: t.label,
@@ -471,6 +476,9 @@ function placeOfRequirement(
   return { path: [...base, label, 'requirements', Math.max(0, i), r.field], key: true };
 }
 
+/** Python's string order, which xos-tosca sorted by (and far cheaper than localeCompare). */
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Templates after the ones they require (alphabetical among equals, as xos-tosca did); a cycle is a problem. */
 function order(templates: Template[], posOf: (t: Template) => Position): Template[] {
   const byLabel = new Map(templates.map((t) => [t.label, t]));
@@ -491,7 +499,11 @@ function order(templates: Template[], posOf: (t: Template) => Position): Templat
       ]);
     }
     visiting.push(t.label);
-    for (const r of [...t.requirements].sort((a, b) => a.node.localeCompare(b.node))) {
+    const reqs =
+      t.requirements.length > 1
+        ? [...t.requirements].sort((a, b) => byCodePoint(a.node, b.node))
+        : t.requirements;
+    for (const r of reqs) {
       const dep = byLabel.get(r.node);
       if (dep) visit(dep);
     }
@@ -499,7 +511,7 @@ function order(templates: Template[], posOf: (t: Template) => Position): Templat
     done.add(t.label);
     out.push(t);
   };
-  for (const t of [...templates].sort((a, b) => a.label.localeCompare(b.label))) visit(t);
+  for (const t of [...templates].sort((a, b) => byCodePoint(a.label, b.label))) visit(t);
   return out;
 }
 
