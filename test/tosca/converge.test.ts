@@ -32,7 +32,7 @@ const EXAMPLES = [
     templates: 17,
     pods: ['vsg-subscriber-1', 'vsg-subscriber-2', 'fw-rcord-1'],
   },
-  // hybrid-chain.yaml has a VM VNF: it converges once VMs do (issue 11).
+  // hybrid-chain.yaml has a VM VNF: it converges once VMs do (issue 11), skipped below.
 ];
 
 describe('tosca: recipes converge through the synchronizer, and delete cleanly', function () {
@@ -138,4 +138,10 @@ describe('tosca: recipes converge through the synchronizer, and delete cleanly',
       );
     });
   }
+
+  it('hybrid-chain.yaml: converges with its VM VNF on OpenStack', function () {
+    // It applies, re-applies and deletes (test/tosca/recipes.test.ts); its VM VNF has no step
+    // until VMs land (issue 11), so it stays pending and the chain cannot converge yet.
+    this.skip();
+  });
 });
