@@ -3,9 +3,10 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'rig/go/', 'backends/vtn/generated/'] },
+  { ignores: ['node_modules/', '**/dist/', 'rig/go/', 'backends/vtn/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -38,6 +39,13 @@ export default tseslint.config(
       // chai's property assertions (expect(x).to.be.true) are expressions by design.
       '@typescript-eslint/no-unused-expressions': 'off',
     },
+  },
+  {
+    // The GUI runs in the browser (web/tsconfig.json); its build config runs in Node.
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: reactHooks.configs.recommended.rules,
   },
   prettier,
 );
