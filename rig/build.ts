@@ -46,7 +46,8 @@ export function goBuilds(): GoBuild[] {
       name: 'kubernetes',
       version: k,
       module: 'k8s',
-      packages: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map(
+      // kubectl too: the tests (and people) delete pods out of band with it.
+      packages: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map(
         (c) => `k8s.io/kubernetes/cmd/${c}`,
       ),
       ldflags: `-s -w ${versionFlags}`,

@@ -23,7 +23,13 @@ import {
 import { ovnNb, ovnSb, ovnNorthd, ovnNbRemote, ovnSbRemote } from './components/ovn.js';
 import { vtn, vtnAddress } from './components/vtn.js';
 import type { RigConfig } from './config.js';
-import { ensureHostPackages, ensureSystemPath, postgresBinDir, postgresUser } from './host.js';
+import {
+  chromiumPath,
+  ensureHostPackages,
+  ensureSystemPath,
+  postgresBinDir,
+  postgresUser,
+} from './host.js';
 import { ensureCredentials, writeKubeconfig } from './pki.js';
 import {
   groupRss,
@@ -136,6 +142,8 @@ export function rigEnv(ctx: RigContext): Record<string, string> {
     OVN_SB_DB: ovnSbRemote(ctx),
     SYNCORD_VTN_ADDRESS: vtnAddress(ctx),
     SYNCORD_GRPCURL: join(ctx.bins.grpcurl, 'grpcurl'),
+    SYNCORD_KUBECTL: join(ctx.bins.kubernetes, 'kubectl'),
+    SYNCORD_CHROMIUM: chromiumPath(),
   };
 }
 

@@ -1,4 +1,4 @@
-// What the rig needs from the host: Debian's PostgreSQL, OVN central and openssl, and Go. It
+// What the rig needs from the host: Debian's PostgreSQL, OVN central, openssl and Chromium, and Go. It
 // installs the Debian packages that are missing when it runs as root, and says what to install
 // otherwise.
 import { existsSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -13,7 +13,15 @@ const needs: { command: string; pkg: string }[] = [
   { command: 'ovsdb-tool', pkg: 'openvswitch-common' },
   { command: 'ovn-northd', pkg: 'ovn-central' },
   { command: 'ovn-appctl', pkg: 'ovn-common' },
+  // The GUI's tests drive Debian's Chromium headless (playwright-core).
+  { command: 'chromium', pkg: 'chromium' },
 ];
+
+/** Debian's Chromium, which the GUI's browser tests drive. */
+export function chromiumPath(): string {
+  for (const dir of systemBins) if (existsSync(join(dir, 'chromium'))) return join(dir, 'chromium');
+  return 'chromium';
+}
 
 const systemBins = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 

@@ -282,6 +282,14 @@ export class PodObserver {
       ctx.enqueue(si.leaf_model, si.id);
       return;
     }
+    if (type === 'DELETED' && si.backend_code === 1 && si.synced_version === si.version) {
+      // Its pod went away while the instance read as synchronized: not Syncord's doing (a pod it
+      // replaces or removes is pending or deleting already). Say so before the sync re-creates it.
+      await ctx.models.setStatus(si.leaf_model, si.id, {
+        backend_code: 0,
+        backend_status: `pod ${ns}/${name} was deleted out of band: re-creating it`,
+      });
+    }
     if (job.requeue) ctx.enqueue(si.leaf_model, si.id);
     if (type === 'DELETED') {
       await this.writeFeedback(ctx, si, NO_POD);

@@ -14,6 +14,10 @@ export interface RigEnv {
   SYNCORD_VTN_ADDRESS: string;
   /** The grpcurl binary the rig built. */
   SYNCORD_GRPCURL: string;
+  /** The kubectl binary the rig built. */
+  SYNCORD_KUBECTL: string;
+  /** Debian's Chromium, for the GUI's browser tests. */
+  SYNCORD_CHROMIUM: string;
 }
 
 const keys: (keyof RigEnv)[] = [
@@ -24,6 +28,8 @@ const keys: (keyof RigEnv)[] = [
   'OVN_SB_DB',
   'SYNCORD_VTN_ADDRESS',
   'SYNCORD_GRPCURL',
+  'SYNCORD_KUBECTL',
+  'SYNCORD_CHROMIUM',
 ];
 
 let pending: Promise<RigEnv> | undefined;

@@ -12,17 +12,9 @@ import { promisify } from 'node:util';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig } from '../support/rig.js';
 import { exited, spawnServe } from '../support/serve.js';
+import { uniquify } from '../support/tosca.js';
 
 const exec = promisify(execFile);
-
-/** This run's version of a recipe: its trust domains (Kubernetes namespaces) and VNIs (global in VTN) made unique. */
-function uniquify(text: string, run: string): string {
-  const base = 2_000_000 + (process.pid % 100_000) * 10;
-  let n = 0;
-  return text
-    .replace(/trustdomain#([\w-]+)/g, `trustdomain#$1-${run}`)
-    .replace(/segment_id: \d+/g, () => `segment_id: ${String(base + n++)}`);
-}
 
 /** The examples that converge on the rig today, with their templates and pods. */
 const EXAMPLES = [
