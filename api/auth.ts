@@ -46,6 +46,9 @@ export class AuthError extends Error {
   }
 }
 
+/** Referenced objects read by the visibility checks of one call, by `<model>:<id>`. */
+export type VisibilityMemo = Map<string, Promise<ModelObject | undefined>>;
+
 export const hashToken = (token: string): string =>
   createHash('sha256').update(token).digest('hex');
 
@@ -185,10 +188,23 @@ export class Authenticator {
     }
   }
 
-  /** Whether a scoped caller may see this object (its trust domain's, or shared). */
-  async visible(p: Principal, model: string, obj: Record<string, unknown>): Promise<boolean> {
+  /** Whether the caller sees every object (no trust domain limits it). */
+  seesAll(p: Principal): boolean {
+    return p.trustDomainId === null || p.role === 'admin';
+  }
+
+  /**
+   * Whether a scoped caller may see this object (its trust domain's, or shared). A `memo` shared
+   * by the checks of one call reads each referenced object once.
+   */
+  async visible(
+    p: Principal,
+    model: string,
+    obj: Record<string, unknown>,
+    memo?: VisibilityMemo,
+  ): Promise<boolean> {
     if (p.trustDomainId === null || p.role === 'admin') return true;
-    const tds = await this.trustDomainsOf(model, obj);
+    const tds = await this.trustDomainsOf(model, obj, memo);
     return tds.size === 0 || tds.has(p.trustDomainId);
   }
 
@@ -211,7 +227,11 @@ export class Authenticator {
   }
 
   /** The trust domains an object's references lead to (depth 4). */
-  async trustDomainsOf(model: string, obj: Record<string, unknown>): Promise<Set<number>> {
+  async trustDomainsOf(
+    model: string,
+    obj: Record<string, unknown>,
+    memo?: VisibilityMemo,
+  ): Promise<Set<number>> {
     const out = new Set<number>();
     const tdFamily = this.registry.get('TrustDomain').family;
     if (tdFamily.includes(model) && typeof obj.id === 'number') out.add(obj.id);
@@ -232,9 +252,14 @@ export class Authenticator {
           const key = `${def.reference.model}:${String(id)}`;
           if (seen.has(key) || ADMIN_MODELS.has(def.reference.model)) continue;
           seen.add(key);
-          const ref = await this.models
-            .get(def.reference.model, id, { includeDeleted: true })
-            .catch(() => undefined);
+          let reading = memo?.get(key);
+          if (!reading) {
+            reading = this.models
+              .get(def.reference.model, id, { includeDeleted: true })
+              .catch(() => undefined);
+            memo?.set(key, reading);
+          }
+          const ref = await reading;
           if (ref) next.push({ model: ref.leaf_model, obj: ref });
         }
       }

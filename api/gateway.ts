@@ -4,40 +4,39 @@
 //
 //   POST   /api/v1/login                      {"username","password"} → {"token",...}
 //   GET    /api/v1/whoami
-//   GET    /api/v1/{Model}?field=value&order_by=-name&page_size=100&page_token=...
+//   GET    /api/v1/models                     the registry, for generated tables and forms
+//   GET    /api/v1/stats                      objects by status per model; the synchronizer's figures
+//   GET    /api/v1/{Model}?field=value&field__gt=v&status=error&order_by=-name&page_size=100&page_token=...
 //   GET    /api/v1/{Model}/{id}
+//   GET    /api/v1/{Model}/{id}/history       its status history, newest first
+//   GET    /api/v1/{Model}/{id}/backend       the backend objects the steps own for it
+//   GET    /api/v1/{Model}/{id}/dependents    the objects that refer to it
 //   POST   /api/v1/{Model}                    the object's fields
 //   PATCH  /api/v1/{Model}/{id}               the fields to change; If-Match: <version>
 //   DELETE /api/v1/{Model}/{id}               If-Match: <version>
 //   GET    /api/v1/watch?models=Port,Network&from_cursor=...   text/event-stream
-//   POST   /api/v1/tosca/apply|delete        {"files": [{"name","content"}], "dry_run": false}
+//   POST   /api/v1/tosca/apply|delete|validate   {"files": [{"name","content"}], "dry_run": false}
 //   GET    /api/v1/openapi.json
 //
 // Every call but login takes "Authorization: Bearer <token>". Timestamps are RFC 3339 text and
 // JSON fields plain JSON, as in the protos' JSON mapping. Errors are
 // {"code": "INVALID_ARGUMENT", "message": ..., "field_violations": [{"field","description"}]}
-// with the HTTP status of the gRPC code.
+// with the HTTP status of the gRPC code (and, for recipes, "problems").
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from '../models/registry.js';
-import { fromValue, statusDetailsOf, toValue, unpack } from './server.js';
+import type { ModelService } from '../models/service.js';
+import type { Authenticator, Principal } from './auth.js';
+import { detailsOf, HttpError, readJson, send, sendError, sendStatus } from './http.js';
+import { modelsMeta } from './meta.js';
+import { backendObjects, dependents, history, type OwnedLister } from './objects.js';
+import { listQuery, renameViolations } from './query.js';
+import { fromValue, toValue, unpack } from './server.js';
+import { stats, type SynchronizerFigures } from './stats.js';
 import { BOOKKEEPING_FIELDS, apiFields, readFieldNumbers } from './protogen.js';
 
 type Obj = Record<string, unknown>;
-
-const HTTP_STATUS: Partial<Record<grpc.status, number>> = {
-  [grpc.status.INVALID_ARGUMENT]: 400,
-  [grpc.status.OUT_OF_RANGE]: 400,
-  [grpc.status.UNAUTHENTICATED]: 401,
-  [grpc.status.PERMISSION_DENIED]: 403,
-  [grpc.status.NOT_FOUND]: 404,
-  [grpc.status.ALREADY_EXISTS]: 409,
-  [grpc.status.ABORTED]: 409,
-  [grpc.status.FAILED_PRECONDITION]: 412,
-  [grpc.status.RESOURCE_EXHAUSTED]: 429,
-  [grpc.status.UNIMPLEMENTED]: 501,
-};
 
 const VALUE_KEYS = [
   'nullValue',
@@ -91,90 +90,63 @@ function fromJsonObject(types: Map<string, string> | undefined, body: Obj): Obj 
   return out;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(`${JSON.stringify(body)}\n`);
-}
-
-function sendStatus(res: http.ServerResponse, err: Partial<grpc.StatusObject>): void {
-  const code = err.code ?? grpc.status.INTERNAL;
-  const violations = err.metadata ? statusDetailsOf(err.metadata) : [];
-  send(res, HTTP_STATUS[code] ?? 500, {
-    code: grpc.status[code],
-    message: err.details ?? '',
-    ...(violations.length ? { field_violations: violations } : {}),
-  });
-}
-
-const MAX_BODY = 4 * 1024 * 1024;
-
-async function readJson(req: http.IncomingMessage): Promise<Obj> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'RESOURCE_EXHAUSTED', 'the body is over 4 MiB');
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Obj;
-  } catch (err) {
-    throw new HttpError(
-      400,
-      'INVALID_ARGUMENT',
-      `the body is not a JSON object: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-}
-
-/** Parses a query value: numbers, booleans and null as JSON, the rest as text. */
-function queryValue(v: string): unknown {
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  if (v === 'true' || v === 'false') return v === 'true';
-  if (v === 'null') return null;
-  return v;
-}
-
 export interface Gateway {
   /** Handles the request when its path is under /api/v1; false when it is not. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
 }
 
-export function apiGateway(
-  registry: Registry,
-  handlers: grpc.UntypedServiceImplementation,
-): Gateway {
+export interface GatewayOptions {
+  registry: Registry;
+  /** The ModelService's handlers (api/server.ts): every call goes through them. */
+  handlers: grpc.UntypedServiceImplementation;
+  models: ModelService;
+  /** The API's authenticator (the caller of the gateway's own routes). */
+  auth: Authenticator;
+  /** Models some synchronizer step reconciles, and models some policy observes. */
+  synced?: ReadonlySet<string>;
+  policed?: ReadonlySet<string>;
+  /** The backend objects the steps own for an object (steps/owned.ts); none without. */
+  owned?: OwnedLister;
+  /** The synchronizer's figures for /stats (the serving process's). */
+  synchronizer?: SynchronizerFigures;
+}
+
+export function apiGateway(options: GatewayOptions): Gateway {
+  const { registry, handlers, models, auth } = options;
   const types = messageTypes(registry);
-  const models = new Map(registry.models().map((m) => [m.name.toLowerCase(), m.name]));
+  const modelNames = new Map(registry.models().map((m) => [m.name.toLowerCase(), m.name]));
+  const meta = modelsMeta(registry, options.synced ?? new Set(), options.policed ?? new Set());
+
+  const metadataOf = (req: http.IncomingMessage) => {
+    const metadata = new grpc.Metadata();
+    if (req.headers.authorization) metadata.set('authorization', req.headers.authorization);
+    return metadata;
+  };
 
   const unary = (method: string, request: Obj, req: http.IncomingMessage): Promise<Obj> =>
     new Promise((resolve, reject) => {
-      const metadata = new grpc.Metadata();
-      const auth = req.headers.authorization;
-      if (auth) metadata.set('authorization', auth);
       const handler = handlers[method] as grpc.handleUnaryCall<Obj, Obj> | undefined;
       if (!handler) {
         reject(new HttpError(404, 'NOT_FOUND', `no such call: ${method}`));
         return;
       }
-      handler({ request, metadata } as unknown as grpc.ServerUnaryCall<Obj, Obj>, (err, value) => {
-        if (err) reject(Object.assign(new Error(err.details ?? 'failed'), err));
-        else resolve(value ?? {});
-      });
+      handler(
+        { request, metadata: metadataOf(req) } as unknown as grpc.ServerUnaryCall<Obj, Obj>,
+        (err, value) => {
+          if (err) reject(Object.assign(new Error(err.details ?? 'failed'), err));
+          else resolve(value ?? {});
+        },
+      );
     });
+
+  /**
+   * The caller of a gateway route: authenticated and rate-limited by a handler (WhoAmI, or the
+   * Get of the object the route is about), as every call is.
+   */
+  const caller = async (req: http.IncomingMessage, through?: Promise<Obj>): Promise<Principal> => {
+    await (through ?? unary('WhoAmI', {}, req));
+    return auth.authenticate(metadataOf(req));
+  };
 
   const version = (req: http.IncomingMessage): number | undefined => {
     const h = req.headers['if-match'];
@@ -187,14 +159,12 @@ export function apiGateway(
   };
 
   const watch = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    const metadata = new grpc.Metadata();
-    if (req.headers.authorization) metadata.set('authorization', req.headers.authorization);
     const call = new EventEmitter() as EventEmitter & Obj;
     call.request = {
       models: (url.searchParams.get('models') ?? '').split(',').filter(Boolean),
       from_cursor: url.searchParams.get('from_cursor') ?? '',
     };
-    call.metadata = metadata;
+    call.metadata = metadataOf(req);
     let started = false;
     const start = () => {
       if (started) return;
@@ -240,13 +210,47 @@ export function apiGateway(
     (handlers.Watch as (c: unknown) => void)(call);
   };
 
+  /** GET /api/v1/{Model}: the List handler, with the query's problems named by parameter. */
+  const list = async (req: http.IncomingMessage, url: URL, model: string): Promise<Obj> => {
+    const fields = types.get(model);
+    const { request, parameters } = listQuery(
+      url,
+      (name) => fields?.has(name) === true || registry.get(model).allFields[name] !== undefined,
+    );
+    try {
+      return await unary(`List${model}`, request, req);
+    } catch (err) {
+      const violations =
+        err && typeof err === 'object' && 'metadata' in err
+          ? detailsOf(err as Partial<grpc.StatusObject>).violations
+          : [];
+      if (violations.length) throw renameViolations(violations, parameters);
+      throw err;
+    }
+  };
+
+  /** GET /api/v1/{Model}/{id}/history|backend|dependents, once the caller may read the object. */
+  const aspect = async (
+    req: http.IncomingMessage,
+    model: string,
+    id: number,
+    what: string,
+  ): Promise<unknown> => {
+    // The model's Get decides (authentication, role, trust domain: NOT_FOUND when not visible).
+    const who = await caller(req, unary(`Get${model}`, { id }, req));
+    if (what === 'history') return history(models, model, id);
+    const obj = await models.get(model, id);
+    if (what === 'backend') return backendObjects(models, obj, options.owned);
+    return dependents(models, registry, auth, who, obj);
+  };
+
   const route = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     const parts = url.pathname.split('/').filter(Boolean).slice(2); // after api/v1
     const method = req.method ?? 'GET';
-    const [first, idText, extra] = parts;
+    const [first, idText, sub, extra] = parts;
     if (!first || extra !== undefined)
       throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
-    if (first === 'openapi.json' && method === 'GET') {
+    if (first === 'openapi.json' && method === 'GET' && idText === undefined) {
       send(res, 200, openApi(registry));
       return;
     }
@@ -262,33 +266,35 @@ export function apiGateway(
       send(res, 200, await unary('WhoAmI', {}, req));
       return;
     }
-    if (first === 'tosca' && (idText === 'apply' || idText === 'delete') && method === 'POST') {
-      const call = idText === 'apply' ? 'ApplyTosca' : 'DeleteTosca';
-      send(res, 200, await unary(call, await readJson(req), req));
+    if (first === 'models' && method === 'GET' && idText === undefined) {
+      await caller(req);
+      send(res, 200, meta);
       return;
+    }
+    if (first === 'stats' && method === 'GET' && idText === undefined) {
+      const who = await caller(req);
+      send(res, 200, await stats(models, registry, auth, who, options.synchronizer));
+      return;
+    }
+    if (first === 'tosca' && sub === undefined && method === 'POST') {
+      const call = { apply: 'ApplyTosca', delete: 'DeleteTosca', validate: 'ValidateTosca' }[
+        idText ?? ''
+      ];
+      if (call) {
+        send(res, 200, await unary(call, await readJson(req), req));
+        return;
+      }
     }
     if (first === 'watch' && method === 'GET') {
       watch(req, res, url);
       return;
     }
-    const model = models.get(first.toLowerCase());
+    const model = modelNames.get(first.toLowerCase());
     if (!model) throw new HttpError(404, 'NOT_FOUND', `no model named ${first}`);
     const t = types.get(model);
     if (idText === undefined) {
       if (method === 'GET') {
-        const filter: Obj[] = [];
-        const orderBy: Obj[] = [];
-        const request: Obj = { filter, order_by: orderBy };
-        for (const [k, v] of url.searchParams) {
-          if (k === 'page_size') request.page_size = Number(v);
-          else if (k === 'page_token') request.page_token = v;
-          else if (k === 'order_by') {
-            for (const f of v.split(',').filter(Boolean)) {
-              orderBy.push(f.startsWith('-') ? { field: f.slice(1), desc: true } : { field: f });
-            }
-          } else filter.push({ field: k, op: 'eq', value: toValue(queryValue(v)) });
-        }
-        send(res, 200, toJson(await unary(`List${model}`, request, req)));
+        send(res, 200, toJson(await list(req, url, model)));
         return;
       }
       if (method === 'POST') {
@@ -308,8 +314,20 @@ export function apiGateway(
       throw new HttpError(405, 'UNIMPLEMENTED', `${method} ${url.pathname}: use GET or POST`);
     }
     const id = Number(idText);
-    if (!Number.isInteger(id) || id < 1)
-      throw new HttpError(400, 'INVALID_ARGUMENT', `id: ${idText} is not an id`);
+    if (!/^\d+$/.test(idText) || !Number.isSafeInteger(id) || id < 1)
+      throw new HttpError(400, 'INVALID_ARGUMENT', `id: ${idText} is not an id`, [
+        { field: 'id', description: `${idText} is not an id (a positive integer)` },
+      ]);
+    if (sub !== undefined) {
+      if (sub !== 'history' && sub !== 'backend' && sub !== 'dependents') {
+        throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+      }
+      if (method !== 'GET') {
+        throw new HttpError(405, 'UNIMPLEMENTED', `${method} ${url.pathname}: use GET`);
+      }
+      send(res, 200, await aspect(req, model, id, sub));
+      return;
+    }
     if (method === 'GET') {
       send(res, 200, toJson(await unary(`Get${model}`, { id }, req)));
       return;
@@ -352,20 +370,7 @@ export function apiGateway(
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (!url.pathname.startsWith('/api/v1/')) return false;
       route(req, res, url).catch((err: unknown) => {
-        if (res.headersSent) {
-          res.end();
-          return;
-        }
-        if (err instanceof HttpError) {
-          send(res, err.status, { code: err.code, message: err.message });
-        } else if (err && typeof err === 'object' && 'code' in err) {
-          sendStatus(res, err as Partial<grpc.StatusObject>);
-        } else {
-          send(res, 500, {
-            code: 'INTERNAL',
-            message: err instanceof Error ? err.message : String(err),
-          });
-        }
+        sendError(res, err);
       });
       return true;
     },
@@ -427,7 +432,7 @@ export function openApi(registry: Registry): Obj {
     const one = { description: m.name, content: { 'application/json': { schema: ref } } };
     paths[`/api/v1/${m.name}`] = {
       get: {
-        summary: `List ${m.name} objects (query parameters: field=value filters, order_by, page_size, page_token)`,
+        summary: `List ${m.name} objects (query parameters: field=value, field__ne|lt|le|gt|ge|in|contains|isnull=value filters, status=pending|ok|error|retrying|deleting, order_by, page_size, page_token)`,
         responses: {
           '200': {
             description: 'a page',
@@ -438,6 +443,7 @@ export function openApi(registry: Registry): Obj {
                   properties: {
                     items: { type: 'array', items: ref },
                     next_page_token: { type: 'string' },
+                    total_size: { type: 'integer', description: 'objects matching (all pages)' },
                   },
                 },
               },
@@ -465,7 +471,31 @@ export function openApi(registry: Registry): Obj {
         responses: { '200': { description: 'deleted' }, ...errors },
       },
     };
+    for (const [aspect, summary] of [
+      ['history', 'its status history, newest first: {"entries": [...]}'],
+      ['backend', 'the backend objects the steps own for it: {"objects": [...]}'],
+      ['dependents', 'the objects that refer to it: {"dependents": [...]}'],
+    ] as const) {
+      paths[`/api/v1/${m.name}/{id}/${aspect}`] = {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+        get: {
+          summary: `A ${m.name}'s ${summary}`,
+          responses: { '200': { description: aspect }, ...errors },
+        },
+      };
+    }
   }
+  const plain = (summary: string) => ({
+    get: { summary, responses: { '200': { description: 'ok' }, ...errors } },
+  });
+  paths['/api/v1/models'] = plain('The model registry, for generated tables and forms');
+  paths['/api/v1/stats'] = plain("Objects by status per model, and the synchronizer's figures");
+  paths['/api/v1/tosca/validate'] = {
+    post: {
+      summary: 'Check TOSCA recipes: {"problems": [{file, line, col, template, field, reason}]}',
+      responses: { '200': { description: 'the problems (none: valid)' }, ...errors },
+    },
+  };
   schemas.Error = {
     type: 'object',
     properties: {

@@ -254,6 +254,10 @@ message ListRequest {
   int32 page_size = 3;
   // From the previous page's next_page_token.
   string page_token = 4;
+  // Only objects with this status, as the GUI's badge shows it: pending, ok, error, retrying
+  // (failures and a retry time ahead) or deleting (deleted_at set: the only way to list deleted
+  // objects). Empty: every live object.
+  string status = 5;
 }
 
 message GetRequest {
@@ -326,6 +330,24 @@ message ToscaResponse {
   repeated ToscaOutcome outcomes = 1;
 }
 
+// A problem of a recipe, where it is. An INVALID_ARGUMENT status of ApplyTosca or DeleteTosca
+// carries them (a ToscaProblems in its details) besides the field violations.
+message ToscaProblem {
+  string file = 1;
+  int32 line = 2;
+  int32 col = 3;
+  // The node template's name, when the problem is in one.
+  string template = 4;
+  // The property or requirement, when the problem is in one.
+  string field = 5;
+  string reason = 6;
+}
+
+message ToscaProblems {
+  // Empty: the recipes are valid.
+  repeated ToscaProblem problems = 1;
+}
+
 message WatchRequest {
   // Only objects of these models (each with the models that extend it); empty: every model.
   repeated string models = 1;
@@ -380,6 +402,8 @@ message WatchEvent {
     out.push(`  repeated ${m.name} items = 1;`);
     out.push('  // Empty on the last page.');
     out.push('  string next_page_token = 2;');
+    out.push('  // How many objects match the filter (all pages).');
+    out.push('  int32 total_size = 3;');
     out.push('}');
     out.push('');
     out.push(`message Update${m.name}Request {`);
@@ -404,6 +428,10 @@ message WatchEvent {
   out.push('  rpc ApplyTosca(ToscaRequest) returns (ToscaResponse);');
   out.push('  // Deletes what recipes describe, in reverse order (not their must-exist objects).');
   out.push('  rpc DeleteTosca(ToscaRequest) returns (ToscaResponse);');
+  out.push(
+    '  // Parses recipes and reports every problem; reads and writes nothing (dry_run is moot).',
+  );
+  out.push('  rpc ValidateTosca(ToscaRequest) returns (ToscaProblems);');
   out.push('  // Every committed change, from now or from a cursor, as a stream.');
   out.push('  rpc Watch(WatchRequest) returns (stream WatchEvent);');
   for (const m of registry.models()) {

@@ -18,7 +18,14 @@ import {
 import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
 import { headCursor, watchChanges, type Change } from '../models/watch.js';
-import { AuthError, Authenticator, ADMIN_MODELS, type Principal } from './auth.js';
+import {
+  AuthError,
+  Authenticator,
+  ADMIN_MODELS,
+  type Principal,
+  type VisibilityMemo,
+} from './auth.js';
+import { countVisible } from './scope.js';
 import { applyRecipes, deleteRecipes, type Outcome } from '../tosca/apply.js';
 import { parseRecipe, RecipeError, type Recipe } from '../tosca/parse.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
@@ -150,6 +157,7 @@ export function statusDetails(
   code: grpc.status,
   message: string,
   problems: FieldProblem[],
+  extra: { type_url: string; value: Uint8Array }[] = [],
 ): Buffer {
   const badRequest = BadRequestType.encode(
     BadRequestType.create({
@@ -164,7 +172,10 @@ export function statusDetails(
       StatusType.create({
         code,
         message,
-        details: [{ type_url: 'type.googleapis.com/google.rpc.BadRequest', value: badRequest }],
+        details: [
+          { type_url: 'type.googleapis.com/google.rpc.BadRequest', value: badRequest },
+          ...extra,
+        ],
       }),
     ).finish(),
   );
@@ -193,6 +204,45 @@ export function statusDetailsOf(metadata: grpc.Metadata): { field: string; descr
   return out;
 }
 
+const TOSCA_PROBLEMS_URL = `type.googleapis.com/${API_PACKAGE}.ToscaProblems`;
+
+/** Recipe problems as the ToscaProblem message has them (absent parts empty). */
+export interface ToscaProblemMessage {
+  file: string;
+  line: number;
+  col: number;
+  template: string;
+  field: string;
+  reason: string;
+}
+
+function problemMessages(problems: RecipeError['problems']): ToscaProblemMessage[] {
+  return problems.map((p) => ({
+    file: p.file,
+    line: p.line,
+    col: p.col,
+    template: p.template ?? '',
+    field: p.field ?? '',
+    reason: p.reason,
+  }));
+}
+
+/** The recipe problems in a status's metadata (a ToscaProblems detail), if any. */
+export function recipeProblemsOf(metadata: grpc.Metadata): ToscaProblemMessage[] | undefined {
+  const raw = metadata.get('grpc-status-details-bin')[0];
+  if (!raw) return undefined;
+  const status = StatusType.toObject(StatusType.decode(raw as Buffer)) as {
+    details?: { type_url: string; value: Uint8Array }[];
+  };
+  const detail = status.details?.find((d) => d.type_url === TOSCA_PROBLEMS_URL);
+  if (!detail) return undefined;
+  const type = messageType('ToscaProblems');
+  const decoded = type.toObject(type.decode(detail.value), { defaults: true }) as {
+    problems?: ToscaProblemMessage[];
+  };
+  return decoded.problems ?? [];
+}
+
 function toStatus(err: unknown): Partial<grpc.StatusObject> {
   const withDetails = (code: grpc.status, message: string, problems: FieldProblem[]) => {
     const metadata = new grpc.Metadata();
@@ -206,9 +256,15 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
     }));
     const metadata = new grpc.Metadata();
     const message = `the recipe has ${String(problems.length)} problem(s):\n${err.message}`;
+    const type = messageType('ToscaProblems');
+    const structured = type
+      .encode(type.fromObject({ problems: problemMessages(err.problems) }))
+      .finish();
     metadata.set(
       'grpc-status-details-bin',
-      statusDetails(grpc.status.INVALID_ARGUMENT, message, problems),
+      statusDetails(grpc.status.INVALID_ARGUMENT, message, problems, [
+        { type_url: TOSCA_PROBLEMS_URL, value: structured },
+      ]),
     );
     return { code: grpc.status.INVALID_ARGUMENT, details: message, metadata };
   }
@@ -399,6 +455,9 @@ function listOptions(req: Record<string, unknown>): ListOptions {
     })),
     ...(typeof req.page_size === 'number' && req.page_size > 0 ? { pageSize: req.page_size } : {}),
     ...(typeof req.page_token === 'string' && req.page_token ? { pageToken: req.page_token } : {}),
+    ...(typeof req.status === 'string' && req.status
+      ? { status: req.status as NonNullable<ListOptions['status']> }
+      : {}),
   };
 }
 
@@ -654,6 +713,13 @@ export function modelServiceHandlers(
         'recipes span trust domains: only an operator of every trust domain or an admin may apply or delete them',
       );
     }
+    const { recipes, problems } = parseFiles(req);
+    if (problems.length) throw new RecipeError(problems);
+    for (const r of recipes) for (const t of r.templates) auth.checkWrite(who, t.model);
+    return recipes;
+  };
+  /** Every file of a ToscaRequest parsed: the recipes, and every problem of every file. */
+  const parseFiles = (req: Record<string, unknown>) => {
     const files = (req.files as { name?: string; content?: string }[] | undefined) ?? [];
     if (files.length === 0) {
       throw new ValidationError('ToscaRequest', [
@@ -670,10 +736,12 @@ export function modelServiceHandlers(
         else throw err;
       }
     });
-    if (problems.length) throw new RecipeError(problems);
-    for (const r of recipes) for (const t of r.templates) auth.checkWrite(who, t.model);
-    return recipes;
+    return { recipes, problems };
   };
+  // Any caller may have recipes checked: parsing only, nothing is read or written.
+  handlers.ValidateTosca = guarded((req) =>
+    Promise.resolve({ problems: problemMessages(parseFiles(req).problems) }),
+  );
   const outcomesOf = (outcomes: Outcome[]) => ({
     outcomes: outcomes.map((o) => ({ ...o, id: o.id ?? 0, fields: o.fields ?? [] })),
   });
@@ -698,12 +766,19 @@ export function modelServiceHandlers(
     };
     handlers[`List${name}`] = guarded(async (req, who) => {
       auth.checkRead(who, name);
-      const page = await models.list(name, listOptions(req));
+      const options = listOptions(req);
+      // For a caller limited to a trust domain, the total counts only what it may see.
+      const all = auth.seesAll(who);
+      const page = await models.list(name, { ...options, withTotal: all });
+      const memo: VisibilityMemo = new Map();
       const items: Record<string, unknown>[] = [];
       for (const o of page.items) {
-        if (await auth.visible(who, name, o)) items.push(codec.toMessage(o));
+        if (await auth.visible(who, name, o, memo)) items.push(codec.toMessage(o));
       }
-      return { items, next_page_token: page.nextPageToken ?? '' };
+      const total = all
+        ? (page.totalSize ?? 0)
+        : await countVisible(models, auth, who, name, options, memo);
+      return { items, next_page_token: page.nextPageToken ?? '', total_size: total };
     });
     handlers[`Get${name}`] = guarded(async (req, who) => {
       auth.checkRead(who, name);
@@ -760,6 +835,8 @@ export interface ApiServer {
   port: number;
   /** The RPC handlers, for the HTTP/JSON gateway (one code path). */
   handlers: grpc.UntypedServiceImplementation;
+  /** Who calls and what they may see, for the gateway's own routes. */
+  auth: Authenticator;
   close(): Promise<void>;
 }
 
@@ -779,11 +856,12 @@ export async function startApiServer(options: {
   };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   const shared = ChangeFeed.for(options.registry, options.models, options.url);
+  const auth = new Authenticator(options.models, options.registry);
   const handlers = modelServiceHandlers(
     options.registry,
     options.models,
     options.url,
-    new Authenticator(options.models, options.registry),
+    auth,
     options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
     shared,
   );
@@ -794,6 +872,7 @@ export async function startApiServer(options: {
     address,
     port,
     handlers,
+    auth,
     close: () => {
       shared.close();
       return shutdown(server);

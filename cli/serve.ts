@@ -1,8 +1,9 @@
-// `syncord serve`: the synchronizer (leader election, engine, steps and policies) with /healthz,
-// /readyz and /metrics; the API and GUI join it in later issues.
+// `syncord serve`: the synchronizer (leader election, engine, steps and policies), the gRPC model
+// API and, over HTTP, /healthz, /readyz, /metrics, the HTTP/JSON gateway and the GUI.
 import type { Command } from 'commander';
 import { defaultRegistry } from '../models/index.js';
 import { defaultSteps } from '../steps/index.js';
+import { ownedObjects } from '../steps/owned.js';
 import { serve } from '../synchronizer/serve.js';
 import { CliError } from './format.js';
 
@@ -48,10 +49,13 @@ export function addServeCommand(program: Command): void {
         if (!(resync > 0))
           throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
         const { steps, policies } = defaultSteps();
+        // The GUI lists what the steps that run own (their backends: the names' first part).
+        const backends = new Set(steps.map((s) => s.name.split('/')[0] ?? s.name));
         const server = await serve({
           registry: defaultRegistry(),
           steps,
           policies,
+          owned: (models, obj) => ownedObjects(models, obj, { backends }),
           host,
           port,
           workers,

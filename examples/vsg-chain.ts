@@ -3,6 +3,11 @@
 // one VNF), and the objects followed until they are all synchronized and their pods Running with
 // their interfaces. Running it again changes nothing that is already there. Ctrl-C stops it; with
 // --exit it stops once everything is up.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createUser } from '../api/users.js';
+import { defaultDataDir } from '../models/embedded.js';
 import { defaultRegistry } from '../models/index.js';
 import type { ModelObject, ModelService } from '../models/service.js';
 import { defaultSteps } from '../steps/index.js';
@@ -165,6 +170,32 @@ async function report(models: ModelService, instances: ModelObject[]): Promise<b
   return allUp;
 }
 
+/**
+ * Who logs in to the GUI: the first admin. Made here with a random password when there is none
+ * (and SYNCORD_ADMIN_PASSWORD did not make one), kept beside the embedded database (mode 0600)
+ * so that later runs can say it again.
+ */
+async function guiLogin(models: ModelService): Promise<string> {
+  const file = join(dirname(defaultDataDir()), 'gui-admin.password');
+  const roles = await models.list('Role', { filter: [{ field: 'name', value: 'admin' }] });
+  const role = roles.items[0];
+  const admins = role
+    ? await models.list('User', { filter: [{ field: 'role', value: role.id }] })
+    : { items: [] };
+  if (admins.items.length === 0) {
+    const password = randomBytes(12).toString('base64url');
+    await createUser(models, { name: 'admin', password, role: 'admin' });
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    return `log in as admin with password ${password} (made now; also in ${file})`;
+  }
+  if (process.env.SYNCORD_ADMIN_PASSWORD)
+    return 'log in with SYNCORD_ADMIN_USER (admin) and SYNCORD_ADMIN_PASSWORD';
+  if (existsSync(file)) {
+    return `log in as admin with password ${readFileSync(file, 'utf8').trim()} (from ${file})`;
+  }
+  return 'log in as one of the admins this database already has';
+}
+
 const { steps, policies } = defaultSteps();
 const server = await serve({
   registry: defaultRegistry(),
@@ -194,6 +225,7 @@ for (;;) {
       `everything is synchronized and running after ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     if (exitWhenDone) await stop(0);
+    say(`the GUI: ${server.url}/ (${await guiLogin(server.models)})`);
     say('serving; Ctrl-C stops (the models stay in the database)');
     break;
   }

@@ -22,6 +22,7 @@ import {
 } from './ipam/allocator.js';
 import { SYNC_BOOKKEEPING, type FieldDef, type Registry, type ResolvedModel } from './registry.js';
 import { q, tableColumns, uniqueSets } from './schema.js';
+import { isObjectStatus, OBJECT_STATUSES, statusCondition, type ObjectStatus } from './status.js';
 import { checkUserWrite, coerce, modelInfo, sameValue, type ModelInfo } from './validate.js';
 
 /** A model object as read: bookkeeping and fields by column name, references as `<field>_id`. */
@@ -49,12 +50,21 @@ export interface ListOptions {
   pageToken?: string;
   /** Soft-deleted objects too (they are hidden by default). */
   includeDeleted?: boolean;
+  /**
+   * Only objects with this status (models/status.ts): `deleting` lists deleted objects, the
+   * others live ones.
+   */
+  status?: ObjectStatus;
+  /** Count every object that matches (all pages) into `totalSize`: one more statement. */
+  withTotal?: boolean;
 }
 
 export interface Page {
   items: ModelObject[];
   /** Pass it back for the next page; null on the last page. */
   nextPageToken: string | null;
+  /** With `withTotal`: how many objects match the filter, on every page. */
+  totalSize?: number;
 }
 
 export interface WriteOptions {
@@ -890,7 +900,15 @@ export class ModelTx {
     const problems: FieldProblem[] = [];
     const params: unknown[] = [];
     const where: string[] = [];
-    if (!options.includeDeleted) where.push('deleted_at IS NULL');
+    if (options.status !== undefined) {
+      if (isObjectStatus(options.status)) where.push(statusCondition(options.status));
+      else {
+        problems.push({
+          field: 'status',
+          reason: `${String(options.status)} is not a status: one of ${OBJECT_STATUSES.join(', ')}`,
+        });
+      }
+    } else if (!options.includeDeleted) where.push('deleted_at IS NULL');
     if (m.polymorphic && m.root !== m.name) {
       params.push(m.family);
       where.push(`leaf_model = ANY($${String(params.length)}::text[])`);
@@ -903,7 +921,9 @@ export class ModelTx {
       return BOOKKEEPING_DEFS[field] ? { column: field, def: BOOKKEEPING_DEFS[field] } : undefined;
     };
     (options.filter ?? []).forEach((flt, i) => {
-      const col = columnType(flt.field);
+      const found = columnType(flt.field);
+      // A filter value is checked as the field's type, not against its range (mtu__gt=100).
+      const col = found && { ...found, def: { ...found.def, min: undefined, max: undefined } };
       const op = flt.op ?? 'eq';
       if (!col) {
         problems.push({
@@ -1016,7 +1036,10 @@ export class ModelTx {
       options.filter ?? [],
       order.map((o) => [o.column, o.desc]),
       options.includeDeleted === true,
+      options.status ?? null,
     ]);
+    // The filter without the page's position: what totalSize counts.
+    const matching = { where: [...where], params: [...params] };
     if (options.pageToken) {
       const after = decodeToken(options.pageToken, queryKey, order.length);
       if (!after) {
@@ -1036,7 +1059,20 @@ export class ModelTx {
     const sql = `SELECT ${leaf ? projection(this.registry, m) : '*'} FROM ${q(m.table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order
       .map((o) => `${q(o.column)} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`)
       .join(', ')} LIMIT $${String(params.length)}`;
-    const r = await this.client.query(sql, params);
+    const count = () =>
+      this.client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${q(m.table)}${matching.where.length ? ` WHERE ${matching.where.join(' AND ')}` : ''}`,
+        matching.params,
+      );
+    // On a pool the count runs beside the page; a transaction's connection takes one at a time.
+    let r: pg.QueryResult;
+    let counted: pg.QueryResult<{ n: number }> | undefined;
+    if (options.withTotal && this.client instanceof pg.Pool) {
+      [r, counted] = await Promise.all([this.client.query(sql, params), count()]);
+    } else {
+      r = await this.client.query(sql, params);
+      if (options.withTotal) counted = await count();
+    }
     const rows = r.rows as Record<string, unknown>[];
     const more = rows.length > pageSize;
     const page = more ? rows.slice(0, pageSize) : rows;
@@ -1050,6 +1086,7 @@ export class ModelTx {
               order.map((o) => tokenValue(last[o.column])),
             )
           : null,
+      ...(counted ? { totalSize: counted.rows[0]?.n ?? 0 } : {}),
     };
   }
 

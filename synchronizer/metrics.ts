@@ -10,6 +10,16 @@ export interface SyncMetrics {
   observeReconcile(step: string, outcome: 'ok' | 'error' | 'waiting', seconds: number): void;
   setEngine(engine: Engine | undefined): void;
   setLeader(leading: boolean): void;
+  /** The figures the GUI's dashboard shows, read from these metrics in-process. */
+  figures(): Promise<SyncFigures>;
+}
+
+export interface SyncFigures {
+  leader: boolean;
+  /** Objects ready in the work queue (syncord_queue_depth). */
+  queue_depth: number;
+  /** Reconciles since the process started, by outcome (syncord_reconcile_total). */
+  reconciles: { ok: number; error: number };
 }
 
 /**
@@ -22,7 +32,7 @@ export function syncMetrics(models: ModelService, modelRegistry: ModelRegistry):
   client.collectDefaultMetrics({ register: registry, prefix: 'syncord_process_' });
   let engine: Engine | undefined;
 
-  new client.Gauge({
+  const depth = new client.Gauge({
     name: 'syncord_queue_depth',
     help: 'Objects waiting in the work queue (ready to process, not counting delayed retries).',
     registers: [registry],
@@ -103,6 +113,19 @@ export function syncMetrics(models: ModelService, modelRegistry: ModelRegistry):
     },
     setLeader(leading) {
       leader.set(leading ? 1 : 0);
+    },
+    async figures() {
+      // get() runs each gauge's collect(), as a scrape would.
+      const [runs, lead, queued] = await Promise.all([reconciles.get(), leader.get(), depth.get()]);
+      const total = (outcome: string) =>
+        runs.values
+          .filter((v) => v.labels.outcome === outcome)
+          .reduce((sum, v) => sum + v.value, 0);
+      return {
+        leader: (lead.values[0]?.value ?? 0) === 1,
+        queue_depth: queued.values[0]?.value ?? 0,
+        reconciles: { ok: total('ok'), error: total('error') },
+      };
     },
   };
 }

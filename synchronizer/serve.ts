@@ -1,14 +1,20 @@
 // `syncord serve`: the database (DATABASE_URL, or the embedded server), the committed migrations,
-// the synchronizer (leader election, then the engine with the registered steps) and an HTTP
-// endpoint with /healthz, /readyz and /metrics. The API joins it in a later issue.
+// the synchronizer (leader election, then the engine with the registered steps), the gRPC model
+// API, and one HTTP endpoint with /healthz, /readyz, /metrics, the API's HTTP/JSON gateway
+// (/api/v1/) and the operator GUI (every other path: web/dist/). It also prunes the status
+// history periodically.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { migrate, openDataSource } from '../models/datasource.js';
 import { resolveDatabaseUrl } from '../models/embedded.js';
+import { pruneHistory } from '../models/history.js';
 import type { Registry } from '../models/registry.js';
 import { ModelService } from '../models/service.js';
 import { apiGateway, type Gateway } from '../api/gateway.js';
+import { observedModels } from '../api/meta.js';
+import type { OwnedLister } from '../api/objects.js';
 import { startApiServer } from '../api/server.js';
+import { staticSite } from '../api/static.js';
 import { ensureFirstAdmin } from '../api/users.js';
 import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
 import { Leader } from './leader.js';
@@ -29,6 +35,12 @@ export interface ServeOptions {
   sync?: boolean;
   /** Where the gRPC model API listens (default 127.0.0.1:50051; port 0 picks one); false: not served. */
   api?: { host: string; port: number } | false;
+  /** The backend objects the steps own for an object, for the GUI (steps/owned.ts). */
+  owned?: OwnedLister;
+  /** The GUI's build (default web/dist/). */
+  webDir?: string;
+  /** Period of the status history's prune (default 10 minutes). */
+  historyPruneMs?: number;
   log?: (line: string) => void;
 }
 
@@ -67,6 +79,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const firstAdmin = await ensureFirstAdmin(models);
   if (firstAdmin) log(firstAdmin);
   const metrics = syncMetrics(models, options.registry);
+  const startedAt = Date.now();
   let engine: Engine | undefined;
   const state = { stopping: false };
   const stopping = () => state.stopping;
@@ -112,9 +125,29 @@ export async function serve(options: ServeOptions): Promise<Server> {
     log(`synchronizer failed: ${err instanceof Error ? err.message : String(err)}`);
   });
 
+  // The status history's retention: each prune looks at the objects written since the last.
+  let prunedUpTo = '0';
+  const prune = () => {
+    pruneHistory(models.pool, { since: prunedUpTo })
+      .then((r) => {
+        prunedUpTo = r.upTo;
+        if (r.expired + r.capped > 0) {
+          log(
+            `status history: pruned ${String(r.expired)} old and ${String(r.capped)} surplus entries`,
+          );
+        }
+      })
+      .catch((err: unknown) => {
+        if (!stopping()) log(`status history prune failed: ${String(err)}`);
+      });
+  };
+  const pruning = setInterval(prune, options.historyPruneMs ?? 10 * 60_000).unref();
+  setImmediate(prune);
+
   let gateway: Gateway | undefined;
+  const page = staticSite(options.webDir);
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (gateway?.handle(req, res)) return;
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(code, { 'content-type': type });
@@ -140,8 +173,19 @@ export async function serve(options: ServeOptions): Promise<Server> {
         .catch((err: unknown) => {
           reply(500, String(err));
         });
+    } else if (path === '/api' || path.startsWith('/api/')) {
+      reply(
+        404,
+        JSON.stringify({
+          code: 'NOT_FOUND',
+          message: gateway
+            ? `no route ${path}: the API is under /api/v1/`
+            : 'the API is not served by this process (--api-listen off)',
+        }),
+        'application/json; charset=utf-8',
+      );
     } else {
-      reply(404, 'not found: try /healthz, /readyz, /metrics or /api/v1/openapi.json\n');
+      page(req, res);
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -152,7 +196,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${String(address.port)}`;
-  log(`serving /healthz, /readyz and /metrics on ${url}`);
+  log(`serving /healthz, /readyz, /metrics and the GUI on ${url}`);
   const apiListen = options.api ?? { host: '127.0.0.1', port: 50051 };
   const api = apiListen
     ? await startApiServer({
@@ -163,7 +207,25 @@ export async function serve(options: ServeOptions): Promise<Server> {
       })
     : undefined;
   if (api) {
-    gateway = apiGateway(options.registry, api.handlers);
+    gateway = apiGateway({
+      registry: options.registry,
+      handlers: api.handlers,
+      models,
+      auth: api.auth,
+      synced: observedModels(
+        options.registry,
+        options.steps.map((s) => s.observes),
+      ),
+      policed: observedModels(
+        options.registry,
+        (options.policies ?? []).map((p) => p.observes),
+      ),
+      ...(options.owned ? { owned: options.owned } : {}),
+      synchronizer: async () => ({
+        ...(await metrics.figures()),
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      }),
+    });
     log(
       `serving the gRPC model API (syncord.v1.ModelService) on ${api.address}, and over HTTP/JSON on ${url}/api/v1/`,
     );
@@ -187,6 +249,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   async function shutdown(): Promise<void> {
     state.stopping = true;
+    clearInterval(pruning);
     await api?.close();
     await new Promise<void>((resolve) => {
       server.close(() => {

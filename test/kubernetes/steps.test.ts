@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
 import { NotFoundError } from '../../models/errors.js';
+import { readHistory } from '../../models/history.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { kubernetesStepSet, type KubernetesSteps } from '../../steps/kubernetes/index.js';
 import { Engine } from '../../synchronizer/engine.js';
@@ -325,6 +326,13 @@ describe('kubernetes: the steps against the rig', function () {
     );
     const fb = await reported(w, again);
     expect(fb.backend_code).to.equal(1);
+    // Meanwhile its status said what happened (the status history keeps it).
+    const history = await readHistory(db.sql, db.registry, 'VNFServiceInstance', w.vnf.id);
+    const said = history.findIndex(
+      (h) => h.backend_code === 0 && /deleted out of band: re-creating it/.test(h.backend_status),
+    );
+    expect(said, JSON.stringify(history.slice(0, 4))).to.be.at.least(1);
+    expect(history[0]!.backend_code, 'ok again since').to.equal(1);
   });
 
   it('puts back a pod edited out of band', async () => {
