@@ -54,6 +54,8 @@ interface PodJob {
   pod: V1Pod;
   /** Whether the instance must be synced again (an edit, a deletion, a failure seen). */
   requeue: boolean;
+  /** Whether this event is the pod's deletion starting (or, without a grace period, done). */
+  vanishing: boolean;
 }
 
 const NO_POD: PodFeedback = { pod_phase: null, node_name: null, pod_ip: null, pod_message: null };
@@ -232,6 +234,9 @@ export class PodObserver {
     if (type === 'DELETED') this.seen.delete(key);
     else this.seen.set(key, pod);
     const failed = pod.status?.phase === 'Failed' && old?.status?.phase !== 'Failed';
+    const vanishing =
+      !old?.metadata?.deletionTimestamp &&
+      (type === 'DELETED' || pod.metadata?.deletionTimestamp !== undefined);
     const requeue =
       type === 'DELETED' ||
       pod.metadata?.deletionTimestamp !== undefined ||
@@ -242,6 +247,7 @@ export class PodObserver {
       type,
       pod,
       requeue: requeue || (pending?.requeue ?? false),
+      vanishing: vanishing || (pending?.vanishing ?? false),
     }));
   }
 
@@ -282,9 +288,10 @@ export class PodObserver {
       ctx.enqueue(si.leaf_model, si.id);
       return;
     }
-    if (type === 'DELETED' && si.backend_code === 1 && si.synced_version === si.version) {
-      // Its pod went away while the instance read as synchronized: not Syncord's doing (a pod it
-      // replaces or removes is pending or deleting already). Say so before the sync re-creates it.
+    if (job.vanishing && si.backend_code === 1 && si.synced_version === si.version) {
+      // Its pod is going away while the instance reads as synchronized and unedited: not
+      // Syncord's doing (a pod it replaces or removes belongs to an edited or deleted instance,
+      // or one pending already). Say so before the sync waits for it and re-creates it.
       await ctx.models.setStatus(si.leaf_model, si.id, {
         backend_code: 0,
         backend_status: `pod ${ns}/${name} was deleted out of band: re-creating it`,

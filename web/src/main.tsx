@@ -1,9 +1,8 @@
+// Entry: the page's styles, then the app (wouter's browser location: real paths, no hashes).
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-
-function App() {
-  return <h1>Syncord</h1>;
-}
+import { App } from './App';
+import './styles.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
