@@ -38,6 +38,7 @@ import { BOOKKEEPING_FIELDS, apiFields, readFieldNumbers } from './protogen.js';
 
 type Obj = Record<string, unknown>;
 
+
 const VALUE_KEYS = [
   'nullValue',
   'numberValue',
@@ -109,6 +110,11 @@ export interface GatewayOptions {
   owned?: OwnedLister;
   /** The synchronizer's figures for /stats (the serving process's). */
   synchronizer?: SynchronizerFigures;
+  /**
+   * How often a quiet watch stream sends a comment line (SSE `: keepalive`); default
+   * $SYNCORD_SSE_HEARTBEAT_MS, else 15 s.
+   */
+  heartbeatMs?: number;
 }
 
 export function apiGateway(options: GatewayOptions): Gateway {
@@ -116,6 +122,8 @@ export function apiGateway(options: GatewayOptions): Gateway {
   const types = messageTypes(registry);
   const modelNames = new Map(registry.models().map((m) => [m.name.toLowerCase(), m.name]));
   const meta = modelsMeta(registry, options.synced ?? new Set(), options.policed ?? new Set());
+  const heartbeatMs =
+    options.heartbeatMs ?? Number(process.env.SYNCORD_SSE_HEARTBEAT_MS ?? 15_000);
 
   const metadataOf = (req: http.IncomingMessage) => {
     const metadata = new grpc.Metadata();
@@ -203,6 +211,15 @@ export function apiGateway(options: GatewayOptions): Gateway {
         `event: error\ndata: ${JSON.stringify({ code: grpc.status[err.code ?? 13], message: err.details })}\n\n`,
       );
       res.end();
+    });
+    // A comment line every heartbeatMs keeps proxies from timing the stream out and lets a
+    // client tell a quiet stream from a dead connection.
+    const heartbeat = setInterval(() => {
+      if (started && !res.writableEnded) res.write(': keepalive\n\n');
+    }, heartbeatMs);
+    heartbeat.unref();
+    res.on('close', () => {
+      clearInterval(heartbeat);
     });
     req.on('close', () => call.emit('cancelled'));
     // Headers go out at once so that a client knows the watch is listening.

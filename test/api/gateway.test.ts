@@ -199,6 +199,44 @@ describe('api: the HTTP/JSON gateway', function () {
     expect((again.got[0]!.object as Obj).name).to.equal('watched-2');
   });
 
+  it('keeps a quiet watch stream alive with comment lines (a client can tell it from a dead one)', async () => {
+    process.env.SYNCORD_SSE_HEARTBEAT_MS = '100';
+    let quiet: Server;
+    try {
+      quiet = await serve({
+        registry: db.registry,
+        steps: [],
+        databaseUrl: db.url,
+        port: 0,
+        api: { host: '127.0.0.1', port: 0 },
+        sync: false,
+        log: () => undefined,
+      });
+    } finally {
+      delete process.env.SYNCORD_SSE_HEARTBEAT_MS;
+    }
+    const ctl = new AbortController();
+    try {
+      const res = await fetch(`${quiet.url}/api/v1/watch?models=Flavor`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: ctl.signal,
+      });
+      const reader = res.body!.getReader();
+      let text = '';
+      const deadline = Date.now() + 5000;
+      while ((text.match(/^: keepalive$/gm) ?? []).length < 3 && Date.now() < deadline) {
+        const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        if (chunk.done) break;
+        text += Buffer.from(chunk.value ?? new Uint8Array()).toString('utf8');
+      }
+      expect(text.match(/^: keepalive$/gm) ?? [], text).to.have.length.of.at.least(3);
+      expect(text, 'no events: nothing changed').not.to.match(/^event:/m);
+    } finally {
+      ctl.abort();
+      await quiet.stop();
+    }
+  });
+
   it('publishes an OpenAPI document generated from the registry', async () => {
     const doc = await fetch(`${server.url}/api/v1/openapi.json`);
     const api = (await doc.json()) as {

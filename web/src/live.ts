@@ -8,6 +8,9 @@ import { createContext, useContext, useEffect, useEffectEvent, useSyncExternalSt
 import type { Api } from './api';
 import type { WatchEvent } from './types';
 
+/** Three missed keepalives (the gateway sends one every 15 s). */
+const IDLE_MS = 45_000;
+
 export type LiveState = 'idle' | 'connecting' | 'live' | 'reconnecting';
 
 export interface Subscriber {
@@ -149,14 +152,29 @@ export class Live {
     const decoder = new TextDecoder();
     const cancel = () => void reader.cancel().catch(() => undefined);
     signal.addEventListener('abort', cancel);
+    // The server sends a keepalive comment every 15 s: silence for longer means the connection
+    // died without closing (a laptop's sleep, a dropped proxy). Reconnect from the cursor.
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const stale = { hit: false };
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        stale.hit = true;
+        cancel();
+      }, IDLE_MS);
+    };
+    arm();
     try {
       for (;;) {
         const { done, value } = await reader.read();
+        if (stale.hit) throw new StreamError('UNAVAILABLE', 'the watch went quiet');
         if (done) break;
+        arm();
         parser.feed(decoder.decode(value, { stream: true }));
         if (seen.failure) throw seen.failure;
       }
     } finally {
+      clearTimeout(idle);
       signal.removeEventListener('abort', cancel);
     }
     if (seen.failure) throw seen.failure;
