@@ -38,7 +38,6 @@ import { BOOKKEEPING_FIELDS, apiFields, readFieldNumbers } from './protogen.js';
 
 type Obj = Record<string, unknown>;
 
-
 const VALUE_KEYS = [
   'nullValue',
   'numberValue',
@@ -122,8 +121,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
   const types = messageTypes(registry);
   const modelNames = new Map(registry.models().map((m) => [m.name.toLowerCase(), m.name]));
   const meta = modelsMeta(registry, options.synced ?? new Set(), options.policed ?? new Set());
-  const heartbeatMs =
-    options.heartbeatMs ?? Number(process.env.SYNCORD_SSE_HEARTBEAT_MS ?? 15_000);
+  const heartbeatMs = options.heartbeatMs ?? Number(process.env.SYNCORD_SSE_HEARTBEAT_MS ?? 15_000);
 
   const metadataOf = (req: http.IncomingMessage) => {
     const metadata = new grpc.Metadata();

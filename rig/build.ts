@@ -89,6 +89,15 @@ export function goBuilds(): GoBuild[] {
       // grpcurl -version prints main.version.
       ldflags: `-s -w -X main.version=${versions.grpcurl}`,
     },
+    {
+      // KubeVirt's own CRD generator (rig/go/kubevirt/main.go), not a daemon: `rig up` runs it
+      // once the apiserver is up and applies the CRDs it prints (rig/components/kubevirt.ts).
+      name: 'kubevirt-crds',
+      version: versions.kubevirt,
+      module: 'kubevirt',
+      packages: ['.'],
+      ldflags: '-s -w',
+    },
   ];
 }
 
@@ -108,7 +117,7 @@ async function goVersion(): Promise<string> {
     return (await run('go', ['env', 'GOVERSION'])).trim();
   } catch {
     throw new Error(
-      `Go is needed to build the rig's Kubernetes, etcd, kwok and grpcurl (go${versions.go} or later), and 'go' was not found on PATH`,
+      `Go is needed to build the rig's Kubernetes, etcd, kwok, grpcurl and KubeVirt CRD generator (go${versions.go} or later), and 'go' was not found on PATH`,
     );
   }
 }

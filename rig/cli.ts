@@ -1,17 +1,48 @@
-// rig/rig up | down [--keep-data] | status [--json] | env
+// rig/rig up [--with openstack] | down [--keep-data] | status [--json] | env
 import { loadConfig } from './config.js';
-import { down, readEnv, renderEnv, status, up, type StatusRow } from './control.js';
+import {
+  down,
+  extraNames,
+  readEnv,
+  renderEnv,
+  status,
+  up,
+  type Extra,
+  type StatusRow,
+} from './control.js';
 
 const usage = `usage: rig/rig <command>
 
-  up                 install what is missing, build (cached), start every component, print status
+  up [--with NAME]   install what is missing, build (cached), start every component, print status;
+                     --with openstack adds OpenStack (Debian's Zed: MariaDB, RabbitMQ, Keystone,
+                     Glance, Placement, Neutron on the rig's OVN, Nova with the fake virt driver),
+                     which later ups keep until down
   down [--keep-data] stop every component and remove the run directory (unless --keep-data)
   status [--json]    each component: state, version, port, pid, log
   env                the environment for clients, as shell exports: eval "$(rig/rig env)"
 
 Environment: SYNCORD_RIG_DIR (run directory), SYNCORD_CACHE_DIR (build cache),
 SYNCORD_RIG_PORT_BASE (ports are base+432 postgres, +379 etcd, +443 apiserver, ...),
-SYNCORD_RIG_NODES (fake nodes, default 2).`;
+SYNCORD_RIG_NODES (fake nodes, default 2). OpenStack's ports are base+5000 and up (Keystone
+base+5000, Nova base+5774, Neutron base+5696, Glance base+5292, Placement base+5778, MariaDB
+base+5306, RabbitMQ base+5672).`;
+
+/** The names given with --with NAME or --with=NAME (several, or comma-separated). */
+function parseWith(args: string[]): Extra[] {
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--with') names.push(...(args[++i] ?? '').split(','));
+    else if (arg.startsWith('--with=')) names.push(...arg.slice('--with='.length).split(','));
+    else throw new Error(`rig up: unknown argument ${arg}`);
+  }
+  for (const n of names) {
+    if (!(extraNames as string[]).includes(n)) {
+      throw new Error(`rig up --with ${n}: unknown; known: ${extraNames.join(', ')}`);
+    }
+  }
+  return names as Extra[];
+}
 
 function table(rows: StatusRow[]): string {
   const header = ['COMPONENT', 'STATE', 'VERSION', 'PORT', 'PID', 'MEMORY', 'LOG'];
@@ -40,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   switch (command) {
     case 'up': {
-      const env = await up(config);
+      const env = await up(config, { with: parseWith(rest) });
       process.stdout.write(table(await status(config)) + '\n\n');
       process.stdout.write(renderEnv(env));
       return 0;

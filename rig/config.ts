@@ -14,6 +14,7 @@ export interface Versions {
   kwok: string;
   grpcurl: string;
   multus: string;
+  kubevirt: string;
   go: string;
 }
 
@@ -38,6 +39,17 @@ export interface RigConfig {
     ovnSb: number;
     /** The reference VTN server (gRPC). */
     vtn: number;
+    /** OpenStack, only with `rig up --with openstack`: base + 5000 and up, on 127.0.0.1. */
+    mariadb: number;
+    rabbitmq: number;
+    /** Erlang's port mapper and RabbitMQ's distribution port, both on 127.0.0.1. */
+    epmd: number;
+    rabbitmqDist: number;
+    keystone: number;
+    glance: number;
+    placement: number;
+    novaApi: number;
+    neutron: number;
   };
   /** How many fake nodes kwok manages. */
   nodes: number;
@@ -79,6 +91,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RigConfig {
       ovnNb: base + 641,
       ovnSb: base + 642,
       vtn: base + 551,
+      mariadb: base + 5306,
+      rabbitmq: base + 5672,
+      epmd: base + 5369,
+      rabbitmqDist: base + 5673,
+      keystone: base + 5000,
+      glance: base + 5292,
+      placement: base + 5778,
+      novaApi: base + 5774,
+      neutron: base + 5696,
     },
     nodes,
   };

@@ -22,6 +22,11 @@ import {
 } from './components/kubernetes.js';
 import { ovnNb, ovnSb, ovnNorthd, ovnNbRemote, ovnSbRemote } from './components/ovn.js';
 import { vtn, vtnAddress } from './components/vtn.js';
+import {
+  ensureOpenstackPackages,
+  openstackComponents,
+  openstackEnv,
+} from './components/openstack.js';
 import type { RigConfig } from './config.js';
 import {
   chromiumPath,
@@ -56,6 +61,33 @@ export const components: Component[] = [
   ovnNorthd,
   vtn,
 ];
+
+/** Optional parts, by the name `rig up --with NAME` takes; they start after the components above. */
+export const extraComponents = { openstack: openstackComponents } satisfies Record<
+  string,
+  Component[]
+>;
+export type Extra = keyof typeof extraComponents;
+export const extraNames = Object.keys(extraComponents) as Extra[];
+
+/** Every component a run directory may hold, in start order. */
+const everyComponent = [...components, ...extraNames.flatMap((e) => extraComponents[e])];
+
+function componentsWith(extras: Extra[]): Component[] {
+  return [...components, ...extras.flatMap((e) => extraComponents[e])];
+}
+
+const extrasFile = (config: RigConfig) => join(config.runDir, 'with.json');
+
+/** The optional parts this run directory was brought up with (`rig up --with`), kept for later ups. */
+export function enabledExtras(config: RigConfig): Extra[] {
+  try {
+    const names = JSON.parse(readFileSync(extrasFile(config), 'utf8')) as string[];
+    return extraNames.filter((e) => names.includes(e));
+  } catch {
+    return [];
+  }
+}
 
 interface ComponentState {
   pid: number;
@@ -98,8 +130,11 @@ function kubeconfigPaths(config: RigConfig): RigContext['kubeconfigs'] {
 }
 
 /** Builds what must be built and lays out the run directory: everything but the daemons. */
-export async function prepareContext(config: RigConfig): Promise<RigContext> {
+export async function prepareContext(config: RigConfig, extras: Extra[] = []): Promise<RigContext> {
   await phase('check host packages', ensureHostPackages);
+  if (extras.includes('openstack')) {
+    await phase('check OpenStack packages', ensureOpenstackPackages);
+  }
   const binDirs: Record<string, string> = {};
   for (const build of goBuilds()) binDirs[build.name] = await ensureBuilt(build, config);
   const pgBin = postgresBinDir();
@@ -124,6 +159,7 @@ export async function prepareContext(config: RigConfig): Promise<RigContext> {
       etcd: binDirs.etcd ?? '',
       kwok: binDirs.kwok ?? '',
       grpcurl: binDirs.grpcurl ?? '',
+      kubevirtCrds: binDirs['kubevirt-crds'] ?? '',
       postgres: pgBin,
     },
     kubeconfigs,
@@ -133,8 +169,8 @@ export async function prepareContext(config: RigConfig): Promise<RigContext> {
 }
 
 /** The environment clients use to find the rig. */
-export function rigEnv(ctx: RigContext): Record<string, string> {
-  return {
+export function rigEnv(ctx: RigContext, extras: Extra[] = []): Record<string, string> {
+  const base = {
     SYNCORD_RIG_DIR: ctx.config.runDir,
     KUBECONFIG: ctx.kubeconfigs.admin,
     DATABASE_URL: databaseUrl(ctx),
@@ -145,6 +181,7 @@ export function rigEnv(ctx: RigContext): Record<string, string> {
     SYNCORD_KUBECTL: join(ctx.bins.kubernetes, 'kubectl'),
     SYNCORD_CHROMIUM: chromiumPath(),
   };
+  return extras.includes('openstack') ? { ...base, ...openstackEnv(ctx) } : base;
 }
 
 export class ComponentFailed extends Error {
@@ -200,12 +237,20 @@ async function withLock<T>(config: RigConfig, work: () => Promise<T>): Promise<T
   }
 }
 
-export async function up(config: RigConfig): Promise<Record<string, string>> {
+export async function up(
+  config: RigConfig,
+  options: { with?: Extra[] } = {},
+): Promise<Record<string, string>> {
   return withLock(config, async () => {
     const started = Date.now();
-    const ctx = await prepareContext(config);
+    // What a run directory was brought up with stays: a later plain `rig up` keeps it running.
+    const extras = extraNames.filter(
+      (e) => enabledExtras(config).includes(e) || (options.with ?? []).includes(e),
+    );
+    const ctx = await prepareContext(config, extras);
+    if (extras.length) writeFileSync(extrasFile(config), JSON.stringify(extras) + '\n');
     const state = readState(config);
-    for (const c of components) {
+    for (const c of componentsWith(extras)) {
       const current = state[c.name];
       if (await running(c, ctx, current)) {
         say(`${c.name}: already running (pid ${current?.pid ?? '?'})`);
@@ -233,7 +278,7 @@ export async function up(config: RigConfig): Promise<Record<string, string>> {
       }
     }
     writeState(config, state);
-    const env = rigEnv(ctx);
+    const env = rigEnv(ctx, extras);
     writeFileSync(envFile(config), renderEnv(env));
     say(`rig up in ${formatDuration(Date.now() - started)}`);
     return env;
@@ -279,7 +324,7 @@ async function startOne(
 
 async function stopAll(config: RigConfig): Promise<void> {
   const state = readState(config);
-  for (const c of [...components].reverse()) {
+  for (const c of [...everyComponent].reverse()) {
     const s = state[c.name];
     if (s && isAlive(s.pid)) await stopDaemon(s.pid);
     state[c.name] = undefined;
@@ -295,6 +340,7 @@ export async function down(config: RigConfig, options: { keepData: boolean }): P
   await withLock(config, async () => {
     await phase('stop components', () => stopAll(config));
     rmSync(envFile(config), { force: true });
+    if (!options.keepData) rmSync(extrasFile(config), { force: true });
   });
   if (!options.keepData) {
     rmSync(config.runDir, { recursive: true, force: true });
@@ -320,7 +366,7 @@ export async function status(config: RigConfig): Promise<StatusRow[]> {
     ctx = await contextForProbes(config);
   }
   const rows: StatusRow[] = [];
-  for (const c of components) {
+  for (const c of componentsWith(enabledExtras(config))) {
     const s = state[c.name];
     const alive = isAlive(s?.pid);
     let ok = false;
@@ -350,7 +396,14 @@ async function contextForProbes(config: RigConfig): Promise<RigContext> {
   return {
     config,
     creds: await ensureCredentials(config.runDir),
-    bins: { kubernetes: '', etcd: '', kwok: '', grpcurl: '', postgres: postgresBinDir() ?? '' },
+    bins: {
+      kubernetes: '',
+      etcd: '',
+      kwok: '',
+      grpcurl: '',
+      kubevirtCrds: '',
+      postgres: postgresBinDir() ?? '',
+    },
     kubeconfigs: kubeconfigPaths(config),
     logFile: (c) => logFileOf(config, c),
   };

@@ -8,6 +8,7 @@ import { NotFoundError } from '../models/errors.js';
 import type { ModelObject, ModelService } from '../models/service.js';
 import { nadName, portsOf } from './kubernetes/networks.js';
 import { configMapName, noPodReason, podNameOf } from './kubernetes/pod.js';
+import { noVmReason } from './kubernetes/vm.js';
 import { nameOf, namespaceOf } from './kubernetes/runtime.js';
 import { serviceAccountName } from './kubernetes/service-account.js';
 import {
@@ -142,17 +143,19 @@ async function kubernetesObjects(models: ModelService, obj: ModelObject): Promis
     }
   }
   if (isA('ServiceInstance')) {
-    if (noPodReason(obj)) return [];
+    // A VM VNF on a Kubernetes cluster is a KubeVirt VirtualMachine of the pod's name.
+    const vm = (await noVmReason(models, obj)) === undefined;
+    if (!vm && noPodReason(obj)) return [];
+    const kind = vm ? 'VirtualMachine' : 'Pod';
     const pod = podNameOf(obj);
     const place = await placeOf(models, obj);
     if (typeof place === 'string') {
-      return [k({ kind: 'Pod', name: pod, detail: `not made: ${place}` })];
+      return [k({ kind, name: pod, detail: `not made: ${place}` })];
     }
-    const phase = typeof obj.pod_phase === 'string' && obj.pod_phase ? obj.pod_phase : '';
+    const state = vm ? obj.vm_status : obj.pod_phase;
+    const phase = typeof state === 'string' && state ? state : '';
     const node = typeof obj.node_name === 'string' && obj.node_name ? ` on ${obj.node_name}` : '';
-    const out = [
-      k({ kind: 'Pod', name: pod, ...place, ...(phase ? { detail: `${phase}${node}` } : {}) }),
-    ];
+    const out = [k({ kind, name: pod, ...place, ...(phase ? { detail: `${phase}${node}` } : {}) })];
     const networks = new Map<number, ModelObject>();
     for (const port of await portsOf(models, obj)) {
       const network = await maybe(models, 'Network', port.network_id);
@@ -168,7 +171,7 @@ async function kubernetesObjects(models: ModelService, obj: ModelObject): Promis
         }),
       );
     }
-    if (obj.leaf_model === 'VNFServiceInstance' && obj.config != null) {
+    if (!vm && obj.leaf_model === 'VNFServiceInstance' && obj.config != null) {
       out.push(k({ kind: 'ConfigMap', name: configMapName(pod), ...place, detail: 'its config' }));
     }
     return out;
@@ -184,7 +187,7 @@ async function kubernetesObjects(models: ModelService, obj: ModelObject): Promis
     ]);
     const places = new Map<string, { namespace: string; cluster: string }>();
     for (const si of instances) {
-      if (noPodReason(si)) continue;
+      if (noPodReason(si) && (await noVmReason(models, si)) !== undefined) continue;
       const place = await placeOf(models, si);
       if (typeof place !== 'string') places.set(`${place.cluster}/${place.namespace}`, place);
     }

@@ -41,6 +41,18 @@ export const vnfModels: Omit<ModelDef, 'package'>[] = [
         feedback: true,
         help: 'why the pod is not running yet, as Kubernetes says it',
       },
+      // Reported for a VM (workload vm): KubeVirt's or Nova's word for its state.
+      vm_status: {
+        type: 'string',
+        maxLength: 64,
+        feedback: true,
+        help: "the VM's state: KubeVirt's printableStatus (Starting, Running, ...) or Nova's status (BUILD, ACTIVE, ERROR)",
+      },
+      vm_message: {
+        type: 'text',
+        feedback: true,
+        help: "why the VM is not running, as KubeVirt or Nova says it (Nova's fault message)",
+      },
     },
   },
 ];

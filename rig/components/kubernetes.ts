@@ -8,6 +8,7 @@ import type { Component, RigContext } from '../component.js';
 import { rigDir } from '../config.js';
 import { httpGet } from '../http.js';
 import { run, waitFor } from '../process.js';
+import { installKubevirtCrds } from './kubevirt.js';
 
 const SERVICE_CIDR = '10.96.0.0/16';
 const CLUSTER_CIDR = '10.244.0.0/16';
@@ -116,6 +117,7 @@ export const kubeApiserver: Component = {
       },
       { timeoutMs: 30_000 },
     );
+    await installKubevirtCrds(ctx);
   },
 };
 

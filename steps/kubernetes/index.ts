@@ -1,5 +1,6 @@
 // The Kubernetes steps: TrustDomain → Namespace, Principal → ServiceAccount, VNF/vSG/Kubernetes
-// service instances → Pods (with NADs and ConfigMaps, and the pod observer), Port → interface.
+// service instances → Pods (with NADs and ConfigMaps, and the pod observer), VM VNFs → KubeVirt
+// VirtualMachines, Port → interface.
 import type { SyncStep } from '../../synchronizer/engine.js';
 import { namespaceStep } from './namespace.js';
 import { PodObserver } from './observer.js';
@@ -7,6 +8,7 @@ import { podStep } from './pod.js';
 import { portStep } from './port.js';
 import { POD_MODELS, Runtime, type KubernetesStepOptions } from './runtime.js';
 import { serviceAccountStep } from './service-account.js';
+import { vmStep, workloadStep } from './vm.js';
 
 export type { KubernetesStepOptions } from './runtime.js';
 export { PodObserver } from './observer.js';
@@ -22,7 +24,16 @@ export function kubernetesStepSet(options: KubernetesStepOptions = {}): Kubernet
   const runtime = new Runtime(options);
   const observer = new PodObserver(runtime);
   const steps: SyncStep[] = [namespaceStep(runtime), serviceAccountStep(runtime)];
-  for (const model of Object.keys(POD_MODELS)) steps.push(podStep(runtime, model, observer));
+  for (const model of Object.keys(POD_MODELS)) {
+    const pods = podStep(runtime, model, observer);
+    // A VNF runs as a pod or, with workload vm, as a KubeVirt VirtualMachine: one step that
+    // does whichever its workload asks and clears the other away, with one status.
+    steps.push(
+      model === 'VNFServiceInstance' && options.vms !== false
+        ? workloadStep(pods, vmStep(runtime))
+        : pods,
+    );
+  }
   if (options.ports !== false) steps.push(portStep(runtime, observer));
   return { steps, observer, runtime };
 }

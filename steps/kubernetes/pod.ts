@@ -30,6 +30,7 @@ import {
   type Attachment,
 } from './networks.js';
 import type { PodObserver } from './observer.js';
+import { listVms, vmNetworks } from './vm.js';
 import { serviceAccountName } from './service-account.js';
 import {
   errorText,
@@ -244,6 +245,38 @@ function matches(live: V1Pod, desired: V1Pod): boolean {
   );
 }
 
+/**
+ * Applies the NADs of the networks these attachments use in a namespace (each at most once a
+ * minute while unchanged: the pods and VMs on one network share it). Call under the namespace's
+ * shared lock.
+ */
+export async function applyNads(
+  rt: Runtime,
+  handle: ClusterHandle,
+  namespace: string,
+  attachments: readonly Attachment[],
+): Promise<void> {
+  for (const network of new Map(attachments.map((a) => [a.network.id, a.network])).values()) {
+    const nad = nadObject(rt.options, rt.instance, namespace, network);
+    const memo = `${handle.key}/${namespace}/${nad.metadata?.name ?? ''}`;
+    const digest = JSON.stringify(nad);
+    const last = rt.appliedNads.get(memo);
+    if (last?.digest === digest && Date.now() - last.at < 60_000) {
+      await last.applied; // another sync may be applying it right now
+      continue;
+    }
+    const applied = handle.cluster.apply(nad).then(() => undefined);
+    const entry = { digest, at: Date.now(), applied };
+    rt.appliedNads.set(memo, entry);
+    try {
+      await applied;
+    } catch (err) {
+      if (rt.appliedNads.get(memo) === entry) rt.appliedNads.delete(memo);
+      throw err;
+    }
+  }
+}
+
 /** Whether Syncord's field manager applied the object (its labels may have been edited away). */
 const appliedBySyncord = (obj: V1Pod) =>
   (obj.metadata?.managedFields ?? []).some(
@@ -268,6 +301,15 @@ export async function sweepNads(
       if (except && ownedBy(rt.instance, pod.metadata?.labels, except)) continue;
       for (const sel of parseNetworks(pod.metadata?.annotations?.[NETWORKS], namespace)) {
         if (sel.namespace === namespace) used.add(sel.name);
+      }
+    }
+    // KubeVirt VMs on the same networks use the same NADs.
+    for (const vm of await listVms(handle, namespace, selector)) {
+      if (vm.metadata?.deletionTimestamp) continue;
+      if (except && ownedBy(rt.instance, vm.metadata?.labels, except)) continue;
+      for (const ref of vmNetworks(vm, namespace)) {
+        const [ns, name] = ref.split('/');
+        if (ns === namespace && name) used.add(name);
       }
     }
     const removed: string[] = [];
@@ -300,6 +342,23 @@ async function ownedConfigMaps(
   } catch (err) {
     if (rt.ownedConfigMaps.get(key)?.names === names) rt.ownedConfigMaps.delete(key);
     throw err;
+  }
+}
+
+/**
+ * Where a deleted instance's objects may be: its place, or, when its slice or trust domain is
+ * gone already, every cluster (found there by their labels).
+ */
+export async function placesToClear(
+  rt: Runtime,
+  models: ModelService,
+  si: ModelObject,
+): Promise<{ handle: ClusterHandle; namespace?: string }[]> {
+  try {
+    const place = await placeOf(rt, models, si);
+    return [{ handle: place.handle, namespace: place.namespace }];
+  } catch {
+    return (await rt.clusters.all(models)).map((handle) => ({ handle }));
   }
 }
 
@@ -404,27 +463,7 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
       const where = `${plan.namespace}/${plan.name}`;
       const desired = podObject(rt, plan);
       return rt.locks.shared(`${plan.handle.key}/${plan.namespace}`, async () => {
-        for (const network of new Map(
-          plan.attachments.map((a) => [a.network.id, a.network]),
-        ).values()) {
-          const nad = nadObject(rt.options, rt.instance, plan.namespace, network);
-          const memo = `${plan.handle.key}/${plan.namespace}/${nad.metadata?.name ?? ''}`;
-          const digest = JSON.stringify(nad);
-          const last = rt.appliedNads.get(memo);
-          if (last?.digest === digest && Date.now() - last.at < 60_000) {
-            await last.applied; // another pod's sync may be applying it right now
-            continue;
-          }
-          const applied = cluster.apply(nad).then(() => undefined);
-          const entry = { digest, at: Date.now(), applied };
-          rt.appliedNads.set(memo, entry);
-          try {
-            await applied;
-          } catch (err) {
-            if (rt.appliedNads.get(memo) === entry) rt.appliedNads.delete(memo);
-            throw err;
-          }
-        }
+        await applyNads(rt, plan.handle, plan.namespace, plan.attachments);
         const cmMemo = `${plan.handle.key}/${plan.namespace}/${configMapName(plan.name)}`;
         const cmDigest = JSON.stringify(plan.config ?? null);
         const cmLast = rt.appliedConfigMaps.get(cmMemo);
@@ -530,14 +569,7 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
 
     async delete(si: ModelObject, ctx: StepContext): Promise<string> {
       const owner = ownerOfObject(si);
-      let places: { handle: ClusterHandle; namespace?: string }[];
-      try {
-        const place = await placeOf(rt, ctx.models, si);
-        places = [{ handle: place.handle, namespace: place.namespace }];
-      } catch {
-        // Its slice or trust domain is gone already: look everywhere, by its labels.
-        places = (await rt.clusters.all(ctx.models)).map((handle) => ({ handle }));
-      }
+      const places = await placesToClear(rt, ctx.models, si);
       const removed: string[] = [];
       const swept: string[] = [];
       for (const { handle, namespace } of places) {

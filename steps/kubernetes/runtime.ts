@@ -23,6 +23,8 @@ export interface KubernetesStepOptions {
    * owns Port.
    */
   ports?: boolean;
+  /** Whether VM VNFs become KubeVirt VirtualMachines (default true). */
+  vms?: boolean;
   /** The CNI plugin `type` of NADs for OVN networks (default `ovn4nfvk8s-cni`). */
   ovnCniType?: string;
   /** The master interface of the macvlan NADs made for flannel networks (default eth0). */

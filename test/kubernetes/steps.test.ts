@@ -9,10 +9,11 @@ import * as k8s from '@kubernetes/client-node';
 import { NotFoundError } from '../../models/errors.js';
 import { readHistory } from '../../models/history.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
-import { kubernetesStepSet, type KubernetesSteps } from '../../steps/kubernetes/index.js';
-import { Engine } from '../../synchronizer/engine.js';
-import { scratchDb, type ScratchDb } from '../support/db.js';
-import { eventually, kubeConfig, rig, uniqueName, type RigEnv } from '../support/rig.js';
+import type { KubernetesSteps } from '../../steps/kubernetes/index.js';
+import type { Engine } from '../../synchronizer/engine.js';
+import type { ScratchDb } from '../support/db.js';
+import { useKubernetesSteps } from '../support/kube-steps.js';
+import { eventually, uniqueName, type RigEnv } from '../support/rig.js';
 
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
 const NAD = { group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions' };
@@ -32,6 +33,7 @@ interface World {
 
 describe('kubernetes: the steps against the rig', function () {
   this.timeout(120_000);
+  const h = useKubernetesSteps('test');
   let env: RigEnv;
   let db: ScratchDb;
   let svc: ModelService;
@@ -39,43 +41,10 @@ describe('kubernetes: the steps against the rig', function () {
   let engine: Engine;
   let core: k8s.CoreV1Api;
   let custom: k8s.CustomObjectsApi;
-  const instance = uniqueName('test');
-  const log: string[] = [];
-
-  before(async function () {
-    this.timeout(45 * 60_000);
-    env = await rig();
-    db = await scratchDb();
-    svc = db.service;
-    const kc = kubeConfig(env);
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    set = kubernetesStepSet({ instance, sweepMs: 0, log: (line) => log.push(line) });
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
-      backoff: { baseMs: 500, maxMs: 2000 },
-      log: (line) => log.push(line),
-    });
-    await engine.start();
+  before(() => {
+    ({ env, db, svc, set, engine, core, custom } = h);
   });
-
-  after(async function () {
-    this.timeout(60_000);
-    await engine.stop();
-    // Whatever a failed test left behind: this run's namespaces go, with their pods.
-    const left = await core.listNamespace({ labelSelector: `syncord.io/instance=${instance}` });
-    for (const n of left.items) {
-      await core.deleteNamespace({ name: n.metadata?.name ?? '' }).catch(() => undefined);
-    }
-    await db.drop();
-    if (process.env.SYNCORD_TEST_LOG) console.log(log.join('\n'));
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log(log.slice(-40).join('\n'));
-  });
+  const { instance, log } = h;
 
   /** The service, site, trust domain, slice, image, flavor, two networks and a VNF on both. */
   async function world(options: { vcpus?: number; config?: unknown } = {}): Promise<World> {

@@ -1,0 +1,390 @@
+// A VNFServiceInstance with workload `vm` on a Kubernetes cluster → a KubeVirt VirtualMachine in
+// the namespace of its slice's trust domain: one Multus network per Port (the same
+// NetworkAttachmentDefinitions as the pods on those networks), each interface bridged with the
+// Port's MAC from IPAM, the address given to the guest by cloud-init's network data (KubeVirt has
+// no per-interface address in its spec), the disk a containerDisk of the Image, the size from the
+// Flavor, and the instance's config as cloud-init user data. A slice on a Cluster of kind
+// `openstack` runs its VMs there instead (steps/openstack); this step then leaves nothing here.
+//
+// KubeVirt's controllers start the VM; its `status.printableStatus` (Stopped, Starting, Running,
+// ErrorUnschedulable, ...) is read back into the instance's vm_status after each apply and by
+// the sweep. A VM whose instance is gone, or whose workload changed to container, is removed.
+import { createHash } from 'node:crypto';
+import type { V1Namespace } from '@kubernetes/client-node';
+import { ID as ID_LABEL, MODEL as MODEL_LABEL } from '../../backends/kubernetes/labels.js';
+import {
+  KubernetesError,
+  managedSelector,
+  ownerLabels,
+  ownerSelector,
+  type KubeObject,
+  type Owner,
+} from '../../backends/kubernetes/index.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import type { ClusterHandle } from './clusters.js';
+import { foreignOwner } from './namespace.js';
+import { attachmentsOf, type Attachment } from './networks.js';
+import { applyNads, placeOf, placesToClear, SPEC_HASH, sweepNads, type PodPlace } from './pod.js';
+import { nameOf, ownerOfObject, referenced, type Runtime } from './runtime.js';
+
+export const VM_API = 'kubevirt.io/v1';
+export const VM_KIND = 'VirtualMachine';
+
+export interface VirtualMachine extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: {
+    printableStatus?: string;
+    ready?: boolean;
+    conditions?: { type?: string; status?: string; message?: string; reason?: string }[];
+  };
+}
+
+export interface VmPlan extends PodPlace {
+  /** The containerDisk image. */
+  image: string;
+  cores: number | undefined;
+  memory: string;
+  attachments: Attachment[];
+  userData: string | undefined;
+}
+
+/** Why an instance has no KubeVirt VM, or undefined when it should have one. */
+export async function noVmReason(
+  models: ModelService,
+  si: ModelObject,
+): Promise<string | undefined> {
+  if (si.leaf_model !== 'VNFServiceInstance') return `${si.leaf_model} is not run as a VM`;
+  if (si.workload !== 'vm') return `its workload is ${String(si.workload)}, not vm`;
+  if (typeof si.slice_id === 'number') {
+    const slice = await models.get('Slice', si.slice_id, { includeDeleted: true });
+    if (typeof slice.cluster_id === 'number') {
+      const cluster = await models.get('Cluster', slice.cluster_id, { includeDeleted: true });
+      if (cluster.kind === 'openstack')
+        return `its slice runs on OpenStack (Cluster ${nameOf(cluster)})`;
+    }
+  }
+  return undefined;
+}
+
+/** The memory a VM gets when its flavor does not say. */
+const DEFAULT_MEMORY = '128Mi';
+
+export async function vmPlanOf(
+  rt: Runtime,
+  models: ModelService,
+  si: ModelObject,
+): Promise<VmPlan> {
+  const place = await placeOf(rt, models, si);
+  const image = await referenced(models, 'Image', si.image_id, 'its image');
+  if (image.kind !== 'vm') {
+    throw new Error(
+      `Image ${nameOf(image)} is a container image; a VM needs an image of kind vm (a KubeVirt containerDisk)`,
+    );
+  }
+  const ref =
+    typeof image.path === 'string' && image.path
+      ? image.path
+      : `${nameOf(image)}:${typeof image.tag === 'string' && image.tag ? image.tag : 'latest'}`;
+  let cores: number | undefined;
+  let memory = DEFAULT_MEMORY;
+  if (typeof si.flavor_id === 'number') {
+    const flavor = await referenced(models, 'Flavor', si.flavor_id, 'its flavor');
+    if (typeof flavor.vcpus === 'number') cores = flavor.vcpus;
+    if (typeof flavor.memory_mb === 'number') memory = `${String(flavor.memory_mb)}Mi`;
+  }
+  const config = si.config;
+  const userData =
+    config == null
+      ? undefined
+      : typeof config === 'string'
+        ? config
+        : // JSON is YAML: cloud-init reads an object given as JSON after its header line.
+          `#cloud-config\n${JSON.stringify(config)}\n`;
+  return {
+    ...place,
+    image: ref,
+    cores,
+    memory,
+    attachments: await attachmentsOf(models, si),
+    userData,
+  };
+}
+
+/** cloud-init network data (version 2): each interface, found by its MAC, with its address. */
+export function networkData(attachments: readonly Attachment[]): string {
+  const ethernets: Record<string, unknown> = {};
+  for (const a of attachments) {
+    ethernets[a.interface] = {
+      match: { macaddress: a.mac },
+      'set-name': a.interface,
+      addresses: [a.ip],
+    };
+  }
+  return JSON.stringify({ version: 2, ethernets });
+}
+
+/** The VirtualMachine as Syncord applies it. */
+export function vmObject(rt: Runtime, plan: VmPlan): VirtualMachine {
+  const labels = ownerLabels(rt.instance, plan.owner);
+  const interfaces = plan.attachments.map((a) => ({
+    name: a.interface,
+    bridge: {},
+    macAddress: a.mac,
+  }));
+  const networks = plan.attachments.map((a) => ({
+    name: a.interface,
+    multus: { networkName: `${plan.namespace}/${a.nad}` },
+  }));
+  const cloudInit: Record<string, string> = {};
+  if (plan.userData) cloudInit.userData = plan.userData;
+  if (plan.attachments.length) cloudInit.networkData = networkData(plan.attachments);
+  const hasCloudInit = Object.keys(cloudInit).length > 0;
+  const spec = {
+    runStrategy: 'Always',
+    template: {
+      metadata: { labels },
+      spec: {
+        domain: {
+          ...(plan.cores ? { cpu: { cores: plan.cores } } : {}),
+          memory: { guest: plan.memory },
+          devices: {
+            disks: [
+              { name: 'rootdisk', disk: { bus: 'virtio' } },
+              ...(hasCloudInit ? [{ name: 'cloudinit', disk: { bus: 'virtio' } }] : []),
+            ],
+            interfaces,
+          },
+        },
+        networks,
+        volumes: [
+          { name: 'rootdisk', containerDisk: { image: plan.image } },
+          ...(hasCloudInit ? [{ name: 'cloudinit', cloudInitNoCloud: cloudInit }] : []),
+        ],
+      },
+    },
+  };
+  const hash = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+  return {
+    apiVersion: VM_API,
+    kind: VM_KIND,
+    metadata: {
+      name: plan.name,
+      namespace: plan.namespace,
+      labels,
+      annotations: { [SPEC_HASH]: hash },
+    },
+    spec,
+  };
+}
+
+/** The NADs (namespace/name) a VirtualMachine's networks name. */
+export function vmNetworks(vm: VirtualMachine, namespace: string): string[] {
+  const template = (vm.spec?.template ?? {}) as {
+    spec?: { networks?: { multus?: { networkName?: string } }[] };
+  };
+  return (template.spec?.networks ?? [])
+    .map((n) => n.multus?.networkName ?? '')
+    .filter(Boolean)
+    .map((n) => (n.includes('/') ? n : `${namespace}/${n}`));
+}
+
+/** This deployment's VMs in a namespace (or every namespace); none where KubeVirt is not installed. */
+export async function listVms(
+  handle: ClusterHandle,
+  namespace: string | undefined,
+  selector: string,
+): Promise<VirtualMachine[]> {
+  try {
+    return await handle.cluster.list<VirtualMachine>(VM_API, VM_KIND, namespace, selector);
+  } catch (err) {
+    if (err instanceof KubernetesError && err.code === 404) return [];
+    throw err;
+  }
+}
+
+/**
+ * This deployment's VMs per cluster, listed at most once a minute: an instance whose workload is
+ * not vm checks here that it left no VM behind, without a cluster-wide list per sync. A VM this
+ * process makes is added at once; after a restart the first list finds every earlier one.
+ */
+const known = new WeakMap<Runtime, Map<string, { at: number; owners: Promise<Set<string>> }>>();
+
+function ownersWithVms(rt: Runtime, handle: ClusterHandle): Promise<Set<string>> {
+  let byCluster = known.get(rt);
+  if (!byCluster) {
+    byCluster = new Map<string, { at: number; owners: Promise<Set<string>> }>();
+    known.set(rt, byCluster);
+  }
+  const entry = byCluster.get(handle.key);
+  if (entry && Date.now() - entry.at < 60_000) return entry.owners;
+  const owners = listVms(handle, undefined, managedSelector(rt.instance)).then(
+    (vms) => new Set(vms.map((vm) => ownerKey(vm.metadata?.labels))),
+  );
+  byCluster.set(handle.key, { at: Date.now(), owners });
+  owners.catch(() => byCluster.delete(handle.key));
+  return owners;
+}
+
+const ownerKey = (labels: Record<string, string> | undefined): string =>
+  `${labels?.[MODEL_LABEL] ?? ''}/${labels?.[ID_LABEL] ?? ''}`;
+
+/** Removes an instance's VMs in a cluster, except the one at `keep`. */
+async function removeVms(
+  rt: Runtime,
+  handle: ClusterHandle,
+  owner: Owner,
+  keep?: { namespace: string; name: string },
+): Promise<{ vms: string[]; namespaces: Set<string> }> {
+  const vms = await listVms(handle, undefined, ownerSelector(rt.instance, owner));
+  const removed: string[] = [];
+  const namespaces = new Set<string>();
+  for (const vm of vms) {
+    const ns = vm.metadata?.namespace ?? '';
+    const name = vm.metadata?.name ?? '';
+    if (keep && ns === keep.namespace && name === keep.name) continue;
+    namespaces.add(ns);
+    if (vm.metadata?.deletionTimestamp) continue;
+    await handle.cluster.remove(VM_API, VM_KIND, ns, name, { uid: vm.metadata?.uid });
+    removed.push(`${ns}/${name}`);
+  }
+  return { vms: removed, namespaces };
+}
+
+/** What KubeVirt says of a VM, for vm_status and vm_message. */
+export function vmFeedback(vm: VirtualMachine | undefined): {
+  vm_status: string | null;
+  vm_message: string | null;
+} {
+  if (!vm) return { vm_status: null, vm_message: null };
+  const failing = (vm.status?.conditions ?? []).find(
+    (c) => c.status === 'False' && c.message && (c.type === 'Ready' || c.type === 'Failure'),
+  );
+  return {
+    vm_status: vm.status?.printableStatus ?? null,
+    vm_message: failing?.message ?? null,
+  };
+}
+
+/**
+ * The VNF step: the pod step, or the VM step when the instance's workload is vm (each clears
+ * the other's leftovers away: the pod step removes stray pods of a VM instance, the VM step
+ * the VM of a container one). Its name and status are the pod step's.
+ */
+export function workloadStep(pods: SyncStep, vms: SyncStep): SyncStep {
+  return {
+    ...pods,
+    async sync(si, ctx) {
+      if ((await noVmReason(ctx.models, si)) === undefined) {
+        const cleared = await pods.sync(si, ctx); // "no pod: ..., removed pod x" when one was left
+        const made = await vms.sync(si, ctx);
+        return /removed pod/.test(cleared) ? `${made}; ${cleared}` : made;
+      }
+      const made = await pods.sync(si, ctx);
+      const cleared = await vms.sync(si, ctx);
+      return /\(removed /.test(cleared) ? `${made}; ${cleared}` : made;
+    },
+    async delete(si, ctx) {
+      const removedPods = await pods.delete(si, ctx);
+      const removedVms = await vms.delete(si, ctx);
+      return [removedPods, removedVms].filter(Boolean).join('; ');
+    },
+  };
+}
+
+export function vmStep(rt: Runtime): SyncStep {
+  const writeFeedback = async (
+    ctx: StepContext,
+    si: ModelObject,
+    vm: VirtualMachine | undefined,
+  ) => {
+    const fb = vmFeedback(vm);
+    if (si.vm_status === fb.vm_status && si.vm_message === fb.vm_message) return;
+    await ctx.models.setStatus(si.leaf_model, si.id, { feedback: fb });
+  };
+
+  return {
+    // Run through workloadStep with the VNF's pod step (the engine runs one step per backend
+    // and model).
+    name: 'kubernetes/vm:VNFServiceInstance',
+    observes: 'VNFServiceInstance',
+
+    // A Network's edit reaches it through the pod step's affectedBy (workloadStep).
+
+    async sync(si: ModelObject, ctx: StepContext): Promise<string> {
+      const skip = await noVmReason(ctx.models, si);
+      if (skip) {
+        // A workload moved off KubeVirt leaves no VM behind.
+        const h = await rt.clusters.default(ctx.models);
+        const owner = ownerOfObject(si);
+        const labels = ownerLabels(rt.instance, owner);
+        const had = (await ownersWithVms(rt, h)).has(ownerKey(labels));
+        const { vms } = had ? await removeVms(rt, h, owner) : { vms: [] };
+        if (si.vm_status != null) await writeFeedback(ctx, si, undefined);
+        return `no KubeVirt VM: ${skip}${vms.length ? ` (removed ${vms.join(', ')})` : ''}`;
+      }
+      const plan = await vmPlanOf(rt, ctx.models, si);
+      const { cluster } = plan.handle;
+      const ns = await cluster.get<V1Namespace>('v1', 'Namespace', undefined, plan.namespace);
+      if (!ns || ns.metadata?.deletionTimestamp) {
+        if (!ns) ctx.enqueue('TrustDomain', plan.td.id);
+        throw new WaitingError(
+          `waiting for namespace ${plan.namespace}${ns ? ' to finish terminating' : ''} in ${plan.handle.label}`,
+          ns ? 2000 : 500,
+        );
+      }
+      const where = `${plan.namespace}/${plan.name}`;
+      const desired = vmObject(rt, plan);
+      return rt.locks.shared(`${plan.handle.key}/${plan.namespace}`, async () => {
+        await applyNads(rt, plan.handle, plan.namespace, plan.attachments);
+        let live: VirtualMachine | undefined;
+        try {
+          live = await cluster.get<VirtualMachine>(VM_API, VM_KIND, plan.namespace, plan.name);
+        } catch (err) {
+          if (err instanceof KubernetesError && err.code === 404) {
+            throw new Error(
+              `${plan.handle.label} does not serve ${VM_API} ${VM_KIND}: KubeVirt is not installed there`,
+              { cause: err },
+            );
+          }
+          throw err;
+        }
+        if (live) {
+          const other = foreignOwner(rt, live.metadata?.labels, plan.owner);
+          if (other)
+            throw new Error(`a VirtualMachine ${where} is already there and belongs to ${other}`);
+        }
+        const applied = await cluster.apply(desired);
+        (await ownersWithVms(rt, plan.handle)).add(ownerKey(desired.metadata?.labels));
+        await writeFeedback(ctx, si, applied);
+        const { vms } = await removeVms(rt, plan.handle, plan.owner, {
+          namespace: plan.namespace,
+          name: plan.name,
+        });
+        const moved = vms.length ? `; removed ${vms.join(', ')}` : '';
+        const nets = `${String(plan.attachments.length)} network${plan.attachments.length === 1 ? '' : 's'}`;
+        const verb = !live
+          ? 'created'
+          : applied.metadata?.resourceVersion !== live.metadata?.resourceVersion
+            ? 'updated'
+            : 'up to date:';
+        return `${verb} VirtualMachine ${where} (${plan.image}, ${nets})${moved}`;
+      });
+    },
+
+    async delete(si: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = ownerOfObject(si);
+      const places = await placesToClear(rt, ctx.models, si);
+      const removed: string[] = [];
+      for (const { handle, namespace } of places) {
+        const { vms, namespaces } = await removeVms(rt, handle, owner);
+        removed.push(...vms);
+        if (namespace) namespaces.add(namespace);
+        for (const ns of namespaces) await sweepNads(rt, handle, ns, owner);
+      }
+      return removed.length
+        ? `removed VirtualMachine ${removed.join(', ')}`
+        : 'no VirtualMachine to remove';
+    },
+  };
+}
