@@ -2,7 +2,7 @@
 // MariaDB, fernet tokens with keys in the run directory. Bootstrapped once with the admin, the
 // project admin and the region; every `rig up` then checks (and makes what is missing of) the
 // project `service`, one user per service, and the catalog: public = internal = admin URLs.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Component, RigContext } from '../component.js';
@@ -56,6 +56,26 @@ function catalog(ctx: RigContext): { name: string; type: string; url: string }[]
 }
 
 const INTERFACES = ['public', 'internal', 'admin'];
+
+/**
+ * The WSGI file uwsgi loads: Debian's /usr/bin/keystone-wsgi-public, plus Keystone's policy
+ * enforcer built and loaded before uwsgi's threads take requests. Keystone builds it on the first
+ * request that checks a policy, and not thread-safely: it publishes the oslo.policy Enforcer
+ * before registering the rules in it, so the other first requests running at the same time (the
+ * rig's catalog check sends five) can find no rule for their action and fail closed with 403
+ * ("not authorized to perform the requested action: identity:list_projects"), or find no
+ * `_warning_emitted` and die with a 500 that drops the connection. More likely on a busy machine.
+ */
+const WSGI_APP = `# Written by the rig (rig/components/keystone.ts).
+from keystone.common.rbac_enforcer import policy
+from keystone.server.wsgi import initialize_public_application
+
+application = initialize_public_application()
+enforcer = policy._ENFORCER._enforcer
+# As in a request: one warning about deprecated rules, not one per rule.
+enforcer.suppress_deprecation_warnings = True
+enforcer.load_rules()
+`;
 
 async function keystoneManage(
   ctx: RigContext,
@@ -214,11 +234,13 @@ export const keystone: Component = {
       // The password through the environment, not the command line.
       await keystoneManage(ctx, conf, args, { OS_BOOTSTRAP_PASSWORD: secrets(ctx).admin });
     });
+    const app = join(dir, 'keystone-wsgi.py');
+    writeFileSync(app, WSGI_APP);
     return uwsgi(
       ctx,
       'keystone',
       ctx.config.ports.keystone,
-      '/usr/bin/keystone-wsgi-public',
+      app,
       serviceEnv(dir, { OS_KEYSTONE_CONFIG_DIR: dir }),
     );
   },

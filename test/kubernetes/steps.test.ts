@@ -12,7 +12,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import type { KubernetesSteps } from '../../steps/kubernetes/index.js';
 import type { Engine } from '../../synchronizer/engine.js';
 import type { ScratchDb } from '../support/db.js';
-import { useKubernetesSteps } from '../support/kube-steps.js';
+import { useKubernetesSteps, vnfTenant } from '../support/kube-steps.js';
 import { eventually, uniqueName, type RigEnv } from '../support/rig.js';
 
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
@@ -49,30 +49,16 @@ describe('kubernetes: the steps against the rig', function () {
   /** The service, site, trust domain, slice, image, flavor, two networks and a VNF on both. */
   async function world(options: { vcpus?: number; config?: unknown } = {}): Promise<World> {
     const name = uniqueName('k8s');
-    const owner = await svc.create('VNFService', { name: `${name}-svc`, vendor: 'acme' });
-    const site = await svc.create('Site', { name: `${name}-site` });
-    const td = await svc.create('TrustDomain', { name, owner_id: owner.id });
-    const slice = await svc.create('Slice', {
-      name: `${name}-slice`,
-      site_id: site.id,
-      trust_domain_id: td.id,
-      service_id: owner.id,
-    });
+    const { owner, td, slice, networks } = await vnfTenant(svc, name, [
+      { suffix: 'mgmt', subnet: '10.71.0.0/24', provider: 'ovn' },
+      { suffix: 'data', subnet: '10.72.0.0/25', provider: 'flannel' },
+    ]);
+    const [mgmt, data] = networks as [ModelObject, ModelObject];
     const image = await svc.create('Image', { name: `registry.example/${name}/vnf`, tag: '1.0' });
     const flavor = await svc.create('Flavor', {
       name: `${name}-flavor`,
       vcpus: options.vcpus ?? 1,
       memory_mb: 256,
-    });
-    const mgmt = await svc.create('Network', {
-      name: `${name}-mgmt`,
-      subnet: '10.71.0.0/24',
-      provider: 'ovn',
-    });
-    const data = await svc.create('Network', {
-      name: `${name}-data`,
-      subnet: '10.72.0.0/25',
-      provider: 'flannel',
     });
     // The instance and its ports in one transaction, as an API call would make them.
     const { vnf, ports } = await svc.transaction(async (tx) => {

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
 import type { ModelObject, ModelService } from '../../models/service.js';
-import { useKubernetesSteps } from '../support/kube-steps.js';
+import { useKubernetesSteps, vnfTenant } from '../support/kube-steps.js';
 import { eventually, uniqueName } from '../support/rig.js';
 
 const VM = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachines' };
@@ -46,31 +46,17 @@ describe('kubernetes: VM VNFs as KubeVirt VirtualMachines', function () {
   /** A trust domain, slice, VM image and flavor, two networks, and a VM VNF with a port on each. */
   async function world(image: { kind: string } = { kind: 'vm' }) {
     const name = uniqueName('vm');
-    const owner = await svc.create('VNFService', { name: `${name}-svc` });
-    const site = await svc.create('Site', { name: `${name}-site` });
-    const td = await svc.create('TrustDomain', { name, owner_id: owner.id });
-    const slice = await svc.create('Slice', {
-      name: `${name}-slice`,
-      site_id: site.id,
-      trust_domain_id: td.id,
-      service_id: owner.id,
-    });
+    const { owner, slice, networks } = await vnfTenant(svc, name, [
+      { suffix: 'access', subnet: '10.81.0.0/24', provider: 'ovn' },
+      { suffix: 'wan', subnet: '10.82.0.0/24', provider: 'ovn' },
+    ]);
+    const [access, wan] = networks as [ModelObject, ModelObject];
     const img = await svc.create('Image', {
       name: `quay.example/${name}/fw-disk`,
       tag: '2.1',
       kind: image.kind,
     });
     const flavor = await svc.create('Flavor', { name: `${name}-small`, vcpus: 2, memory_mb: 512 });
-    const access = await svc.create('Network', {
-      name: `${name}-access`,
-      subnet: '10.81.0.0/24',
-      provider: 'ovn',
-    });
-    const wan = await svc.create('Network', {
-      name: `${name}-wan`,
-      subnet: '10.82.0.0/24',
-      provider: 'ovn',
-    });
     const { vnf, ports } = await svc.transaction(async (tx) => {
       const vnf = await tx.create('VNFServiceInstance', {
         name: `${name}-fw`,

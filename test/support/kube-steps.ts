@@ -65,3 +65,34 @@ export function useKubernetesSteps(
   });
   return h;
 }
+
+/**
+ * A VNF service's tenant: the service, a site, a trust domain named `name` (its namespace) and
+ * a slice, and two networks of the given subnets (`<name>-<suffix>`).
+ */
+export async function vnfTenant(
+  svc: ModelService,
+  name: string,
+  networks: { suffix: string; subnet: string; provider: string }[],
+) {
+  const owner = await svc.create('VNFService', { name: `${name}-svc`, vendor: 'acme' });
+  const site = await svc.create('Site', { name: `${name}-site` });
+  const td = await svc.create('TrustDomain', { name, owner_id: owner.id });
+  const slice = await svc.create('Slice', {
+    name: `${name}-slice`,
+    site_id: site.id,
+    trust_domain_id: td.id,
+    service_id: owner.id,
+  });
+  const nets = [];
+  for (const n of networks) {
+    nets.push(
+      await svc.create('Network', {
+        name: `${name}-${n.suffix}`,
+        subnet: n.subnet,
+        provider: n.provider,
+      }),
+    );
+  }
+  return { owner, site, td, slice, networks: nets };
+}
