@@ -16,12 +16,25 @@ export class OpenStackHttpError extends Error {
 }
 
 const tokens = new Map<string, { value: string; expiresAt: number }>();
+const pending = new Map<string, Promise<string>>();
 
-/** A project-scoped token of Keystone's admin (project admin, domain Default). */
+/**
+ * A project-scoped token of Keystone's admin (project admin, domain Default). Callers that ask at
+ * the same time share one request: each costs Keystone a bcrypt check (over a second when busy).
+ */
 export async function adminToken(ctx: RigContext): Promise<string> {
   const url = `${authUrl(ctx)}/auth/tokens`;
   const cached = tokens.get(url);
   if (cached && cached.expiresAt > Date.now() + 60_000) return cached.value;
+  let asked = pending.get(url);
+  if (!asked) {
+    asked = newAdminToken(ctx, url).finally(() => pending.delete(url));
+    pending.set(url, asked);
+  }
+  return asked;
+}
+
+async function newAdminToken(ctx: RigContext, url: string): Promise<string> {
   const password = adminPassword(ctx);
   if (!password) throw new Error('this rig has no OpenStack (no openstack/secrets.json)');
   const res = await fetch(url, {
