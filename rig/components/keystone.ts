@@ -67,8 +67,10 @@ const INTERFACES = ['public', 'internal', 'admin'];
  * `_warning_emitted` and die with a 500 that drops the connection. More likely on a busy machine.
  */
 const WSGI_APP = `# Written by the rig (rig/components/keystone.ts).
-from keystone.common.rbac_enforcer import policy
+import threading
+
 from keystone.server.wsgi import initialize_public_application
+from keystone.common.rbac_enforcer import policy
 
 application = initialize_public_application()
 enforcer = policy._ENFORCER._enforcer
