@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import { apiDefinition, startApiServer, type ApiServer } from '../../api/server.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { twoTenants } from '../support/tenants.js';
 
 type Obj = Record<string, unknown>;
 type Actor = 'admin' | 'operator' | 'viewer' | 'opA' | 'anonymous';
@@ -65,30 +66,7 @@ describe('api: who may do what (every call by every kind of caller)', function (
       url: db.url,
     });
     const svc = db.service;
-    const owner = await svc.create('Service', { name: 'owner' });
-    const site = await svc.create('Site', { name: 'site' });
-    const tdA = await svc.create('TrustDomain', { name: 'td-a', owner_id: owner.id });
-    const tdB = await svc.create('TrustDomain', { name: 'td-b', owner_id: owner.id });
-    const sliceA = await svc.create('Slice', {
-      name: 'a',
-      site_id: site.id,
-      trust_domain_id: tdA.id,
-    });
-    const sliceB = await svc.create('Slice', {
-      name: 'b',
-      site_id: site.id,
-      trust_domain_id: tdB.id,
-    });
-    const netA = await svc.create('Network', {
-      name: 'net-a',
-      subnet: '10.1.0.0/24',
-      owner_id: sliceA.id,
-    });
-    const netB = await svc.create('Network', {
-      name: 'net-b',
-      subnet: '10.2.0.0/24',
-      owner_id: sliceB.id,
-    });
+    const { site, tdA, sliceA, sliceB, netA, netB } = await twoTenants(svc);
     w = {
       sliceA: sliceA.id,
       sliceB: sliceB.id,

@@ -19,6 +19,7 @@ import type { SyncStep } from '../../synchronizer/engine.js';
 import { serve, type Server } from '../../synchronizer/serve.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
+import { twoTenants } from '../support/tenants.js';
 
 type Obj = Record<string, unknown>;
 type Actor = 'admin' | 'viewer' | 'opA';
@@ -81,30 +82,10 @@ describe('api: what the gateway serves for the GUI', function () {
     writeFileSync(join(tmpdir(), 'syncord-web-secret.txt'), 'secret outside the build\n');
     symlinkSync(join(tmpdir(), 'syncord-web-secret.txt'), join(web, 'leak.txt'));
 
-    const owner = await svc.create('VNFService', { name: 'owner', vendor: 'acme' });
-    const site = await svc.create('Site', { name: 'co-1' });
-    const tdA = await svc.create('TrustDomain', { name: 'td-a', owner_id: owner.id });
-    const tdB = await svc.create('TrustDomain', { name: 'td-b', owner_id: owner.id });
-    const sliceA = await svc.create('Slice', {
-      name: 'a',
-      site_id: site.id,
-      trust_domain_id: tdA.id,
-    });
-    const sliceB = await svc.create('Slice', {
-      name: 'b',
-      site_id: site.id,
-      trust_domain_id: tdB.id,
-    });
-    const netA = await svc.create('Network', {
-      name: 'net-a',
-      subnet: '10.1.0.0/24',
-      owner_id: sliceA.id,
-      segment_id: 1001,
-    });
-    const netB = await svc.create('Network', {
-      name: 'net-b',
-      subnet: '10.2.0.0/24',
-      owner_id: sliceB.id,
+    const { owner, tdA, tdB, sliceA, netA, netB } = await twoTenants(svc, {
+      ownerModel: 'VNFService',
+      siteName: 'co-1',
+      netA: { segment_id: 1001 },
     });
     const netFlannel = await svc.create('Network', {
       name: 'net-f',
