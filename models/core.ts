@@ -176,6 +176,21 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       region_name: { type: 'string', maxLength: 128 },
       username: { type: 'string', maxLength: 256 },
       password: { type: 'text', help: 'stored as given: the synchronizer needs it' },
+      user_domain_name: {
+        type: 'string',
+        maxLength: 256,
+        help: "the user's Keystone domain (default Default)",
+      },
+      project_name: {
+        type: 'string',
+        maxLength: 256,
+        help: "the project the password is scoped to for Syncord's own work (default admin): Neutron networks, and the trust domains' projects",
+      },
+      project_domain_name: {
+        type: 'string',
+        maxLength: 256,
+        help: "the projects' Keystone domain (default Default)",
+      },
       application_credential_id: { type: 'string', maxLength: 256 },
       application_credential_secret: { type: 'text' },
       default_cluster: { type: 'boolean', default: false },
@@ -231,6 +246,12 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       dhcp: { type: 'boolean', default: true },
       dns_servers: { type: 'string', maxLength: 1024, help: 'space-separated addresses' },
       mtu: { type: 'integer', min: 576, max: 9216 },
+      neutron_network_id: {
+        type: 'string',
+        maxLength: 64,
+        feedback: true,
+        help: 'the Neutron network that stands for it on OpenStack (its OVN switch is neutron-<id>)',
+      },
     },
     derivedDefaults: (v) =>
       typeof v.subnet === 'string'
@@ -270,7 +291,12 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
       interface_name: { type: 'string', maxLength: 15, help: 'in the pod or VM, e.g. net1' },
       ip: { type: 'ip', help: 'a static address; allocated from the network when empty' },
       mac: { type: 'mac', help: 'a static MAC; allocated when empty' },
-      port_id: { type: 'string', maxLength: 256, feedback: true },
+      port_id: {
+        type: 'string',
+        maxLength: 256,
+        feedback: true,
+        help: "the backend's port: the Neutron port of a VM on OpenStack",
+      },
       observed_ip: { type: 'ip', feedback: true, help: 'the address the backend reports' },
       observed_mac: { type: 'mac', feedback: true, help: 'the MAC the backend reports' },
       observed_interface: {
