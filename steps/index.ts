@@ -2,6 +2,7 @@
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
 import { ovnSteps, type OvnStepOptions } from './ovn/index.js';
+import { openstackSteps, type OpenStackStepOptions } from './openstack/index.js';
 import { vsgPolicy } from './vsg/policy.js';
 import { vtnOptionsFromEnv, vtnStepSet, type VtnStepOptions } from './vtn/index.js';
 
@@ -16,6 +17,8 @@ export interface DefaultStepOptions {
   ovn?: OvnStepOptions;
   /** The VTN steps' options; default from $SYNCORD_VTN_ADDRESS (none: no VTN steps). */
   vtn?: VtnStepOptions;
+  /** The OpenStack steps' options (they act only for Clusters of kind openstack); false: none. */
+  openstack?: OpenStackStepOptions | false;
   log?: (line: string) => void;
 }
 
@@ -50,6 +53,7 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
     steps: [
       ...(ovn ? ovnSteps(ovn) : []),
       ...kubernetesSteps(options.kubernetes),
+      ...(options.openstack === false ? [] : openstackSteps({ log, ...options.openstack })),
       ...(vtn ? vtnStepSet(vtn).steps : []),
     ],
     policies: [vsgPolicy],

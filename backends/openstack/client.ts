@@ -13,6 +13,8 @@
 // - A refusal is an OpenStackError: the service, the call, the HTTP status and the service's own
 //   message (Neutron's NeutronError, Nova's badRequest/itemNotFound/..., Keystone's error).
 
+import { failpoint } from '../failpoint.js';
+
 export interface Credentials {
   /** Keystone v3, e.g. http://127.0.0.1:5000/v3 (a URL without /v3 gets it added). */
   authUrl: string;
@@ -54,6 +56,7 @@ interface Token {
   value: string;
   expiresAt: number;
   projectId: string;
+  userId: string;
   catalog: { type: string; endpoints: { interface: string; region_id?: string; url: string }[] }[];
 }
 
@@ -152,6 +155,11 @@ export class Session {
     return (await this.currentToken()).projectId;
   }
 
+  /** The user the token is for. */
+  async userId(): Promise<string> {
+    return (await this.currentToken()).userId;
+  }
+
   private async currentToken(): Promise<Token> {
     const t = this.token;
     if (t && t.expiresAt - Date.now() > 5 * 60_000) return t;
@@ -191,7 +199,14 @@ export class Session {
       body: { auth },
     });
     const body = (await res.json().catch(() => undefined)) as
-      | { token?: { expires_at?: string; project?: { id?: string }; catalog?: Token['catalog'] } }
+      | {
+          token?: {
+            expires_at?: string;
+            project?: { id?: string };
+            user?: { id?: string };
+            catalog?: Token['catalog'];
+          };
+        }
       | undefined;
     if (!res.ok) {
       throw new OpenStackError(
@@ -213,6 +228,7 @@ export class Session {
       value,
       expiresAt: Date.parse(token.expires_at),
       projectId: token.project.id,
+      userId: token.user?.id ?? '',
       catalog: token.catalog,
     };
     return this.token;
@@ -328,6 +344,8 @@ export class Session {
           service,
         );
       }
+      // A crash test's point between two OpenStack writes.
+      if (method !== 'GET') failpoint('openstack-write');
       return body as T;
     }
   }

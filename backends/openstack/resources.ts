@@ -90,13 +90,21 @@ export class Neutron {
     name: string;
     tags: string[];
     mtu?: number;
+    /** Other projects may put ports on it (the trust domains' VMs). */
+    shared?: boolean;
   }): Promise<NeutronNetwork> {
     const r = await this.s.request<{ network: NeutronNetwork }>(
       'network',
       'POST',
       '/v2.0/networks',
       {
-        body: { network: { name: body.name, ...(body.mtu ? { mtu: body.mtu } : {}) } },
+        body: {
+          network: {
+            name: body.name,
+            ...(body.mtu ? { mtu: body.mtu } : {}),
+            ...(body.shared ? { shared: true } : {}),
+          },
+        },
       },
     );
     await this.tag('networks', r.network.id, body.tags);
@@ -126,10 +134,14 @@ export class Neutron {
     gateway_ip: string | null;
     enable_dhcp: boolean;
     tags: string[];
+    ip_version?: 4 | 6;
+    /** Where Neutron may allocate by itself: none when another allocator owns the addresses. */
+    allocation_pools?: { start: string; end: string }[];
+    dns_nameservers?: string[];
   }): Promise<NeutronSubnet> {
     const { tags, ...subnet } = body;
     const r = await this.s.request<{ subnet: NeutronSubnet }>('network', 'POST', '/v2.0/subnets', {
-      body: { subnet: { ...subnet, ip_version: 4 } },
+      body: { subnet: { ip_version: 4, ...subnet } },
     });
     await this.tag('subnets', r.subnet.id, tags);
     return { ...r.subnet, tags };
@@ -163,6 +175,11 @@ export class Neutron {
     mac_address: string;
     fixed_ips: { subnet_id: string; ip_address: string }[];
     tags: string[];
+    /** The project that will own it (an admin making a port for a trust domain's server). */
+    project_id?: string;
+    /** false: no security groups and no anti-spoofing rules, as the pods' ports have none. */
+    port_security_enabled?: boolean;
+    description?: string;
   }): Promise<NeutronPort> {
     const { tags, ...port } = body;
     const r = await this.s.request<{ port: NeutronPort }>('network', 'POST', '/v2.0/ports', {
@@ -205,7 +222,9 @@ export class Nova {
   constructor(private readonly s: Session) {}
 
   /** Servers with their details; `name` is a regular expression to Nova. */
-  async servers(query: { name?: string; tags?: string } = {}): Promise<NovaServer[]> {
+  async servers(
+    query: { name?: string; tags?: string; all_tenants?: boolean } = {},
+  ): Promise<NovaServer[]> {
     const r = await this.s.request<{ servers: NovaServer[] }>('compute', 'GET', '/servers/detail', {
       query,
       headers: NOVA_VERSION,
@@ -261,6 +280,22 @@ export class Nova {
     }
   }
 
+  /** The ports attached to a server. */
+  async interfaces(serverId: string): Promise<{ port_id: string; mac_addr: string }[]> {
+    const r = await this.s.request<{
+      interfaceAttachments: { port_id: string; mac_addr: string }[];
+    }>('compute', 'GET', `/servers/${serverId}/os-interface`, { headers: NOVA_VERSION });
+    return r.interfaceAttachments;
+  }
+
+  /** Attaches an existing port to a running server. */
+  async attachPort(serverId: string, portId: string): Promise<void> {
+    await this.s.request('compute', 'POST', `/servers/${serverId}/os-interface`, {
+      headers: NOVA_VERSION,
+      body: { interfaceAttachment: { port_id: portId } },
+    });
+  }
+
   async flavors(): Promise<NovaFlavor[]> {
     const r = await this.s.request<{ flavors: NovaFlavor[] }>('compute', 'GET', '/flavors/detail', {
       headers: NOVA_VERSION,
@@ -277,5 +312,86 @@ export class Glance {
       query,
     });
     return r.images;
+  }
+}
+
+export interface KeystoneProject {
+  id: string;
+  name: string;
+  domain_id: string;
+  tags?: string[];
+}
+
+/** The few Keystone calls for the trust domains' projects: find, create, grant a role. */
+export class Keystone {
+  constructor(private readonly s: Session) {}
+
+  async domainId(name: string): Promise<string> {
+    const r = await this.s.request<{ domains: { id: string; name: string }[] }>(
+      'identity',
+      'GET',
+      '/domains',
+      { query: { name } },
+    );
+    const d = r.domains[0];
+    if (!d) throw new OpenStackError(`Keystone has no domain ${name}`, 404, 'identity');
+    return d.id;
+  }
+
+  async projects(query: {
+    name?: string;
+    domain_id?: string;
+    tags?: string;
+  }): Promise<KeystoneProject[]> {
+    const r = await this.s.request<{ projects: KeystoneProject[] }>(
+      'identity',
+      'GET',
+      '/projects',
+      {
+        query,
+      },
+    );
+    return r.projects;
+  }
+
+  async createProject(body: {
+    name: string;
+    domain_id: string;
+    description: string;
+    tags: string[];
+  }): Promise<KeystoneProject> {
+    const r = await this.s.request<{ project: KeystoneProject }>('identity', 'POST', '/projects', {
+      body: { project: body },
+    });
+    return r.project;
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    try {
+      await this.s.request('identity', 'DELETE', `/projects/${id}`);
+    } catch (err) {
+      if (!(err instanceof OpenStackError && err.notFound)) throw err;
+    }
+  }
+
+  async roleId(name: string): Promise<string> {
+    const r = await this.s.request<{ roles: { id: string; name: string }[] }>(
+      'identity',
+      'GET',
+      '/roles',
+      { query: { name } },
+    );
+    const role = r.roles[0];
+    if (!role) throw new OpenStackError(`Keystone has no role ${name}`, 404, 'identity');
+    return role.id;
+  }
+
+  /** Grants a user a role on a project (idempotent). */
+  async grant(projectId: string, userId: string, roleId: string): Promise<void> {
+    await this.s.request(
+      'identity',
+      'PUT',
+      `/projects/${projectId}/users/${userId}/roles/${roleId}`,
+    );
   }
 }

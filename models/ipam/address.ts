@@ -444,3 +444,19 @@ export function randomMac(random?: () => number): string {
     : [...randomBytes(4)];
   return [0x0a, 0x58, ...octets].map((o) => o.toString(16).padStart(2, '0')).join(':');
 }
+
+/** The same MAC however cased. */
+export const sameMac = (a: unknown, b: unknown): boolean =>
+  typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
+
+/** The same address however written ("fd00::5" and "fd00:0::5"; a prefix length is ignored). */
+export function sameIp(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  try {
+    const x = parseAddress(a.split('/')[0]!);
+    const y = parseAddress(b.split('/')[0]!);
+    return x.family === y.family && x.value === y.value;
+  } catch {
+    return false;
+  }
+}

@@ -4,7 +4,7 @@
 // replaced with the new interface; a removed Port does the same.
 import type { V1Pod } from '@kubernetes/client-node';
 import { NotFoundError } from '../../models/errors.js';
-import { parseAddress } from '../../models/ipam/address.js';
+import { sameIp, sameMac } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import { NETWORKS, parseNetworks } from './networks.js';
@@ -23,21 +23,6 @@ async function instanceOf(
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
-  }
-}
-
-const sameMac = (a: unknown, b: unknown) =>
-  typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
-
-/** The same address however written ("fd00::5" and "fd00:0::5"). */
-function sameIp(a: unknown, b: unknown): boolean {
-  if (typeof a !== 'string' || typeof b !== 'string') return false;
-  try {
-    const x = parseAddress(a.split('/')[0]!);
-    const y = parseAddress(b.split('/')[0]!);
-    return x.family === y.family && x.value === y.value;
-  } catch {
-    return false;
   }
 }
 

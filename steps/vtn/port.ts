@@ -13,10 +13,17 @@ import { connectPointOf, marks, vtnNetworkId, vtnPortId } from './names.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
 
-/** Whether the port's instance is running (its pod Running), and on which node. */
+/** The VM states in which its interfaces are up: Nova's ACTIVE, KubeVirt's Running. */
+const VM_RUNNING = new Set(['ACTIVE', 'Running']);
+
+/**
+ * Whether the port's instance is running (its pod Running, or its VM ACTIVE on Nova or Running
+ * on KubeVirt), and on which node (the pod's node, or Nova's compute host).
+ */
 function runningOn(instance: ModelObject | undefined): string | undefined {
   if (!instance || instance.deleted_at !== null) return undefined;
-  if (instance.pod_phase !== 'Running') return undefined;
+  const vm = typeof instance.vm_status === 'string' && VM_RUNNING.has(instance.vm_status);
+  if (instance.pod_phase !== 'Running' && !vm) return undefined;
   return typeof instance.node_name === 'string' && instance.node_name
     ? instance.node_name
     : 'unknown';
@@ -35,12 +42,15 @@ export function hostOf(
   node: string,
 ): HostDetectedRequest {
   const mac = macToOnos(String(port.mac));
+  // A Nova server's interface is the tap device Nova names after its Neutron port.
   const iface =
     typeof port.observed_interface === 'string' && port.observed_interface
       ? port.observed_interface
-      : typeof port.interface_name === 'string' && port.interface_name
-        ? port.interface_name
-        : portName(rt.instance, port.id);
+      : typeof port.port_id === 'string' && port.port_id
+        ? `tap${port.port_id.slice(0, 11)}`
+        : typeof port.interface_name === 'string' && port.interface_name
+          ? port.interface_name
+          : portName(rt.instance, port.id);
   // createTime: when the port was made, so that a resync does not change the host (VTN bumps it
   // to force an update; Syncord only updates when something real changed).
   const created = millis(port.created_at);

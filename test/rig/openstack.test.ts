@@ -10,36 +10,10 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { OpenStackError, Session } from '../../backends/openstack/client.js';
 import { Glance, Neutron, Nova } from '../../backends/openstack/resources.js';
-import { loadConfig } from '../../rig/config.js';
-import { readEnv } from '../../rig/control.js';
+import { openstackEnv } from '../support/openstack.js';
 import { eventually, rig, uniqueName, type RigEnv } from '../support/rig.js';
 
 const exec = promisify(execFile);
-
-const OS_KEYS = [
-  'OS_AUTH_URL',
-  'OS_USERNAME',
-  'OS_PASSWORD',
-  'OS_PROJECT_NAME',
-  'OS_USER_DOMAIN_NAME',
-  'OS_PROJECT_DOMAIN_NAME',
-  'OS_REGION_NAME',
-  'OS_IDENTITY_API_VERSION',
-] as const;
-type OsEnv = Record<(typeof OS_KEYS)[number], string>;
-
-/** The OS_* exports of the running rig, or undefined when it runs without OpenStack. */
-function openstackEnv(): OsEnv | undefined {
-  const env = readEnv(loadConfig());
-  if (!env?.OS_AUTH_URL) return undefined;
-  const picked = {} as OsEnv;
-  for (const key of OS_KEYS) {
-    const value = env[key];
-    if (!value) throw new Error(`the rig exports OS_AUTH_URL but not ${key}`);
-    picked[key] = value;
-  }
-  return picked;
-}
 
 async function nbctl(env: RigEnv, args: string[]): Promise<string> {
   const { stdout } = await exec('ovn-nbctl', [`--db=${env.OVN_NB_DB}`, ...args]);

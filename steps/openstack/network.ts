@@ -1,0 +1,179 @@
+// Network → a Neutron network and subnet on each OpenStack Cluster that runs a VM on it, made by
+// the server step when the first such VM needs it: same CIDR, gateway, DHCP and MTU as the
+// Network, shared (the trust domains' projects put their VMs' ports on it), in the Cluster's own
+// project. Its id is recorded on the Network (`neutron_network_id`): the OVN steps then put the
+// pods' ports on Neutron's switch (`neutron-<id>`) instead of a switch of their own, so pods and
+// VMs share one L2 segment (backends/openstack/README.md says who owns which OVN row).
+//
+// Addresses stay Syncord's: every port Syncord makes names its IPAM address. Neutron's own
+// allocation pool is one address, the subnet's last usable one, which it can give only to a port
+// it makes by itself (Neutron rejects an empty pool list by filling in the whole subnet).
+//
+// The step on Network itself repairs a recorded network that vanished (made again on the next
+// VM sync) and, on delete, removes this deployment's Neutron networks of the Network from every
+// OpenStack Cluster.
+import {
+  Neutron,
+  type NeutronNetwork,
+  type NeutronSubnet,
+} from '../../backends/openstack/resources.js';
+import { formatAddress, parseAddress, parseCidr, usableRange } from '../../models/ipam/address.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
+import { nameOf, type OpenStackRuntime } from './runtime.js';
+
+export interface NeutronPlace {
+  network: NeutronNetwork;
+  subnet: NeutronSubnet;
+}
+
+/** Every Cluster of kind openstack (few: listed when a Network is deleted). */
+export async function openstackClusters(models: ModelService): Promise<ModelObject[]> {
+  const page = await models.list('Cluster', {
+    filter: [{ field: 'kind', value: 'openstack' }],
+    pageSize: 1000,
+  });
+  return page.items;
+}
+
+/** This deployment's Neutron networks of a Network on a Cluster, by name and owner tag. */
+async function networksOf(
+  rt: OpenStackRuntime,
+  neutron: Neutron,
+  network: ModelObject,
+): Promise<NeutronNetwork[]> {
+  const owner = { model: 'Network', id: network.id };
+  return neutron.networks({ name: rt.nameFor(owner), tags: rt.ownerTag(owner) });
+}
+
+/**
+ * The Network's Neutron network and subnet on the Cluster, made when missing (looked up by name
+ * first, so a create whose answer was lost is found, not made twice; the tag is put on after the
+ * create, and a network found by name without it gets it then).
+ */
+export async function ensureNeutronNetwork(
+  rt: OpenStackRuntime,
+  cluster: ModelObject,
+  network: ModelObject,
+  ctx: StepContext,
+): Promise<NeutronPlace & { made: string[] }> {
+  if ((network.provider ?? 'ovn') !== 'ovn') {
+    throw new Error(
+      `Network ${nameOf(network)} has provider ${String(network.provider)}: a VM on OpenStack can only join an OVN network`,
+    );
+  }
+  const owner = { model: 'Network', id: network.id };
+  const name = rt.nameFor(owner);
+  const tags = rt.tagsFor(owner);
+  return rt.locks.run(`${String(cluster.id)}/Network/${String(network.id)}`, async () => {
+    const neutron = new Neutron(rt.admin(cluster));
+    const made: string[] = [];
+    let net = (await networksOf(rt, neutron, network))[0];
+    if (!net) {
+      // A create whose tag call never ran (a crash between the two) is found by its name.
+      const named = (await neutron.networks({ name })).find((n) => n.tags.length === 0);
+      if (named) {
+        await neutron.tag('networks', named.id, tags);
+        net = { ...named, tags };
+      }
+    }
+    if (!net) {
+      net = await neutron.createNetwork({
+        name,
+        tags,
+        shared: true,
+        ...(typeof network.mtu === 'number' ? { mtu: network.mtu } : {}),
+      });
+      made.push(`Neutron network ${net.id}`);
+    }
+    const subnetPlan = parseCidr(String(network.subnet));
+    const subnets = await neutron.subnets({ network_id: net.id });
+    let subnet = subnets.find((s) => s.name === name);
+    if (subnet && parseCidr(subnet.cidr).cidr !== subnetPlan.cidr) {
+      throw new Error(
+        `Neutron network ${net.id} of Network ${nameOf(network)} has subnet ${subnet.cidr}, not ${subnetPlan.cidr}; remove it or restore the Network's subnet`,
+      );
+    }
+    if (!subnet) {
+      const usable = usableRange(subnetPlan);
+      const last = formatAddress(subnetPlan.family, usable.last);
+      const gateway =
+        typeof network.gateway === 'string' && network.gateway
+          ? formatAddress(subnetPlan.family, parseAddress(network.gateway).value)
+          : null;
+      const dns =
+        typeof network.dns_servers === 'string'
+          ? network.dns_servers.split(/\s+/).filter(Boolean)
+          : [];
+      subnet = await neutron.createSubnet({
+        network_id: net.id,
+        name,
+        cidr: subnetPlan.cidr,
+        ip_version: subnetPlan.family,
+        gateway_ip: gateway,
+        enable_dhcp: network.dhcp !== false,
+        allocation_pools: last === gateway ? [] : [{ start: last, end: last }],
+        ...(dns.length ? { dns_nameservers: dns } : {}),
+        tags,
+      });
+      made.push(`subnet ${subnet.cidr}`);
+    }
+    if (network.neutron_network_id !== net.id) {
+      await ctx.models.setStatus('Network', network.id, {
+        feedback: { neutron_network_id: net.id },
+      });
+      // The OVN steps move the pods' ports onto Neutron's switch.
+      ctx.enqueue('Network', network.id);
+    }
+    return { network: net, subnet, made };
+  });
+}
+
+export function networkStep(rt: OpenStackRuntime): SyncStep {
+  return {
+    name: 'openstack/network',
+    observes: 'Network',
+    batch: 100,
+
+    async sync(network: ModelObject, ctx: StepContext): Promise<string> {
+      const id = typeof network.neutron_network_id === 'string' ? network.neutron_network_id : '';
+      if (!id) return 'no Neutron network (no VM on OpenStack uses it)';
+      // Which Cluster holds it: the one whose Neutron has it under this Network's name.
+      for (const cluster of await openstackClusters(ctx.models)) {
+        const neutron = new Neutron(rt.admin(cluster));
+        const nets = await networksOf(rt, neutron, network);
+        if (nets.some((n) => n.id === id))
+          return `Neutron network ${id} on Cluster ${nameOf(cluster)}`;
+      }
+      // Gone out of band: forget it (the pods' ports go back to Syncord's own switch) and let
+      // the VMs on it make it again.
+      await ctx.models.setStatus('Network', network.id, { feedback: { neutron_network_id: null } });
+      ctx.enqueue('Network', network.id);
+      const ports = await ctx.models.list('Port', {
+        filter: [{ field: 'network', value: network.id }],
+        pageSize: 5000,
+      });
+      const ids = [...new Set(ports.items.map((p) => p.service_instance_id as number))];
+      for (const si of await ctx.models.getMany('ServiceInstance', ids)) {
+        ctx.enqueue(si.leaf_model, si.id);
+      }
+      return `Neutron network ${id} is gone: it is made again for the VMs on the network`;
+    },
+
+    async delete(network: ModelObject, ctx: StepContext): Promise<string> {
+      const removed: string[] = [];
+      for (const cluster of await openstackClusters(ctx.models)) {
+        const neutron = new Neutron(rt.admin(cluster));
+        for (const net of await networksOf(rt, neutron, network)) {
+          // Its ports went first (Ports are deleted before their Network); a port Neutron made
+          // by itself (DHCP, metadata) goes with the network.
+          await neutron.deleteNetwork(net.id);
+          removed.push(`${net.id} on Cluster ${nameOf(cluster)}`);
+        }
+      }
+      return removed.length
+        ? `removed Neutron network ${removed.join(', ')}`
+        : 'no Neutron network to remove';
+    },
+  };
+}

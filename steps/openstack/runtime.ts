@@ -1,0 +1,201 @@
+// What the OpenStack steps share: a Keystone session per Cluster (scoped to the Cluster's own
+// project, default admin: Neutron networks live there, shared) and one per trust domain (its own
+// project, named after the TrustDomain, made when missing, where its servers run), the owner
+// marks, and a lock per backend object so that two workers never create the same one.
+//
+// With an application credential there is no choosing of projects: everything is made in the
+// credential's own project.
+import { createHash } from 'node:crypto';
+import { OpenStackError, Session, type Credentials } from '../../backends/openstack/client.js';
+import { Keystone } from '../../backends/openstack/resources.js';
+import type { ModelObject } from '../../models/service.js';
+import { resolveInstance } from '../ovn/names.js';
+
+export interface OpenStackStepOptions {
+  /** The deployment's name in every owner mark (default $SYNCORD_INSTANCE, else syncord). */
+  instance?: string;
+  /** How often the observer lists the servers of each OpenStack Cluster (default 10 s; 0: never). */
+  pollMs?: number;
+  /** The Keystone role given to Syncord's user on a trust domain's project (default member). */
+  projectRole?: string;
+  log?: (line: string) => void;
+}
+
+export interface Owner {
+  model: string;
+  id: number;
+}
+
+export const nameOf = (o: ModelObject): string =>
+  typeof o.name === 'string' && o.name ? o.name : String(o.id);
+
+/** Runs one job at a time per key. */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, job: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const result = before.then(job, job);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
+/** A trust domain's place on a Cluster: the session to act in it and its project. */
+export interface ProjectScope {
+  session: Session;
+  projectId: string;
+  projectName: string;
+}
+
+export class OpenStackRuntime {
+  readonly instance: string;
+  readonly pollMs: number;
+  readonly projectRole: string;
+  readonly log: (line: string) => void;
+  readonly locks = new KeyedMutex();
+  private readonly sessions = new Map<string, Session>();
+  private readonly projects = new Map<string, Promise<ProjectScope>>();
+
+  constructor(options: OpenStackStepOptions = {}) {
+    this.instance = resolveInstance(options.instance);
+    this.pollMs = options.pollMs ?? Number(process.env.SYNCORD_OPENSTACK_POLL_MS ?? 10_000);
+    this.projectRole = options.projectRole ?? 'member';
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** `syncord-<instance>-<Model>-<id>`: the name of everything made for the owner. */
+  nameFor(owner: Owner): string {
+    return `syncord-${this.instance}-${owner.model}-${String(owner.id)}`;
+  }
+
+  get instanceTag(): string {
+    return `syncord-instance=${this.instance}`;
+  }
+
+  ownerTag(owner: Owner): string {
+    return `syncord-owner=${owner.model}:${String(owner.id)}`;
+  }
+
+  tagsFor(owner: Owner): string[] {
+    return [this.instanceTag, this.ownerTag(owner)];
+  }
+
+  /** The owner a tagged object names, if it is this deployment's. */
+  ownerOf(tags: readonly string[] | undefined): Owner | undefined {
+    if (!tags?.includes(this.instanceTag)) return undefined;
+    const tag = tags.find((t) => t.startsWith('syncord-owner='));
+    const m = /^syncord-owner=([A-Za-z]+):(\d+)$/.exec(tag ?? '');
+    return m ? { model: m[1]!, id: Number(m[2]) } : undefined;
+  }
+
+  /** The Cluster's credentials, or an error naming what is missing. */
+  credentials(cluster: ModelObject, projectName?: string): Credentials {
+    const str = (v: unknown): string | undefined =>
+      typeof v === 'string' && v.trim() ? v.trim() : undefined;
+    const c: Credentials = {
+      authUrl: str(cluster.auth_url) ?? '',
+      regionName: str(cluster.region_name),
+      username: str(cluster.username),
+      password: str(cluster.password),
+      userDomainName: str(cluster.user_domain_name) ?? 'Default',
+      projectName: projectName ?? str(cluster.project_name) ?? 'admin',
+      projectDomainName: str(cluster.project_domain_name) ?? 'Default',
+      applicationCredentialId: str(cluster.application_credential_id),
+      applicationCredentialSecret: str(cluster.application_credential_secret),
+    };
+    const problems = Session.problems(c);
+    if (problems.length) {
+      throw new Error(`Cluster ${nameOf(cluster)} cannot reach OpenStack: ${problems.join('; ')}`);
+    }
+    return c;
+  }
+
+  private session(cluster: ModelObject, projectName?: string): Session {
+    const creds = this.credentials(cluster, projectName);
+    // Keyed by what the session is made of: an edited Cluster gets a new one.
+    const key = createHash('sha256').update(JSON.stringify(creds)).digest('hex');
+    let s = this.sessions.get(key);
+    if (!s) this.sessions.set(key, (s = new Session(creds)));
+    return s;
+  }
+
+  /** The Cluster's own session (its project, default admin). */
+  admin(cluster: ModelObject): Session {
+    return this.session(cluster);
+  }
+
+  usesApplicationCredential(cluster: ModelObject): boolean {
+    return Boolean(this.credentials(cluster).applicationCredentialId);
+  }
+
+  /**
+   * The trust domain's project on the Cluster, made (tagged with its owner) and given Syncord's
+   * user a role when missing. Remembered; forgotten when a call in it fails, so that a project
+   * deleted out of band is made again.
+   */
+  project(cluster: ModelObject, td: ModelObject): Promise<ProjectScope> {
+    if (this.usesApplicationCredential(cluster)) {
+      const session = this.admin(cluster);
+      return session.projectId().then((projectId) => ({
+        session,
+        projectId,
+        projectName: '(the application credential project)',
+      }));
+    }
+    const projectName = nameOf(td);
+    const key = `${JSON.stringify(this.credentials(cluster))}/${projectName}`;
+    let p = this.projects.get(key);
+    if (!p) {
+      p = this.ensureProject(cluster, td, projectName);
+      this.projects.set(key, p);
+      p.catch(() => this.projects.delete(key));
+    }
+    return p;
+  }
+
+  forgetProject(cluster: ModelObject, td: ModelObject): void {
+    if (this.usesApplicationCredential(cluster)) return;
+    this.projects.delete(`${JSON.stringify(this.credentials(cluster))}/${nameOf(td)}`);
+  }
+
+  private async ensureProject(
+    cluster: ModelObject,
+    td: ModelObject,
+    projectName: string,
+  ): Promise<ProjectScope> {
+    const admin = this.admin(cluster);
+    const keystone = new Keystone(admin);
+    const domainName = this.credentials(cluster).projectDomainName ?? 'Default';
+    const domainId = await keystone.domainId(domainName);
+    let project = (await keystone.projects({ name: projectName, domain_id: domainId }))[0];
+    if (!project) {
+      try {
+        project = await keystone.createProject({
+          name: projectName,
+          domain_id: domainId,
+          description: `TrustDomain ${projectName}, made by Syncord`,
+          tags: this.tagsFor({ model: 'TrustDomain', id: td.id }),
+        });
+      } catch (err) {
+        // Made meanwhile by someone else (another replica, an operator): use it.
+        if (!(err instanceof OpenStackError && err.conflict)) throw err;
+        project = (await keystone.projects({ name: projectName, domain_id: domainId }))[0];
+        if (!project) throw err;
+      }
+    }
+    await keystone.grant(project.id, await admin.userId(), await keystone.roleId(this.projectRole));
+    return {
+      session: this.session(cluster, projectName),
+      projectId: project.id,
+      projectName,
+    };
+  }
+}
+
+/** An OpenStackError's sentence, or the error's message. */
+export const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));

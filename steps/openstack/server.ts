@@ -1,0 +1,481 @@
+// An OpenStackServiceInstance, or a VNFServiceInstance with workload vm, whose slice's Cluster is
+// of kind openstack → a Nova server in the project of the slice's trust domain, booted on Neutron
+// ports Syncord makes first, one per Port, with the Port's IPAM address and MAC, on the Neutron
+// network that stands for the Port's Network (network.ts); the Flavor's flavor (by its `flavor`
+// name, else its name), the Image from Glance (by its `path`, else its name), and the instance's
+// user data (an OpenStackServiceInstance's user_data; a VNF's config).
+//
+// Crash safety: every object is looked up by its name and owner tag before it is made, so a create
+// whose answer was lost (a crash, a timeout) is found on the retry, never made twice; ports are
+// made before the server, and the server is booted only once all of them exist. A crash between
+// the two leaves tagged ports that the retry finds and boots on; a crash after the boot finds the
+// server. Nova keeps ports it was given when the server goes (they are Syncord's to remove).
+//
+// State: the server's status (BUILD, ACTIVE, ERROR) and fault message into vm_status and
+// vm_message, its compute host into node_name, its id into server_id, and each port's id,
+// address and MAC into the Port. The instance is pending while the server builds and ok once it is
+// ACTIVE on its ports; a server in ERROR is reported with Nova's fault, then removed and booted
+// again on the retry. A server deleted out of band is booted again (the observer notices within its
+// poll period, the periodic resync in any case).
+import { OpenStackError } from '../../backends/openstack/client.js';
+import { failpoint } from '../../backends/failpoint.js';
+import {
+  Glance,
+  Neutron,
+  Nova,
+  type NeutronPort,
+  type NovaServer,
+} from '../../backends/openstack/resources.js';
+import { NotFoundError } from '../../models/errors.js';
+import { sameIp, sameMac } from '../../models/ipam/address.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import { ensureNeutronNetwork, openstackClusters } from './network.js';
+import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
+import { nameOf, type OpenStackRuntime, type Owner } from './runtime.js';
+
+async function referenced(
+  models: ModelService,
+  model: string,
+  id: unknown,
+  what: string,
+): Promise<ModelObject> {
+  if (typeof id !== 'number') throw new Error(`${what} is not set`);
+  try {
+    return await models.get(model, id, { includeDeleted: true });
+  } catch (err) {
+    if (err instanceof NotFoundError)
+      throw new Error(`${what} (${model} ${String(id)}) does not exist`, { cause: err });
+    throw err;
+  }
+}
+
+const ownerOf = (si: ModelObject): Owner => ({ model: si.leaf_model, id: si.id });
+
+/** The instance's user data: an OpenStackServiceInstance's user_data, a VNF's config. */
+export function userDataOf(si: ModelObject): string | undefined {
+  if (typeof si.user_data === 'string' && si.user_data) return si.user_data;
+  const config = si.config;
+  if (config == null) return undefined;
+  // JSON is YAML: cloud-init reads an object given as JSON after its header line.
+  return typeof config === 'string' ? config : `#cloud-config\n${JSON.stringify(config)}\n`;
+}
+
+/** This deployment's server of the instance on a Cluster (any project), if any. */
+export async function findServers(
+  rt: OpenStackRuntime,
+  nova: Nova,
+  owner: Owner,
+): Promise<NovaServer[]> {
+  const name = rt.nameFor(owner);
+  // Nova takes `name` as a regular expression; the tag filter makes the match exact.
+  const servers = await nova.servers({
+    name: `^${name}$`,
+    tags: rt.ownerTag(owner),
+    all_tenants: true,
+  });
+  return servers.filter((s) => s.name === name && s.status !== 'DELETED');
+}
+
+/** This deployment's Neutron port of a Port, by name and tag (or by name alone, untagged). */
+export async function findPorts(
+  rt: OpenStackRuntime,
+  neutron: Neutron,
+  portId: number,
+): Promise<NeutronPort[]> {
+  const owner = { model: 'Port', id: portId };
+  const name = rt.nameFor(owner);
+  const ports = await neutron.ports({ name });
+  // Untagged: made by a create whose tag call never ran (a crash between the two).
+  return ports.filter((p) => p.tags.includes(rt.ownerTag(owner)) || p.tags.length === 0);
+}
+
+/** Waits (up to `ms`) for Nova to finish deleting the servers. */
+async function awaitGone(nova: Nova, ids: string[], ms = 30_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const left = [];
+    for (const id of ids) if (await nova.server(id)) left.push(id);
+    if (!left.length) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function writeFeedback(
+  ctx: StepContext,
+  si: ModelObject,
+  fb: {
+    server_id: string | null;
+    vm_status: string | null;
+    vm_message: string | null;
+    node_name: string | null;
+  },
+): Promise<void> {
+  if (
+    (si.server_id ?? null) === fb.server_id &&
+    (si.vm_status ?? null) === fb.vm_status &&
+    (si.vm_message ?? null) === fb.vm_message &&
+    (si.node_name ?? null) === fb.node_name
+  ) {
+    return;
+  }
+  await ctx.models.setStatus(si.leaf_model, si.id, { feedback: fb });
+}
+
+const feedbackOf = (server: NovaServer | undefined) => ({
+  server_id: server?.id ?? null,
+  vm_status: server?.status ?? null,
+  vm_message: server?.status === 'ERROR' ? (server.fault?.message ?? 'no fault given') : null,
+  node_name: server?.['OS-EXT-SRV-ATTR:host'] ?? null,
+});
+
+/**
+ * Removes the instance's server and its ports from a Cluster: the server (found by name and tag
+ * in any project), then the Neutron ports of its Ports and any other port of this deployment's on
+ * the server.
+ */
+async function removeFrom(
+  rt: OpenStackRuntime,
+  cluster: ModelObject,
+  si: ModelObject,
+  ports: readonly ModelObject[],
+): Promise<string[]> {
+  const admin = rt.admin(cluster);
+  const nova = new Nova(admin);
+  const neutron = new Neutron(admin);
+  const removed: string[] = [];
+  const servers = await findServers(rt, nova, ownerOf(si));
+  const neutronPorts = new Map<string, NeutronPort>();
+  for (const s of servers) {
+    for (const p of await neutron.ports({ device_id: s.id })) {
+      if (rt.ownerOf(p.tags)) neutronPorts.set(p.id, p);
+    }
+  }
+  for (const port of ports) {
+    for (const p of await findPorts(rt, neutron, port.id)) neutronPorts.set(p.id, p);
+  }
+  for (const s of servers) {
+    await nova.deleteServer(s.id);
+    removed.push(`server ${s.name} (${s.id})`);
+  }
+  if (
+    servers.length &&
+    !(await awaitGone(
+      nova,
+      servers.map((s) => s.id),
+    ))
+  ) {
+    throw new WaitingError(`waiting for Nova to delete server ${rt.nameFor(ownerOf(si))}`, 2000);
+  }
+  for (const p of neutronPorts.values()) {
+    await neutron.deletePort(p.id);
+    removed.push(`port ${p.id} (${p.fixed_ips.map((f) => f.ip_address).join(', ')})`);
+  }
+  return removed;
+}
+
+async function portsOf(models: ModelService, si: ModelObject): Promise<ModelObject[]> {
+  const page = await models.list('Port', {
+    filter: [{ field: 'service_instance', value: si.id }],
+    orderBy: [{ field: 'id' }],
+    pageSize: 5000,
+  });
+  return page.items;
+}
+
+/** The Flavor's Nova flavor, or an error naming the Flavor and what the cloud has. */
+async function novaFlavor(
+  nova: Nova,
+  cluster: ModelObject,
+  models: ModelService,
+  si: ModelObject,
+): Promise<{ id: string; name: string }> {
+  if (typeof si.flavor_id !== 'number') {
+    throw new Error(
+      `${si.leaf_model} ${nameOf(si)} has no flavor: a server on OpenStack needs one`,
+    );
+  }
+  const flavor = await referenced(models, 'Flavor', si.flavor_id, 'its flavor');
+  const wanted =
+    typeof flavor.flavor === 'string' && flavor.flavor ? flavor.flavor : nameOf(flavor);
+  const flavors = await nova.flavors();
+  const found = flavors.find((f) => f.name === wanted || f.id === wanted);
+  if (!found) {
+    throw new Error(
+      `Flavor ${nameOf(flavor)}: OpenStack Cluster ${nameOf(cluster)} has no flavor ${wanted} (it has ${
+        flavors
+          .map((f) => f.name)
+          .sort()
+          .join(', ') || 'none'
+      })`,
+    );
+  }
+  return found;
+}
+
+/** The Image's Glance image, or an error naming the Image. */
+async function glanceImage(
+  glance: Glance,
+  cluster: ModelObject,
+  models: ModelService,
+  si: ModelObject,
+): Promise<{ id: string; name: string }> {
+  const image = await referenced(models, 'Image', si.image_id, 'its image');
+  if (image.kind !== 'vm') {
+    throw new Error(
+      `Image ${nameOf(image)} is a container image; a server on OpenStack needs an image of kind vm`,
+    );
+  }
+  const wanted = typeof image.path === 'string' && image.path ? image.path : nameOf(image);
+  const found = (await glance.images({ name: wanted }))[0];
+  if (!found) {
+    throw new Error(
+      `Image ${nameOf(image)}: OpenStack Cluster ${nameOf(cluster)} has no image ${wanted} in Glance`,
+    );
+  }
+  if (found.status !== 'active') {
+    throw new WaitingError(`waiting for Glance image ${wanted} to become active (${found.status})`);
+  }
+  return found;
+}
+
+/** Each Port's Neutron port on the Cluster, made when missing, in the trust domain's project. */
+async function ensurePorts(
+  rt: OpenStackRuntime,
+  place: OpenStackPlace,
+  projectId: string,
+  ports: readonly ModelObject[],
+  ctx: StepContext,
+): Promise<{ neutronPorts: NeutronPort[]; made: string[] }> {
+  const neutron = new Neutron(rt.admin(place.cluster));
+  const made: string[] = [];
+  const out: NeutronPort[] = [];
+  for (const port of ports) {
+    if (typeof port.ip !== 'string' || typeof port.mac !== 'string') {
+      throw new WaitingError(
+        `waiting for Port ${String(port.id)} to get its address and MAC`,
+        1000,
+      );
+    }
+    const network = await referenced(
+      ctx.models,
+      'Network',
+      port.network_id,
+      `Port ${String(port.id)}'s network`,
+    );
+    const net = await ensureNeutronNetwork(rt, place.cluster, network, ctx);
+    made.push(...net.made);
+    const owner = { model: 'Port', id: port.id };
+    const mac = port.mac.toLowerCase();
+    const found = await rt.locks.run(
+      `${String(place.cluster.id)}/Port/${String(port.id)}`,
+      async () => {
+        let existing = await findPorts(rt, neutron, port.id);
+        // A port whose address, MAC or network is no longer the model's is made again.
+        const stale = existing.filter(
+          (p) =>
+            p.network_id !== net.network.id ||
+            p.mac_address.toLowerCase() !== mac ||
+            p.fixed_ips.length !== 1 ||
+            !sameIp(p.fixed_ips[0]?.ip_address, port.ip),
+        );
+        for (const p of stale) {
+          await neutron.deletePort(p.id);
+          made.push(`removed stale port ${p.id}`);
+        }
+        existing = existing.filter((p) => !stale.includes(p));
+        const [keep, ...extra] = existing;
+        for (const p of extra) await neutron.deletePort(p.id);
+        if (keep) {
+          if (!keep.tags.includes(rt.ownerTag(owner)))
+            await neutron.tag('ports', keep.id, rt.tagsFor(owner));
+          return keep;
+        }
+        try {
+          const p = await neutron.createPort({
+            network_id: net.network.id,
+            name: rt.nameFor(owner),
+            mac_address: mac,
+            fixed_ips: [{ subnet_id: net.subnet.id, ip_address: String(port.ip) }],
+            tags: rt.tagsFor(owner),
+            project_id: projectId,
+            // Pods' ports have no security groups either: traffic between pods and VMs on the
+            // network flows as on one switch.
+            port_security_enabled: false,
+            description: `Port ${String(port.id)} of ${nameOf(port)}, made by Syncord`,
+          });
+          made.push(`port ${p.id} (${String(port.ip)})`);
+          return p;
+        } catch (err) {
+          if (err instanceof OpenStackError && err.conflict) {
+            throw new Error(
+              `Neutron refused Port ${String(port.id)}'s address ${String(port.ip)} / MAC ${mac} on network ${net.network.id}: ${err.message}`,
+              { cause: err },
+            );
+          }
+          throw err;
+        }
+      },
+    );
+    out.push(found);
+    const ip = found.fixed_ips[0]?.ip_address ?? null;
+    if (
+      port.port_id !== found.id ||
+      !sameIp(port.observed_ip, ip) ||
+      !sameMac(port.observed_mac, found.mac_address)
+    ) {
+      await ctx.models.setStatus('Port', port.id, {
+        feedback: { port_id: found.id, observed_ip: ip, observed_mac: found.mac_address },
+      });
+      // The Port's own steps (OVN leaves it to Neutron, VTN records it) run again.
+      ctx.enqueue('Port', port.id);
+    }
+  }
+  return { neutronPorts: out, made };
+}
+
+export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
+  return {
+    name: `openstack/server:${model}`,
+    observes: model,
+
+    // A Port added to the instance queues it (the port step, until its Neutron port exists); a
+    // Port removed takes its Neutron port with it (Nova detaches the interface).
+
+    async sync(si: ModelObject, ctx: StepContext): Promise<string> {
+      const place = await openstackPlaceOf(ctx.models, si, { fresh: true });
+      if (!place) {
+        // Moved off OpenStack: nothing of it is left there.
+        const removed: string[] = [];
+        if (typeof si.server_id === 'string' && si.server_id) {
+          const ports = await portsOf(ctx.models, si);
+          for (const cluster of await openstackClusters(ctx.models)) {
+            removed.push(...(await removeFrom(rt, cluster, si, ports)));
+          }
+          await writeFeedback(ctx, si, feedbackOf(undefined));
+        }
+        return `no Nova server: it does not run on an OpenStack cluster${removed.length ? ` (removed ${removed.join(', ')})` : ''}`;
+      }
+      const { cluster, slice } = place;
+      const td = await referenced(
+        ctx.models,
+        'TrustDomain',
+        slice.trust_domain_id,
+        `slice ${nameOf(slice)}'s trust domain`,
+      );
+      const scope = await rt.project(cluster, td);
+      const admin = rt.admin(cluster);
+      const novaAdmin = new Nova(admin);
+      const flavor = await novaFlavor(novaAdmin, cluster, ctx.models, si);
+      const image = await glanceImage(new Glance(admin), cluster, ctx.models, si);
+      const ports = await portsOf(ctx.models, si);
+      const owner = ownerOf(si);
+      const name = rt.nameFor(owner);
+      return rt.locks.run(`${String(cluster.id)}/${owner.model}/${String(owner.id)}`, async () => {
+        const { neutronPorts, made } = await ensurePorts(rt, place, scope.projectId, ports, ctx);
+        const wanted = new Set(neutronPorts.map((p) => p.id));
+        const [first, ...extra] = await findServers(rt, novaAdmin, owner);
+        let server: NovaServer | undefined = first;
+        for (const s of extra) await novaAdmin.deleteServer(s.id);
+
+        // A server that failed, or whose flavor or image is no longer the model's, is replaced.
+        const imageId = typeof server?.image === 'object' ? server.image.id : undefined;
+        const replace =
+          server?.status === 'ERROR'
+            ? `it went to ERROR: ${server.fault?.message ?? 'Nova gave no fault'}`
+            : server &&
+                server.flavor?.original_name !== undefined &&
+                server.flavor.original_name !== flavor.name
+              ? `its flavor is ${server.flavor.original_name}, not ${flavor.name}`
+              : server && imageId !== undefined && imageId !== image.id
+                ? `its image is ${imageId}, not ${image.name}`
+                : undefined;
+        if (server && replace) {
+          await writeFeedback(ctx, si, feedbackOf(server));
+          await novaAdmin.deleteServer(server.id);
+          const gone = await awaitGone(novaAdmin, [server.id]);
+          if (server.status === 'ERROR') {
+            throw new Error(`server ${name} failed (${replace}); it is booted again on the retry`);
+          }
+          if (!gone)
+            throw new WaitingError(`waiting for Nova to delete server ${name} (${replace})`, 2000);
+          made.push(`removed server ${server.id} (${replace})`);
+          server = undefined;
+        }
+
+        if (!server) {
+          // A crash test's point: every port made, the server not yet booted.
+          failpoint('openstack-before-boot');
+          const created = await new Nova(scope.session).createServer({
+            name,
+            flavorRef: flavor.id,
+            imageRef: image.id,
+            ports: neutronPorts.map((p) => p.id),
+            userData: userDataOf(si),
+            metadata: { 'syncord-owner': `${owner.model}:${String(owner.id)}` },
+            tags: rt.tagsFor(owner),
+          });
+          await writeFeedback(ctx, si, {
+            server_id: created.id,
+            vm_status: 'BUILD',
+            vm_message: null,
+            node_name: null,
+          });
+          throw new WaitingError(
+            `booting server ${name} (${created.id}) with ${flavor.name} and ${image.name} on ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'}${made.length ? `; made ${made.join(', ')}` : ''}`,
+            1000,
+          );
+        }
+        // Re-read with the admin's view (host and fault).
+        server = (await novaAdmin.server(server.id)) ?? server;
+        await writeFeedback(ctx, si, feedbackOf(server));
+        if (server.status !== 'ACTIVE') {
+          throw new WaitingError(
+            `waiting for server ${name} to become ACTIVE (it is ${server.status})`,
+            1000,
+          );
+        }
+
+        // Interfaces: the model's ports attached, this deployment's other ports taken off.
+        const attached = await novaAdmin.interfaces(server.id);
+        const changes: string[] = [];
+        for (const p of neutronPorts) {
+          if (attached.some((a) => a.port_id === p.id)) continue;
+          await novaAdmin.attachPort(server.id, p.id);
+          changes.push(`attached port ${p.id}`);
+        }
+        const neutron = new Neutron(admin);
+        for (const a of attached) {
+          if (wanted.has(a.port_id)) continue;
+          const p = await neutron.port(a.port_id);
+          if (p && rt.ownerOf(p.tags)) {
+            await neutron.deletePort(p.id);
+            changes.push(`removed port ${p.id}`);
+          }
+        }
+        const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
+        const all = [...made, ...changes];
+        return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'})${all.length ? `; ${all.join(', ')}` : ''}`;
+      });
+    },
+
+    async delete(si: ModelObject, ctx: StepContext): Promise<string> {
+      const place = await openstackPlaceOf(ctx.models, si);
+      const clusters = place
+        ? [place.cluster]
+        : typeof si.server_id === 'string' && si.server_id
+          ? await openstackClusters(ctx.models)
+          : [];
+      const ports = await ctx.models.list('Port', {
+        filter: [{ field: 'service_instance', value: si.id }],
+        includeDeleted: true,
+        pageSize: 5000,
+      });
+      const removed: string[] = [];
+      for (const cluster of clusters)
+        removed.push(...(await removeFrom(rt, cluster, si, ports.items)));
+      return removed.length ? `removed ${removed.join(', ')}` : 'no Nova server to remove';
+    },
+  };
+}

@@ -1,0 +1,310 @@
+// VM VNFs on the rig's real OpenStack (`rig/rig up --with openstack`): the engine runs the OVN,
+// Kubernetes and OpenStack steps as a deployment of its own against a scratch database, with a
+// Cluster of kind openstack holding the rig's admin credentials. A VNF with workload vm on a slice
+// of that Cluster becomes a Nova server (fake driver: it goes ACTIVE) in the trust domain's own
+// Keystone project, on Neutron ports made first with the Ports' IPAM addresses and MACs, on the
+// Neutron networks that stand for the Networks. Checked: what Nova, Neutron and OVN then hold; a
+// bad flavor's error status; a server deleted out of band booted again; a deleted instance taking
+// its server and ports and freeing its addresses. Skipped, saying why, without OpenStack.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import type { Session } from '../../backends/openstack/client.js';
+import { Keystone, Neutron, Nova, type NeutronPort } from '../../backends/openstack/resources.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
+import { kubernetesStepSet } from '../../steps/kubernetes/index.js';
+import { openstackStepSet, type OpenStackSteps } from '../../steps/openstack/index.js';
+import { ovnStepSet } from '../../steps/ovn/index.js';
+import { Engine } from '../../synchronizer/engine.js';
+import { scratchDb, type ScratchDb } from '../support/db.js';
+import { vnfTenant } from '../support/kube-steps.js';
+import { adminSession, clusterFields, openstackEnv, type OsEnv } from '../support/openstack.js';
+import { eventually, rig, uniqueName, type RigEnv } from '../support/rig.js';
+import { synced } from '../support/synced.js';
+
+const exec = promisify(execFile);
+
+describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addresses', function () {
+  this.timeout(240_000);
+  const instance = uniqueName('ostest');
+  const log: string[] = [];
+  let os: OsEnv;
+  let env: RigEnv;
+  let db: ScratchDb;
+  let svc: ModelService;
+  let engine: Engine;
+  let set: OpenStackSteps;
+  let admin: Session;
+  let nova: Nova;
+  let neutron: Neutron;
+  let cluster: ModelObject;
+  let started = false;
+
+  before(async function () {
+    const osEnv = openstackEnv();
+    if (!osEnv) {
+      process.stderr.write(
+        '[test] openstack: skipped: the rig runs without OpenStack (start it with rig/rig up --with openstack)\n',
+      );
+      this.skip();
+    }
+    os = osEnv;
+    this.timeout(45 * 60_000);
+    env = await rig();
+    db = await scratchDb();
+    started = true;
+    svc = db.service;
+    admin = adminSession(os);
+    nova = new Nova(admin);
+    neutron = new Neutron(admin);
+    const push = (line: string) => log.push(line);
+    set = openstackStepSet({ instance, pollMs: 0, log: push });
+    const steps = [
+      ...ovnStepSet({
+        nbEndpoint: env.OVN_NB_DB,
+        sbEndpoint: env.OVN_SB_DB,
+        instance,
+        log: push,
+      }).steps,
+      ...kubernetesStepSet({ instance, sweepMs: 0, log: push }).steps,
+      ...set.steps,
+    ];
+    engine = new Engine(db.registry, svc, steps, {
+      url: db.url,
+      workers: 4,
+      resyncMs: 60 * 60_000,
+      backoff: { baseMs: 500, maxMs: 2000 },
+      log: push,
+    });
+    await engine.start();
+    cluster = await svc.create('Cluster', clusterFields(os, uniqueName('rig-openstack')));
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    if (!started) return;
+    await engine.stop();
+    // Whatever a failed test left: this run's servers, ports, networks and projects.
+    const tag = `syncord-instance=${instance}`;
+    const servers = await nova.servers({ tags: tag, all_tenants: true });
+    for (const s of servers) await nova.deleteServer(s.id);
+    await eventually(
+      'servers gone',
+      async () =>
+        (await nova.servers({ tags: tag, all_tenants: true })).length ? undefined : true,
+      60_000,
+    ).catch(() => undefined);
+    for (const p of await neutron.ports({ tags: tag })) await neutron.deletePort(p.id);
+    for (const n of await neutron.networks({ tags: tag })) await neutron.deleteNetwork(n.id);
+    const keystone = new Keystone(admin);
+    for (const p of await keystone.projects({ tags: tag })) await keystone.deleteProject(p.id);
+    await db.drop();
+    if (process.env.SYNCORD_TEST_LOG) console.log(log.join('\n'));
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(log.slice(-40).join('\n'));
+  });
+
+  /** A tenant whose slice runs on the OpenStack Cluster, two networks, a VM VNF with a port on each. */
+  async function vmWorld(options: { flavor?: string } = {}) {
+    const name = uniqueName('osvm');
+    const third = 10 + Math.floor(Math.random() * 200);
+    const t = await vnfTenant(svc, name, [
+      { suffix: 'inside', subnet: `10.140.${String(third)}.0/24`, provider: 'ovn' },
+      { suffix: 'outside', subnet: `10.141.${String(third)}.0/24`, provider: 'ovn' },
+    ]);
+    await svc.update('Slice', t.slice.id, { cluster_id: cluster.id });
+    const image = await svc.create('Image', {
+      name: 'cirros',
+      tag: name,
+      kind: 'vm',
+      path: 'cirros',
+    });
+    const flavor = await svc.create('Flavor', {
+      name: `${name}-flavor`,
+      flavor: options.flavor ?? 'm1.tiny',
+    });
+    const { vnf, ports } = await svc.transaction(async (tx) => {
+      const vnf = await tx.create('VNFServiceInstance', {
+        name: `${name}-fw`,
+        owner_id: t.owner.id,
+        slice_id: t.slice.id,
+        image_id: image.id,
+        flavor_id: flavor.id,
+        workload: 'vm',
+        config: { hostname: `${name}-fw` },
+      });
+      const ports = [];
+      for (const [i, net] of t.networks.entries()) {
+        ports.push(
+          await tx.create('Port', {
+            network_id: net.id,
+            service_instance_id: vnf.id,
+            interface_name: `eth${String(i)}`,
+          }),
+        );
+      }
+      return { vnf, ports };
+    });
+    return { ...t, image, flavor, vnf, ports };
+  }
+
+  const serverName = (si: ModelObject) => `syncord-${instance}-VNFServiceInstance-${String(si.id)}`;
+  const portName = (p: ModelObject) => `syncord-${instance}-Port-${String(p.id)}`;
+
+  async function serversOf(si: ModelObject) {
+    return (await nova.servers({ name: `^${serverName(si)}$`, all_tenants: true })).filter(
+      (s) => s.name === serverName(si),
+    );
+  }
+
+  async function neutronPortsOf(ports: ModelObject[]): Promise<NeutronPort[]> {
+    const out: NeutronPort[] = [];
+    for (const p of ports) out.push(...(await neutron.ports({ name: portName(p) })));
+    return out;
+  }
+
+  async function nbctl(args: string[]): Promise<string> {
+    const { stdout } = await exec('ovn-nbctl', [`--db=${env.OVN_NB_DB}`, ...args]);
+    return stdout.trim();
+  }
+
+  it("boots the server in the trust domain's project on Neutron ports with the Ports' addresses and MACs", async () => {
+    const w = await vmWorld();
+    const vnf = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    expect(vnf.vm_status).to.equal('ACTIVE');
+    expect(vnf.node_name).to.equal('rig-compute');
+    expect(vnf.backend_status).to.match(/ACTIVE on rig-compute/);
+
+    const [server, ...more] = await serversOf(vnf);
+    expect(more, 'one server').to.have.length(0);
+    expect(server?.id).to.equal(vnf.server_id);
+    expect(server?.status).to.equal('ACTIVE');
+    expect(server?.tags).to.include.members([
+      `syncord-instance=${instance}`,
+      `syncord-owner=VNFServiceInstance:${String(vnf.id)}`,
+    ]);
+    // The trust domain's own project, made by Syncord.
+    const projects = await new Keystone(admin).projects({ name: w.td.name as string });
+    expect(projects).to.have.length(1);
+    expect((server as unknown as { tenant_id?: string }).tenant_id).to.equal(projects[0]!.id);
+
+    // Each Port: a Neutron port with its IPAM address and MAC, attached to the server, on the
+    // Neutron network recorded on its Network, whose subnet is the Network's.
+    for (const [i, port] of w.ports.entries()) {
+      const p = await svc.get('Port', port.id);
+      const [np, ...dup] = await neutron.ports({ name: portName(p) });
+      expect(dup, `one Neutron port for Port ${String(p.id)}`).to.have.length(0);
+      expect(np?.mac_address).to.equal(String(p.mac).toLowerCase());
+      expect(np?.fixed_ips.map((f) => f.ip_address)).to.deep.equal([p.ip]);
+      expect(np?.device_id).to.equal(server?.id);
+      expect(p.port_id).to.equal(np?.id);
+      expect(p.observed_ip).to.equal(p.ip);
+      const net = await svc.get('Network', w.networks[i]!.id);
+      expect(np?.network_id).to.equal(net.neutron_network_id);
+      const subnets = await neutron.subnets({ network_id: String(net.neutron_network_id) });
+      expect(subnets.map((s) => s.cidr)).to.deep.equal([net.subnet]);
+      // ML2/OVN put it on the network's switch in the northbound database.
+      // ("unknown" too: Neutron's mark of a port without port security, as the pods' are not
+      // filtered by security groups either.)
+      const lsp = await nbctl(['lsp-get-addresses', String(np?.id)]);
+      expect(lsp.split('\n')).to.include(`${String(p.mac).toLowerCase()} ${String(p.ip)}`);
+      const ls = await nbctl(['lsp-get-ls', String(np?.id)]);
+      expect(ls).to.include(`neutron-${String(net.neutron_network_id)}`);
+    }
+  });
+
+  it('gives an error status naming a flavor OpenStack does not have, and makes nothing', async () => {
+    const w = await vmWorld({ flavor: 'm1.enormous' });
+    const vnf = await eventually(
+      'the VNF in error',
+      async () => {
+        const o = await svc.get('VNFServiceInstance', w.vnf.id);
+        return o.backend_code === 2 ? o : undefined;
+      },
+      60_000,
+    );
+    expect(vnf.backend_status).to.match(
+      new RegExp(
+        `Flavor ${w.flavor.name as string}: OpenStack Cluster .* has no flavor m1\\.enormous \\(it has .*m1\\.tiny`,
+      ),
+    );
+    expect(await serversOf(vnf)).to.have.length(0);
+    expect(await neutronPortsOf(w.ports)).to.have.length(0);
+
+    // Fixed in the model: it converges.
+    const f = await svc.get('Flavor', w.flavor.id);
+    await svc.update('Flavor', f.id, { flavor: 'm1.tiny' });
+    // (it is retried on its backoff; nothing else needs to change)
+    await synced(svc, 'VNFServiceInstance', vnf.id, { timeoutMs: 180_000, log });
+  });
+
+  it("boots Nova's server again when it is deleted out of band, on the same ports", async () => {
+    const w = await vmWorld();
+    const first = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    const portsBefore = (await neutronPortsOf(w.ports)).map((p) => p.id).sort();
+    await nova.deleteServer(String(first.server_id));
+    await eventually(
+      'Nova deleted it',
+      async () => ((await nova.server(String(first.server_id))) ? undefined : true),
+      60_000,
+    );
+    await set.observer.poll();
+    const again = await eventually(
+      'a new server ACTIVE',
+      async () => {
+        const o = await svc.get('VNFServiceInstance', w.vnf.id);
+        return o.server_id !== first.server_id && o.vm_status === 'ACTIVE' && o.backend_code === 1
+          ? o
+          : undefined;
+      },
+      180_000,
+    );
+    const servers = await serversOf(again);
+    expect(servers.map((s) => s.id)).to.deep.equal([again.server_id]);
+    const portsAfter = await neutronPortsOf(w.ports);
+    expect(portsAfter.map((p) => p.id).sort()).to.deep.equal(portsBefore);
+    for (const p of portsAfter) expect(p.device_id).to.equal(again.server_id);
+  });
+
+  it('deleting the instance removes its server and ports and frees their addresses', async () => {
+    const w = await vmWorld();
+    await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    const ports = await Promise.all(w.ports.map((p) => svc.get('Port', p.id)));
+    const vnf = await svc.get('VNFServiceInstance', w.vnf.id);
+    await svc.delete('VNFServiceInstance', vnf.id);
+    await eventually(
+      'instance and ports reaped',
+      async () => {
+        const r = await db.sql.query<{ n: string }>(
+          'SELECT count(*) AS n FROM service_instance WHERE id = $1',
+          [vnf.id],
+        );
+        return r.rows[0]!.n === '0' ? true : undefined;
+      },
+      120_000,
+    );
+    expect(await serversOf(vnf)).to.have.length(0);
+    expect(await neutronPortsOf(ports)).to.have.length(0);
+    // The addresses are free: another instance's ports take them as static addresses.
+    const other = await svc.create('VNFServiceInstance', {
+      name: `${w.td.name as string}-next`,
+      owner_id: w.owner.id,
+      slice_id: w.slice.id,
+      image_id: w.image.id,
+      flavor_id: w.flavor.id,
+      workload: 'vm',
+    });
+    for (const p of ports) {
+      const again = await svc.create('Port', {
+        network_id: p.network_id,
+        service_instance_id: other.id,
+        ip: p.ip,
+        mac: p.mac,
+      });
+      expect(again.ip).to.equal(p.ip);
+    }
+    await synced(svc, 'VNFServiceInstance', other.id, { timeoutMs: 180_000, log });
+  });
+});
