@@ -386,6 +386,16 @@ export class Keystone {
     return role.id;
   }
 
+  /** The ids of the roles a user has on a project. */
+  async rolesOn(projectId: string, userId: string): Promise<string[]> {
+    const r = await this.s.request<{ roles: { id: string }[] }>(
+      'identity',
+      'GET',
+      `/projects/${projectId}/users/${userId}/roles`,
+    );
+    return r.roles.map((role) => role.id);
+  }
+
   /** Grants a user a role on a project (idempotent). */
   async grant(projectId: string, userId: string, roleId: string): Promise<void> {
     await this.s.request(

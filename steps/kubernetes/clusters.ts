@@ -22,12 +22,16 @@ export class Clusters {
 
   constructor(private readonly kubeconfig: string | undefined) {}
 
-  /** The cluster of a slice (or the default one when the slice names none). */
+  /**
+   * The cluster of a slice (or the default one when the slice names none). A slice on an
+   * OpenStack Cluster (a hybrid one: its VMs are Nova servers there) runs its containers on the
+   * default cluster.
+   */
   async forSlice(models: ModelService, slice: ModelObject): Promise<ClusterHandle> {
     const id = slice.cluster_id;
     if (typeof id === 'number') {
       const row = await models.get('Cluster', id, { includeDeleted: true });
-      return this.fromRow(row);
+      if (row.kind !== 'openstack') return this.fromRow(row);
     }
     return this.default(models);
   }

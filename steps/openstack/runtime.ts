@@ -188,7 +188,12 @@ export class OpenStackRuntime {
         if (!project) throw err;
       }
     }
-    await keystone.grant(project.id, await admin.userId(), await keystone.roleId(this.projectRole));
+    // Granted only when missing: a restart makes no write for a project that is in place.
+    const userId = await admin.userId();
+    const roleId = await keystone.roleId(this.projectRole);
+    if (!(await keystone.rolesOn(project.id, userId)).includes(roleId)) {
+      await keystone.grant(project.id, userId, roleId);
+    }
     return {
       session: this.session(cluster, projectName),
       projectId: project.id,

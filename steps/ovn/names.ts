@@ -14,6 +14,13 @@
 // A deployment other than the default one (`syncord`) puts its instance into the names that OVN
 // indexes (ports, router ports, the router): syncord-<instance>-port-<id> and so on, so that two
 // deployments' port 1 do not collide on the Logical_Switch_Port name index.
+//
+// A Network that carries VMs on OpenStack (`neutron_network_id` set) has no switch of Syncord's:
+// its segment is the switch Neutron's ML2/OVN driver made, `neutron-<network uuid>`, which
+// Syncord finds by that name and never writes but for putting its own ports on it. A VM's port is
+// Neutron's LSP named by the Neutron port's uuid; the OpenStack steps name that Neutron port
+// `syncord-<instance>-Port-<id>` (steps/openstack/runtime.ts nameFor), which Neutron copies into
+// the LSP's `external_ids:neutron:port_name`.
 import { createHash } from 'node:crypto';
 import type { ModelObject } from '../../models/service.js';
 
@@ -23,6 +30,10 @@ export const INSTANCE_KEY = 'syncord-instance';
 export const MODEL_KEY = 'syncord-model';
 export const ID_KEY = 'syncord-id';
 export const ROLE_KEY = 'syncord-role';
+/** On a Port's logical switch port: its Network's id (found again when the Network's segment moves). */
+export const NETWORK_KEY = 'syncord-network';
+/** On a Neutron port's logical switch port: the Neutron port's name (Neutron's own key). */
+export const NEUTRON_PORT_NAME_KEY = 'neutron:port_name';
 /** On router ports: the network's type, so the observer knows the gateway ports. */
 export const TYPE_KEY = 'syncord-network-type';
 
@@ -56,6 +67,30 @@ export const routerPortName = (instance: string, networkId: number): string =>
 
 export const switchRouterPortName = (instance: string, networkId: number): string =>
   `${prefix(instance)}-stor-${String(networkId)}`;
+
+/** The Neutron network a Network stands for on OpenStack, when the OpenStack steps made one. */
+export function neutronNetworkOf(network: ModelObject): string | undefined {
+  const id = network.neutron_network_id;
+  return typeof id === 'string' && id ? id : undefined;
+}
+
+/** The logical switch Neutron's ML2/OVN driver makes for a Neutron network. */
+export const neutronSwitchName = (neutronNetworkId: string): string =>
+  `neutron-${neutronNetworkId}`;
+
+/**
+ * The Port a Neutron port's name stands for (`syncord-<instance>-Port-<id>`, as the OpenStack
+ * steps name it; the instance unprefixed, unlike the OVN names above), when it is this
+ * deployment's.
+ */
+export function portOfNeutronName(instance: string, name: string | undefined): number | undefined {
+  const head = `syncord-${instance}-Port-`;
+  if (!name?.startsWith(head)) return undefined;
+  const digits = name.slice(head.length);
+  if (!/^[1-9]\d*$/.test(digits)) return undefined;
+  const id = Number(digits);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
 
 export const gatewayChassisName = (lrp: string, chassis: string): string => `${lrp}-${chassis}`;
 

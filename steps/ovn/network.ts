@@ -10,6 +10,14 @@
 // `wait` operations check that nothing it relies on changed meanwhile (no row of the owner was
 // inserted by someone else, the router still exists and holds the ports it read), so a retry after
 // a crash adopts what the crashed run wrote and two writers never make two of a row.
+//
+// A Network with `neutron_network_id` (it carries VMs on OpenStack) has Neutron's switch
+// `neutron-<id>` as its segment: Syncord makes no switch of its own for it and writes no column of
+// a row Neutron made; it only puts its own switch ports (the pods' ports and the switch side of
+// its router port) into, and takes them out of, that switch's `ports`. Its DHCP options and router
+// port stay Syncord's. When the segment changes (Neutron's network appears, or goes), the step
+// moves the ports in the same transaction that removes or makes Syncord's switch: a switch port
+// that no switch holds at commit is garbage-collected by ovsdb-server.
 import {
   del,
   insert,
@@ -30,12 +38,17 @@ import {
   type Subnet,
 } from '../../models/ipam/address.js';
 import type { ModelObject } from '../../models/service.js';
-import type { SyncStep } from '../../synchronizer/engine.js';
+import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import type { Database } from './connection.js';
 import {
   gatewayChassisName,
+  INSTANCE_KEY,
   networkMac,
+  neutronNetworkOf,
+  neutronSwitchName,
   ownerIds,
+  ownerOfRow,
+  ROLE_KEY,
   routerIds,
   routerPortName,
   switchName,
@@ -50,6 +63,7 @@ import {
   ids,
   mapsEqual,
   mutateIf,
+  networkKey,
   patchMap,
   present,
   setsEqual,
@@ -77,6 +91,8 @@ export interface NetworkPlan {
   subnet: Subnet;
   gateway: string;
   switchName: string;
+  /** Neutron's switch when the Network is on a Neutron network: then Syncord makes none. */
+  neutronSwitch: string | undefined;
   otherConfig: Record<string, string>;
   dhcp: { cidr: string; options: Record<string, string> } | undefined;
   routed: boolean;
@@ -128,10 +144,12 @@ export function planOf(rt: OvnRuntime, network: ModelObject): NetworkPlan {
     dhcp = { cidr: subnet.cidr, options };
   }
   const type = typeof network.type === 'string' ? network.type : 'PRIVATE';
+  const neutron = neutronNetworkOf(network);
   return {
     subnet,
     gateway,
     switchName: switchName(network),
+    neutronSwitch: neutron === undefined ? undefined : neutronSwitchName(neutron),
     otherConfig,
     dhcp,
     routed: ROUTED_TYPES.has(type),
@@ -149,12 +167,21 @@ interface Existing {
   switchRouterPorts: Row[];
   routers: Row[];
   gatewayChassis: Row[];
+  /** Switches named as Neutron's switch of the Network (read only when it has one). */
+  neutron: Row[];
+  /** The switch ports of the Network's Ports, wherever they are (from the replica). */
+  portLsps: Row[];
 }
 
-async function readExisting(rt: OvnRuntime, db: Database, networkId: number): Promise<Existing> {
+async function readExisting(
+  rt: OvnRuntime,
+  db: Database,
+  networkId: number,
+  neutronSwitch?: string,
+): Promise<Existing> {
   const owner = { model: 'Network', id: networkId };
   const mine = (role: Role) => holding(ownerIds(rt.instance, owner, role));
-  const [switches, dhcp, routerPorts, switchRouterPorts, routers, gatewayChassis] =
+  const [switches, dhcp, routerPorts, switchRouterPorts, routers, gatewayChassis, neutron] =
     await db.client.transact([
       select('Logical_Switch', mine('switch')),
       select('DHCP_Options', mine('dhcp')),
@@ -162,6 +189,9 @@ async function readExisting(rt: OvnRuntime, db: Database, networkId: number): Pr
       select('Logical_Switch_Port', mine('switch-router-port')),
       select('Logical_Router', holding(routerIds(rt.instance))),
       select('Gateway_Chassis', mine('gateway-chassis')),
+      ...(neutronSwitch === undefined
+        ? []
+        : [select('Logical_Switch', [['name', '==', neutronSwitch]])]),
     ]);
   return {
     switches: switches.rows,
@@ -170,7 +200,44 @@ async function readExisting(rt: OvnRuntime, db: Database, networkId: number): Pr
     switchRouterPorts: switchRouterPorts.rows,
     routers: routers.rows,
     gatewayChassis: gatewayChassis.rows,
+    neutron: neutron?.rows ?? [],
+    portLsps: rt.indexes(db).portLspByNetwork.get(networkKey(rt.instance, networkId)),
   };
+}
+
+/** The switch a network's switch ports belong on, and the ports known to be on it. */
+interface Segment {
+  ref: Ref;
+  /** How the status names it. */
+  label: string;
+  /** Its ports as the read and the replica show them (empty for a switch made now). */
+  ports: ReadonlySet<string>;
+}
+
+/** A switch's ports as the read showed them and as the replica shows them now. */
+function portsOf(db: Database, ls: Row): Set<string> {
+  const replica = db.monitor.get('Logical_Switch', uuid(ls));
+  return new Set([...strings(ls, 'ports'), ...(replica ? strings(replica, 'ports') : [])]);
+}
+
+/**
+ * Ops that put switch ports onto the segment, off whichever switch holds them now: in one
+ * transaction with the rest of the sync, so a port leaving a switch that the same transaction
+ * deletes is held again at commit and survives. Each port is guarded to still exist (it was
+ * seen in the replica, which may lag: inserting a deleted row's uuid would fail the write).
+ */
+function moveOps(lsps: Row[], segment: Segment): Operation[] {
+  const moving = lsps.filter((r) => !segment.ports.has(uuid(r)));
+  if (moving.length === 0) return [];
+  return [
+    ...moving.map((r) => present('Logical_Switch_Port', uuid(r))),
+    ...moving.map(unplug),
+    mutate(
+      'Logical_Switch',
+      [['_uuid', '==', segment.ref]],
+      [['ports', 'insert', moving.map(uuid)]],
+    ),
+  ];
 }
 
 /** The row to keep of several with the same owner: the one with the expected name, else the first. */
@@ -216,45 +283,89 @@ function detachRouterPorts(
 /** The ops (and the words for them) that make the network's rows what the plan says. */
 function reconcile(
   rt: OvnRuntime,
+  db: Database,
   network: ModelObject,
   plan: NetworkPlan,
   ex: Existing,
-): { ops: Operation[]; done: string[] } {
+): { ops: Operation[]; done: string[]; moved: number[] } {
   const owner = { model: 'Network', id: network.id };
   const idsOf = (role: Role) => ownerIds(rt.instance, owner, role);
   const ops: Operation[] = [];
   const done: string[] = [];
+  /** Syncord's switches that go once their ports are moved off (the segment is Neutron's). */
+  const retired: Row[] = [];
+  /** Switch ports of this deployment's found on a retired switch, to move. */
+  const adopted: Row[] = [];
 
-  // The switch.
-  const ls = keeper(ex.switches, plan.switchName);
-  let lsRef: string | ReturnType<typeof namedUuid>;
-  for (const extra of ex.switches.filter((r) => r !== ls)) {
-    ops.push(del('Logical_Switch', byUuid(uuid(extra))));
-    done.push(`removed a duplicate switch ${text(extra.name)}`);
-  }
-  if (!ls) {
-    ops.push(absent('Logical_Switch', idsOf('switch')));
-    ops.push(
-      insert(
-        'Logical_Switch',
-        { name: plan.switchName, other_config: plan.otherConfig, external_ids: idsOf('switch') },
-        'ls',
-      ),
-    );
-    lsRef = namedUuid('ls');
-    done.push(`created logical switch ${plan.switchName} (${describePlan(plan)})`);
-  } else {
-    lsRef = uuid(ls);
-    const changed: string[] = [];
-    if (ls.name !== plan.switchName) {
-      ops.push(update('Logical_Switch', byUuid(uuid(ls)), { name: plan.switchName }));
-      changed.push(`renamed from ${text(ls.name)}`);
+  // The segment.
+  let segment: Segment;
+  const neutron = plan.neutronSwitch === undefined ? undefined : ex.neutron[0];
+  if (neutron) {
+    segment = {
+      ref: uuid(neutron),
+      label: `Neutron's switch ${text(neutron.name)}`,
+      ports: portsOf(db, neutron),
+    };
+    // Referred to, never written: the ports mutation below is the only change to it.
+    ops.push(present('Logical_Switch', uuid(neutron)));
+    for (const ls of ex.switches) {
+      // Its ports as read: one put on it meanwhile would go with the switch; then retry.
+      ops.push(stillHolds('Logical_Switch', uuid(ls), 'ports', strings(ls, 'ports')));
+      let foreign = 0;
+      for (const id of strings(ls, 'ports')) {
+        const lsp = db.monitor.get('Logical_Switch_Port', id);
+        if (!lsp) {
+          throw new WaitingError(
+            `the OVN replica does not show the ports of logical switch ${text(ls.name)} yet; trying again`,
+            500,
+          );
+        }
+        const x = ids(lsp);
+        if (x[INSTANCE_KEY] !== rt.instance) foreign++;
+        // The router's switch port is the router part's (moved there, or unplugged).
+        else if (x[ROLE_KEY] !== 'switch-router-port') adopted.push(lsp);
+      }
+      retired.push(ls);
+      done.push(
+        `removed logical switch ${text(ls.name)}${foreign ? ` (with ${String(foreign)} switch ports not of this deployment)` : ''}`,
+      );
     }
-    const patch = patchMap('other_config', asMap(ls.other_config), plan.otherConfig, SWITCH_KEYS);
-    if (patch.length) changed.push(`address plan ${describePlan(plan)}`);
-    ops.push(...mutateIf('Logical_Switch', uuid(ls), patch));
-    if (changed.length)
-      done.push(`updated logical switch ${plan.switchName}: ${changed.join(', ')}`);
+  } else {
+    const ls = keeper(ex.switches, plan.switchName);
+    let lsRef: Ref;
+    for (const extra of ex.switches.filter((r) => r !== ls)) {
+      ops.push(del('Logical_Switch', byUuid(uuid(extra))));
+      done.push(`removed a duplicate switch ${text(extra.name)}`);
+    }
+    if (!ls) {
+      ops.push(absent('Logical_Switch', idsOf('switch')));
+      ops.push(
+        insert(
+          'Logical_Switch',
+          { name: plan.switchName, other_config: plan.otherConfig, external_ids: idsOf('switch') },
+          'ls',
+        ),
+      );
+      lsRef = namedUuid('ls');
+      done.push(`created logical switch ${plan.switchName} (${describePlan(plan)})`);
+    } else {
+      lsRef = uuid(ls);
+      const changed: string[] = [];
+      if (ls.name !== plan.switchName) {
+        ops.push(update('Logical_Switch', byUuid(uuid(ls)), { name: plan.switchName }));
+        changed.push(`renamed from ${text(ls.name)}`);
+      }
+      const patch = patchMap('other_config', asMap(ls.other_config), plan.otherConfig, SWITCH_KEYS);
+      if (patch.length) changed.push(`address plan ${describePlan(plan)}`);
+      ops.push(...mutateIf('Logical_Switch', uuid(ls), patch));
+      if (changed.length)
+        done.push(`updated logical switch ${plan.switchName}: ${changed.join(', ')}`);
+    }
+    segment = {
+      ref: lsRef,
+      label: `logical switch ${plan.switchName}`,
+      ports: ls ? portsOf(db, ls) : new Set(),
+    };
   }
 
   // DHCP.
@@ -291,11 +402,26 @@ function reconcile(
   if (!plan.routed) {
     ops.push(...detachRouterPorts(ex.routers, ex.routerPorts, done));
     for (const lsp of ex.switchRouterPorts) ops.push(unplug(lsp));
-    return { ops, done };
+  } else {
+    ops.push(...routerOps(rt, network, plan, ex, done));
+    ops.push(...switchRouterPortOps(rt, network, ex, segment, done));
   }
-  ops.push(...routerOps(rt, network, plan, ex, done));
-  ops.push(...switchRouterPortOps(rt, network, ex, lsRef, done));
-  return { ops, done };
+
+  // The ports' switch ports: on the segment (moved when it changed, or off a duplicate switch).
+  const lsps = [...new Map([...adopted, ...ex.portLsps].map((r) => [uuid(r), r])).values()];
+  const moving = lsps.filter((r) => !segment.ports.has(uuid(r)));
+  ops.push(...moveOps(moving, segment));
+  if (moving.length) {
+    done.push(
+      `moved ${String(moving.length)} logical switch port${moving.length === 1 ? '' : 's'} onto ${segment.label}`,
+    );
+  }
+  for (const ls of retired) ops.push(del('Logical_Switch', byUuid(uuid(ls))));
+  const moved = moving
+    .map((r) => ownerOfRow(rt.instance, ids(r)))
+    .filter((o) => o?.model === 'Port')
+    .map((o) => o!.id);
+  return { ops, done, moved };
 }
 
 type Ref = string | ReturnType<typeof namedUuid>;
@@ -420,7 +546,7 @@ function switchRouterPortOps(
   rt: OvnRuntime,
   network: ModelObject,
   ex: Existing,
-  lsRef: Ref,
+  segment: Segment,
   done: string[],
 ): Operation[] {
   const ops: Operation[] = [];
@@ -438,10 +564,16 @@ function switchRouterPortOps(
     ops.push(absent('Logical_Switch_Port', lspIds));
     ops.push(insert('Logical_Switch_Port', { ...want, external_ids: lspIds }, 'lsp'));
     ops.push(
-      mutate('Logical_Switch', [['_uuid', '==', lsRef]], [['ports', 'insert', [namedUuid('lsp')]]]),
+      mutate(
+        'Logical_Switch',
+        [['_uuid', '==', segment.ref]],
+        [['ports', 'insert', [namedUuid('lsp')]]],
+      ),
     );
     done.push(`connected it to the router (${lspName})`);
-  } else if (
+    return ops;
+  }
+  if (
     lsp.name !== want.name ||
     lsp.type !== want.type ||
     !setsEqual(strings(lsp, 'addresses'), want.addresses) ||
@@ -449,6 +581,11 @@ function switchRouterPortOps(
   ) {
     ops.push(update('Logical_Switch_Port', byUuid(uuid(lsp)), want));
     done.push(`repaired its router connection ${lspName}`);
+  }
+  const move = moveOps([lsp], segment);
+  if (move.length) {
+    ops.push(...move);
+    done.push(`moved its router connection ${lspName} onto ${segment.label}`);
   }
   return ops;
 }
@@ -462,13 +599,27 @@ function describePlan(plan: NetworkPlan): string {
   return parts.join(', ');
 }
 
-/** Every row of the network, for a teardown (or a network no longer on OVN). */
+/**
+ * Every row of the network, for a teardown (or a network no longer on OVN): its switch, DHCP
+ * options and router port, and its switch ports on a switch not its own (Neutron's), taken off
+ * that switch. Neutron's switch itself stays.
+ */
 function teardownOps(ex: Existing, done: string[]): Operation[] {
   const ops: Operation[] = [];
   ops.push(...detachRouterPorts(ex.routers, ex.routerPorts, done));
+  const onOwnSwitch = (lsp: Row) =>
+    ex.switches.some((ls) => strings(ls, 'ports').includes(uuid(lsp)));
   for (const lsp of ex.switchRouterPorts) {
-    if (ex.switches.some((ls) => strings(ls, 'ports').includes(uuid(lsp)))) continue;
+    if (onOwnSwitch(lsp)) continue;
     ops.push(unplug(lsp));
+  }
+  // The Network's Ports went first (and took their switch ports); these are leftovers.
+  const left = ex.portLsps.filter((lsp) => !onOwnSwitch(lsp));
+  for (const lsp of left) ops.push(unplug(lsp));
+  if (left.length) {
+    done.push(
+      `removed ${String(left.length)} logical switch port${left.length === 1 ? '' : 's'} of its ports`,
+    );
   }
   for (const ls of ex.switches) {
     ops.push(del('Logical_Switch', byUuid(uuid(ls))));
@@ -488,9 +639,15 @@ export function networkStep(rt: OvnRuntime): SyncStep {
     // Networks synced together share the group commit's transactions.
     batch: 100,
 
-    async sync(network: ModelObject): Promise<string> {
+    async sync(network: ModelObject, ctx: StepContext): Promise<string> {
       const db = await rt.northbound();
-      let ex = await readExisting(rt, db, network.id);
+      const neutron = neutronNetworkOf(network);
+      let ex = await readExisting(
+        rt,
+        db,
+        network.id,
+        isOvn(network) && neutron !== undefined ? neutronSwitchName(neutron) : undefined,
+      );
       if (!isOvn(network)) {
         const done: string[] = [];
         const ops = teardownOps(ex, done);
@@ -499,18 +656,35 @@ export function networkStep(rt: OvnRuntime): SyncStep {
         return done.length ? `${why}: ${done.join(', ')}` : why;
       }
       const plan = planOf(rt, network);
+      if (plan.neutronSwitch !== undefined) {
+        if (ex.neutron.length === 0) {
+          // Made by Neutron when the OpenStack steps made the network; until it shows, the
+          // pods stay where they are (on Syncord's switch, if there is one).
+          throw new WaitingError(
+            `waiting for Neutron's logical switch ${plan.neutronSwitch} of Network ${label(network)}`,
+            2000,
+          );
+        }
+      }
       let madeRouter = false;
       if (plan.routed && !pickRouter(rt, ex.routers)) {
         // The router is shared: made once, before the networks that need it are written (else
         // networks synced together would each try to make it, and all but one be refused).
         madeRouter = await rt.makeRouter(db);
-        ex = await readExisting(rt, db, network.id);
+        ex = await readExisting(rt, db, network.id, plan.neutronSwitch);
       }
-      const { ops, done } = reconcile(rt, network, plan, ex);
+      const { ops, done, moved } = reconcile(rt, db, network, plan, ex);
       if (madeRouter) done.push(`created router ${rt.routerName}`);
       if (ops.some((op) => op.op !== 'wait')) await write(db, ops);
-      if (done.length) return done.join(', ');
-      const parts = [`logical switch ${plan.switchName} is in place (${describePlan(plan)}`];
+      // The moved ports' own syncs run again: their status names the switch they are on, and a
+      // port sync that read the Network before its segment changed may have put one back.
+      for (const id of moved) ctx.enqueue('Port', id);
+      const on =
+        plan.neutronSwitch === undefined ? '' : `on Neutron's switch ${plan.neutronSwitch}`;
+      if (done.length) return on ? `${on}: ${done.join(', ')}` : done.join(', ');
+      const parts = on
+        ? [`logical switch ports ${on} (${plan.subnet.cidr}`]
+        : [`logical switch ${plan.switchName} is in place (${describePlan(plan)}`];
       if (plan.dhcp) parts.push('DHCP');
       if (plan.routed) parts.push(`routed by ${rt.routerName}`);
       return `${parts.join(', ')})`;

@@ -5,17 +5,23 @@
 // - Strays: a row with this deployment's `syncord-instance` and a `syncord-id` whose object does
 //   not exist → removed. Rows without Syncord's ids are never touched.
 // - Feedback: each Port's `ovn_up` and `ovn_chassis` from its southbound Port_Binding (without a
-//   southbound connection, `ovn_up` from the switch port's `up`, which ovn-northd keeps).
+//   southbound connection, `ovn_up` from the switch port's `up`, which ovn-northd keeps). A Port
+//   of a VM on OpenStack has no switch port of Syncord's: its feedback comes from Neutron's, named
+//   by the Neutron port (`port_id`). Such a switch port carries no Syncord ids; it is known as a
+//   Port's by the Neutron port's name the OpenStack steps gave it (`neutron:port_name`), or by the
+//   Neutron port ids the port step has seen.
 import type { Row, RowChange } from '../../backends/ovn/ovsdb.js';
-import type { StatusWriteOf } from '../../models/service.js';
+import type { ModelObject, StatusWriteOf } from '../../models/service.js';
 import { del, mutate, valuesEqual } from '../../backends/ovn/ovsdb.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import { MANAGED_COLUMNS, type Database, type NbTable } from './connection.js';
 import {
   INSTANCE_KEY,
   MODEL_KEY,
+  NEUTRON_PORT_NAME_KEY,
   ownerIds,
   ownerOfRow,
+  portOfNeutronName,
   registerOvnDeployment,
   ROLE_KEY,
   TYPE_KEY,
@@ -80,6 +86,9 @@ export class OvnObserver {
     if (this.ctx) return;
     this.ctx = ctx;
     this.unregister = registerOvnDeployment(this.rt.instance);
+    this.rt.onNeutronPort = (portId) => {
+      this.feedback(portId);
+    };
     const conn = this.rt.conn;
     conn.reopen();
     conn.on('open', this.listeners.open);
@@ -93,6 +102,7 @@ export class OvnObserver {
     if (!this.ctx) return;
     this.ctx = undefined;
     this.unregister?.();
+    this.rt.onNeutronPort = undefined;
     for (const t of Object.values(this.retry)) clearTimeout(t);
     this.retry = {};
     const conn = this.rt.conn;
@@ -147,12 +157,34 @@ export class OvnObserver {
     if (ctx && ctx.models.registry.has(owner.model)) ctx.enqueue(owner.model, owner.id);
   }
 
+  /**
+   * The Port a switch port reports for: its owner when it is Syncord's, else the Port whose
+   * Neutron port it is (a VM's port on OpenStack), when that is known.
+   */
+  private portOfLsp(lsp: Row): number | undefined {
+    const x = safeIds(lsp);
+    const owner = ownerOfRow(this.rt.instance, x);
+    if (owner) return owner.model === 'Port' ? owner.id : undefined;
+    if (x[INSTANCE_KEY] !== undefined) return undefined; // another deployment's
+    return (
+      this.rt.neutronPorts.get(text(lsp.name)) ??
+      portOfNeutronName(this.rt.instance, x[NEUTRON_PORT_NAME_KEY])
+    );
+  }
+
   private onNorthbound(change: RowChange): void {
     const table = change.table as NbTable;
     const before = safeIds(change.old);
     const after = safeIds(change.new);
     const owner = ownerOfRow(this.rt.instance, after) ?? ownerOfRow(this.rt.instance, before);
-    if (!owner) return;
+    if (!owner) {
+      // Neutron's switch port of a VM's Port: only its feedback (it is Neutron's to repair).
+      if (table === 'Logical_Switch_Port') {
+        const portId = this.portOfLsp(change.new ?? change.old!);
+        if (portId !== undefined) this.feedback(portId);
+      }
+      return;
+    }
     if (change.kind === 'delete') this.enqueue(owner);
     else if (change.kind === 'modify') {
       // The replica can miss a change of a column of at most one value (see writeFeedback), so
@@ -177,8 +209,8 @@ export class OvnObserver {
       const name = change.new?.logical_port ?? change.old?.logical_port;
       if (typeof name !== 'string') return;
       for (const lsp of this.rt.indexes(nb).lspByName.get(name)) {
-        const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
-        if (owner?.model === 'Port') this.feedback(owner.id);
+        const portId = this.portOfLsp(lsp);
+        if (portId !== undefined) this.feedback(portId);
       }
       return;
     }
@@ -187,8 +219,8 @@ export class OvnObserver {
       for (const pb of sb?.monitor.rows('Port_Binding') ?? []) {
         if (pb.chassis !== change.uuid || typeof pb.logical_port !== 'string') continue;
         for (const lsp of this.rt.indexes(nb).lspByName.get(pb.logical_port)) {
-          const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
-          if (owner?.model === 'Port') this.feedback(owner.id);
+          const portId = this.portOfLsp(lsp);
+          if (portId !== undefined) this.feedback(portId);
         }
       }
       // Without configured gateway chassis, PUBLIC networks' gateway ports use every chassis.
@@ -212,8 +244,8 @@ export class OvnObserver {
       });
     }
     for (const lsp of nb.monitor.rows('Logical_Switch_Port')) {
-      const owner = ownerOfRow(this.rt.instance, safeIds(lsp));
-      if (owner?.model === 'Port') this.feedback(owner.id);
+      const portId = this.portOfLsp(lsp);
+      if (portId !== undefined) this.feedback(portId);
     }
   }
 
@@ -385,7 +417,7 @@ export class OvnObserver {
       const ports = await ctx.models.getMany('Port', ids, { includeDeleted: true });
       const writes: StatusWriteOf[] = [];
       for (const port of ports) {
-        const next = this.feedbackOf(nb, port.id);
+        const next = this.feedbackOf(nb, port);
         if (
           (port.ovn_up ?? null) !== next.ovn_up ||
           (port.ovn_chassis ?? null) !== next.ovn_chassis
@@ -397,12 +429,14 @@ export class OvnObserver {
     }
   }
 
-  private feedbackOf(nb: Database, portId: number): PortFeedback {
-    const lsp = this.rt
-      .indexes(nb)
-      .lspByOwner.get(
-        ownerKey(ownerIds(this.rt.instance, { model: 'Port', id: portId }, 'port')),
-      )[0];
+  /** From the Port's switch port: Syncord's, else Neutron's of its Neutron port (`port_id`). */
+  private feedbackOf(nb: Database, port: ModelObject): PortFeedback {
+    const ix = this.rt.indexes(nb);
+    const neutronPort = typeof port.port_id === 'string' && port.port_id ? port.port_id : undefined;
+    const lsp =
+      ix.lspByOwner.get(
+        ownerKey(ownerIds(this.rt.instance, { model: 'Port', id: port.id }, 'port')),
+      )[0] ?? (neutronPort === undefined ? undefined : ix.lspByName.get(neutronPort)[0]);
     const next: PortFeedback = { ovn_up: null, ovn_chassis: null };
     const sb = this.rt.conn.current('sb');
     if (lsp && sb) {

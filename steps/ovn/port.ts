@@ -6,6 +6,11 @@
 // As for networks: read by external_ids, then one guarded write transaction; the port is
 // inserted together with the mutation that puts it on its switch (a logical switch port exists
 // only while a switch holds it), so a crash never leaves half a port.
+//
+// On a Network with a Neutron network (`neutron_network_id`), the switch is Neutron's
+// (`neutron-<id>`, found by name): the port's LSP goes there. A Port of an instance that runs on
+// OpenStack (a Nova server) gets no LSP of Syncord's at all: Neutron's ML2/OVN driver makes the
+// LSP of the Neutron port the OpenStack steps make for it (`port_id`).
 import {
   insert,
   mutate,
@@ -18,9 +23,19 @@ import { parseAddress } from '../../models/ipam/address.js';
 import { NotFoundError } from '../../models/errors.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import { openstackPlaceOf } from '../openstack/placement.js';
 import type { Database } from './connection.js';
 import { isOvn, unplug } from './network.js';
-import { INSTANCE_KEY, ownerIds, portName, switchName, type Role } from './names.js';
+import {
+  INSTANCE_KEY,
+  NETWORK_KEY,
+  neutronNetworkOf,
+  neutronSwitchName,
+  ownerIds,
+  portName,
+  switchName,
+  type Role,
+} from './names.js';
 import {
   byUuid,
   ids,
@@ -59,6 +74,7 @@ interface Existing {
   mine: Row[];
   /** A row with the port's name, whoever it belongs to. */
   named: Row[];
+  /** Syncord's switches of the network, or Neutron's switch when the network is on Neutron. */
   switches: Row[];
   dhcp: Row[];
 }
@@ -74,6 +90,7 @@ function readExisting(
   db: Database,
   port: ModelObject,
   networkId: number,
+  neutronSwitch: string | undefined,
 ): Existing {
   const ix = rt.indexes(db);
   const net = (role: Role) =>
@@ -83,7 +100,10 @@ function readExisting(
       ownerKey(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
     ),
     named: ix.lspByName.get(portName(rt.instance, port.id)),
-    switches: ix.lsByOwner.get(net('switch')),
+    switches:
+      neutronSwitch === undefined
+        ? ix.lsByOwner.get(net('switch'))
+        : ix.lsByName.get(neutronSwitch),
     dhcp: ix.dhcpByOwner.get(net('dhcp')),
   };
 }
@@ -100,14 +120,33 @@ export function portStep(rt: OvnRuntime): SyncStep {
     batch: 500,
 
     async sync(port: ModelObject, ctx: StepContext): Promise<string> {
-      const network = await networkOf(ctx.models, port);
+      // The instance is asked for before the first await, so that the reads of the syncs of a
+      // batch (started together) go in one query.
+      const [network, si] = await Promise.all([
+        networkOf(ctx.models, port),
+        rt.serviceInstance(ctx.models, port.service_instance_id as number),
+      ]);
       const db = await rt.northbound();
       const name = portName(rt.instance, port.id);
-      const ex = readExisting(rt, db, port, network.id);
+      const neutron = neutronNetworkOf(network);
+      const neutronSwitch = neutron === undefined ? undefined : neutronSwitchName(neutron);
+      const ex = readExisting(rt, db, port, network.id, neutronSwitch);
       if (!isOvn(network)) {
         const ops = ex.mine.map(unplug);
         if (ops.length) await write(db, ops);
         return `not on an OVN network (Network ${label(network)}'s provider is ${String(network.provider)})${ops.length ? `: removed logical switch port ${name}` : ''}`;
+      }
+      const place = si ? await openstackPlaceOf(ctx.models, si) : undefined;
+      if (place) {
+        // A Nova server's port: Neutron makes its LSP (named by the Neutron port's uuid). One of
+        // Syncord's (made before the instance moved to OpenStack) would be a second port with the
+        // same address on the segment: it goes.
+        const neutronPort =
+          typeof port.port_id === 'string' && port.port_id ? port.port_id : undefined;
+        if (neutronPort) rt.noteNeutronPort(neutronPort, port.id);
+        const ops = ex.mine.map(unplug);
+        if (ops.length) await write(db, ops);
+        return `its logical switch port is Neutron's (port ${neutronPort ?? 'not made yet'}): its instance runs on OpenStack Cluster ${label(place.cluster)}${ops.length ? `; removed logical switch port ${name}` : ''}`;
       }
       const foreign = ex.named.find((r) => !ex.mine.some((m) => uuid(m) === uuid(r)));
       if (foreign) {
@@ -116,13 +155,22 @@ export function portStep(rt: OvnRuntime): SyncStep {
           `a logical switch port named ${name} exists and is not this port's (${owner ? `it belongs to Syncord deployment ${owner}` : 'it has no Syncord ids'}); it is left alone`,
         );
       }
-      const ls = ex.switches.find((s) => s.name === switchName(network)) ?? ex.switches[0];
+      const ls =
+        ex.switches.find((s) => s.name === (neutronSwitch ?? switchName(network))) ??
+        ex.switches[0];
+      if (!ls && neutronSwitch !== undefined) {
+        throw new WaitingError(
+          `waiting for Neutron's logical switch ${neutronSwitch} of Network ${label(network)}`,
+          2000,
+        );
+      }
       if (!ls) {
         throw new WaitingError(
           `waiting for the logical switch of Network ${label(network)} (${switchName(network)})`,
           2000,
         );
       }
+      const on = neutronSwitch === undefined ? text(ls.name) : `Neutron's switch ${text(ls.name)}`;
       const address = addressOf(port);
       const v6 = parseAddress(String(port.ip)).family === 6;
       const dhcp = ex.dhcp[0] ? uuid(ex.dhcp[0]) : null;
@@ -135,7 +183,7 @@ export function portStep(rt: OvnRuntime): SyncStep {
       };
       const portIds = {
         ...ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port'),
-        'syncord-network': String(network.id),
+        [NETWORK_KEY]: String(network.id),
       };
       const ops: Operation[] = [present('Logical_Switch', uuid(ls))];
       const onSwitch = (r: Row) => strings(ls, 'ports').includes(uuid(r));
@@ -147,8 +195,8 @@ export function portStep(rt: OvnRuntime): SyncStep {
       for (const extra of ex.mine.filter((r) => r !== lsp)) ops.push(unplug(extra));
       const moved = lsp !== undefined && !onSwitch(lsp);
       if (lsp && moved) {
-        // On another switch of the network's (a duplicate being removed): moved, not remade,
-        // since its name is unique.
+        // On another switch (a duplicate being removed, or the network's segment changed to or
+        // from Neutron's switch): moved, not remade, since its name is unique.
         ops.push(unplug(lsp));
         ops.push(mutate('Logical_Switch', byUuid(uuid(ls)), [['ports', 'insert', [uuid(lsp)]]]));
       }
@@ -160,7 +208,7 @@ export function portStep(rt: OvnRuntime): SyncStep {
         ops.push(
           mutate('Logical_Switch', byUuid(uuid(ls)), [['ports', 'insert', [namedUuid('lsp')]]]),
         );
-        done = `created logical switch port ${name} on ${text(ls.name)} (${address})`;
+        done = `created logical switch port ${name} on ${on} (${address})`;
       } else {
         const row: Record<string, unknown> = {};
         if (lsp.name !== want.name) row.name = want.name;
@@ -173,7 +221,7 @@ export function portStep(rt: OvnRuntime): SyncStep {
         if ((lsp.dhcpv6_options ?? null) !== want.dhcpv6_options)
           row.dhcpv6_options = want.dhcpv6_options;
         const changed = Object.keys(row);
-        if (moved) changed.push(`moved to ${text(ls.name)}`);
+        if (moved) changed.push(`moved to ${on}`);
         if (Object.keys(row).length) {
           ops.push(
             update(
@@ -187,14 +235,15 @@ export function portStep(rt: OvnRuntime): SyncStep {
         if (idPatch.length) changed.push('external_ids');
         ops.push(...mutateIf('Logical_Switch_Port', uuid(lsp), idPatch));
         done = changed.length
-          ? `updated logical switch port ${name} on ${text(ls.name)} (${changed.join(', ')})`
-          : `logical switch port ${name} is in place on ${text(ls.name)} (${address})`;
+          ? `updated logical switch port ${name} on ${on} (${changed.join(', ')})`
+          : `logical switch port ${name} is in place on ${on} (${address})`;
       }
       if (ops.some((op) => op.op !== 'wait')) await write(db, ops);
       return done;
     },
 
     async delete(port: ModelObject): Promise<string> {
+      if (typeof port.port_id === 'string') rt.neutronPorts.delete(port.port_id);
       const db = await rt.northbound();
       const mine = rt
         .indexes(db)

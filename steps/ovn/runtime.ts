@@ -15,6 +15,7 @@ import {
   type WaitOp,
 } from '../../backends/ovn/ovsdb.js';
 import { failpoint } from '../../backends/failpoint.js';
+import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError } from '../../synchronizer/engine.js';
 import { OvnConnection, type Database } from './connection.js';
 import {
@@ -22,6 +23,7 @@ import {
   ID_KEY,
   INSTANCE_KEY,
   MODEL_KEY,
+  NETWORK_KEY,
   resolveInstance,
   ROLE_KEY,
   routerIds,
@@ -108,6 +110,18 @@ export class OvnRuntime {
           typeof row.name === 'string' ? [row.name] : [],
         ),
         lsByOwner: db.monitor.index('Logical_Switch', byOwner),
+        // Neutron's switches (`neutron-<id>`) carry no Syncord ids: found by name.
+        lsByName: db.monitor.index('Logical_Switch', (row) =>
+          typeof row.name === 'string' ? [row.name] : [],
+        ),
+        // The ports' switch ports of a Network, wherever they sit (on Syncord's switch or on
+        // Neutron's), so that the Network's step can move them all when its segment changes.
+        portLspByNetwork: db.monitor.index('Logical_Switch_Port', (row) => {
+          const map = asStringMap(row.external_ids ?? {});
+          const instance = map[INSTANCE_KEY];
+          const network = map[NETWORK_KEY];
+          return instance && network ? [networkKey(instance, network)] : [];
+        }),
         dhcpByOwner: db.monitor.index('DHCP_Options', byOwner),
       };
       this.nbIndexes.set(db, found);
@@ -131,6 +145,39 @@ export class OvnRuntime {
   }
   private readonly sbIndexesByDb = new WeakMap<Database, { bindingByPort: ReplicaIndex }>();
 
+  /**
+   * Neutron ports the port step has seen on Ports of OpenStack instances (`port_id`): the
+   * Neutron port's uuid (its logical switch port's name) → the Port, for the observer's
+   * feedback when the Neutron port's name does not say whose it is.
+   */
+  readonly neutronPorts = new Map<string, number>();
+  /** Told when a Port's Neutron port becomes known (the observer refreshes its feedback). */
+  onNeutronPort: ((portId: number) => void) | undefined;
+
+  /** Records a Port's Neutron port (a no-op when already known). */
+  noteNeutronPort(neutronPortId: string, portId: number): void {
+    if (this.neutronPorts.get(neutronPortId) === portId) return;
+    this.neutronPorts.set(neutronPortId, portId);
+    this.onNeutronPort?.(portId);
+  }
+
+  /**
+   * A service instance (deleted ones too; undefined when gone), read together with the other
+   * instances asked for until the next turn of the event loop: the syncs of a batch of ports
+   * start at once, so a batch of 500 costs one read, not 500.
+   */
+  serviceInstance(models: ModelService, id: number): Promise<ModelObject | undefined> {
+    let loader = this.instanceLoaders.get(models);
+    if (!loader) {
+      loader = new BatchLoader((ids) =>
+        models.getMany('ServiceInstance', ids, { includeDeleted: true }),
+      );
+      this.instanceLoaders.set(models, loader);
+    }
+    return loader.load(id);
+  }
+  private readonly instanceLoaders = new WeakMap<ModelService, BatchLoader>();
+
   /** The gateway chassis of PUBLIC networks' router ports, by priority (highest first). */
   gatewayChassis(): string[] {
     if (this.options.gatewayChassis) return [...this.options.gatewayChassis];
@@ -147,7 +194,61 @@ export interface NbIndexes {
   lspByOwner: ReplicaIndex;
   lspByName: ReplicaIndex;
   lsByOwner: ReplicaIndex;
+  lsByName: ReplicaIndex;
+  /** Keyed by networkKey(instance, network id). */
+  portLspByNetwork: ReplicaIndex;
   dhcpByOwner: ReplicaIndex;
+}
+
+/** The key of a Network's ports' switch ports in `portLspByNetwork`. */
+export const networkKey = (instance: string, networkId: number | string): string =>
+  `${instance}\u0000${String(networkId)}`;
+
+/** Ids read at most in one query by a BatchLoader. */
+const LOAD_CHUNK = 1000;
+
+/**
+ * Coalesces reads by id: the ids asked for until the next turn of the event loop (setImmediate)
+ * are read in one call per thousand; an id the read does not return resolves to undefined.
+ */
+class BatchLoader {
+  private pending = new Map<
+    number,
+    { resolve: (o: ModelObject | undefined) => void; reject: (e: unknown) => void }[]
+  >();
+  private scheduled = false;
+
+  constructor(private readonly read: (ids: number[]) => Promise<ModelObject[]>) {}
+
+  load(id: number): Promise<ModelObject | undefined> {
+    return new Promise((resolve, reject) => {
+      let waiters = this.pending.get(id);
+      if (!waiters) this.pending.set(id, (waiters = []));
+      waiters.push({ resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          void this.flush();
+        });
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    this.scheduled = false;
+    const ids = [...batch.keys()];
+    for (let i = 0; i < ids.length; i += LOAD_CHUNK) {
+      const chunk = ids.slice(i, i + LOAD_CHUNK);
+      try {
+        const found = new Map((await this.read(chunk)).map((o) => [o.id, o]));
+        for (const id of chunk) for (const w of batch.get(id)!) w.resolve(found.get(id));
+      } catch (err) {
+        for (const id of chunk) for (const w of batch.get(id)!) w.reject(err);
+      }
+    }
+  }
 }
 
 /** The key of `ownerIds(instance, owner, role)` in the replica's owner indexes. */

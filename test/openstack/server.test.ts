@@ -215,6 +215,76 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     }
   });
 
+  it('a hybrid chain: a pod and a VM on the same two networks share one switch per network and one allocator', async () => {
+    const w = await vmWorld();
+    const image = await svc.create('Image', { name: 'acme/dpi', tag: w.td.name });
+    const { pod, podPorts } = await svc.transaction(async (tx) => {
+      const pod = await tx.create('VNFServiceInstance', {
+        name: `${w.td.name as string}-dpi`,
+        owner_id: w.owner.id,
+        slice_id: w.slice.id,
+        image_id: image.id,
+        workload: 'container',
+      });
+      const podPorts = [];
+      for (const [i, net] of w.networks.entries()) {
+        podPorts.push(
+          await tx.create('Port', {
+            network_id: net.id,
+            service_instance_id: pod.id,
+            interface_name: `net${String(i + 1)}`,
+          }),
+        );
+      }
+      return { pod, podPorts };
+    });
+    await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    const podSi = await synced(svc, 'VNFServiceInstance', pod.id, { timeoutMs: 120_000, log });
+    expect(podSi.pod_phase).to.equal('Running');
+    for (const p of [...w.ports, ...podPorts])
+      await synced(svc, 'Port', p.id, { timeoutMs: 60_000, log });
+
+    for (const [i, net0] of w.networks.entries()) {
+      const net = await svc.get('Network', net0.id);
+      const neutronSwitch = `neutron-${String(net.neutron_network_id)}`;
+      const vmPort = await svc.get('Port', w.ports[i]!.id);
+      const podPort = await svc.get('Port', podPorts[i]!.id);
+      // One allocator: two addresses of the Network's subnet, not the same.
+      expect(vmPort.ip).to.not.equal(podPort.ip);
+      // The VM's port is Neutron's LSP, the pod's Syncord's, on the same switch.
+      expect(await nbctl(['lsp-get-ls', String(vmPort.port_id)])).to.include(neutronSwitch);
+      const lsps = (
+        await nbctl([
+          '--format=csv',
+          '--no-headings',
+          '--columns=name,addresses',
+          'find',
+          'Logical_Switch_Port',
+          `external_ids:syncord-id=${String(podPort.id)}`,
+          `external_ids:syncord-model=Port`,
+          `external_ids:syncord-instance=${instance}`,
+        ])
+      )
+        .split('\n')
+        .filter(Boolean);
+      expect(lsps, `Syncord's LSP of Port ${String(podPort.id)}`).to.have.length(1);
+      const lspName = lsps[0]!.split(',')[0]!.replace(/"/g, '');
+      expect(await nbctl(['lsp-get-ls', lspName])).to.include(neutronSwitch);
+      expect(lsps[0]).to.include(`${String(podPort.mac).toLowerCase()} ${String(podPort.ip)}`);
+      // Syncord made no switch of its own for the Network.
+      const own = await nbctl([
+        '--bare',
+        '--columns=name',
+        'find',
+        'Logical_Switch',
+        `external_ids:syncord-id=${String(net.id)}`,
+        'external_ids:syncord-model=Network',
+        `external_ids:syncord-instance=${instance}`,
+      ]);
+      expect(own, `Syncord's own switch of Network ${String(net.name)}`).to.equal('');
+    }
+  });
+
   it('gives an error status naming a flavor OpenStack does not have, and makes nothing', async () => {
     const w = await vmWorld({ flavor: 'm1.enormous' });
     const vnf = await eventually(
