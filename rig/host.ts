@@ -107,6 +107,15 @@ export async function ensurePackages(
   if (still.length) throw new Error(`apt-get did not bring: ${still.join(', ')}`);
 }
 
+/** Whether apt-get update ran within the last hour (its lists' directory was written). */
+function aptListsFresh(): boolean {
+  try {
+    return Date.now() - statSync('/var/lib/apt/lists').mtimeMs < 60 * 60_000;
+  } catch {
+    return false;
+  }
+}
+
 async function installPackages(missing: string[], preseed: string[], what?: string) {
   if (process.getuid?.() !== 0) {
     throw new Error(
@@ -139,7 +148,9 @@ async function installPackages(missing: string[], preseed: string[], what?: stri
         writeFileSync(selections, preseed.join('\n') + '\n');
         await run('debconf-set-selections', [selections], { env });
       }
-      await run('apt-get', ['update'], { env });
+      // The package lists once: not again when an apt-get update ran within the hour (CI's
+      // own, just before the rig).
+      if (!aptListsFresh()) await run('apt-get', ['update'], { env });
       await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
     } finally {
       if (replacePolicy) {
