@@ -8,6 +8,7 @@ import { SERVER_MODELS } from './placement.js';
 import { portStep } from './port.js';
 import { OpenStackRuntime, type OpenStackStepOptions } from './runtime.js';
 import { serverStep } from './server.js';
+import { trustDomainStep } from './trust-domain.js';
 
 export type { OpenStackStepOptions } from './runtime.js';
 export { OpenStackObserver } from './observer.js';
@@ -22,7 +23,7 @@ export interface OpenStackSteps {
 export function openstackStepSet(options: OpenStackStepOptions = {}): OpenStackSteps {
   const runtime = new OpenStackRuntime(options);
   const observer = new OpenStackObserver(runtime);
-  const steps: SyncStep[] = [networkStep(runtime), portStep(runtime)];
+  const steps: SyncStep[] = [trustDomainStep(runtime), networkStep(runtime), portStep(runtime)];
   for (const model of SERVER_MODELS) {
     steps.push({
       ...serverStep(runtime, model),

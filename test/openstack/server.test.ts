@@ -15,6 +15,9 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import { kubernetesStepSet } from '../../steps/kubernetes/index.js';
 import { openstackStepSet, type OpenStackSteps } from '../../steps/openstack/index.js';
 import { ovnStepSet } from '../../steps/ovn/index.js';
+import { vtnStepSet } from '../../steps/vtn/index.js';
+import { connectPointOf, vtnPortId } from '../../steps/vtn/names.js';
+import { VtnClient } from '../../backends/vtn/client.js';
 import { Engine } from '../../synchronizer/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { vnfTenant } from '../support/kube-steps.js';
@@ -39,6 +42,8 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
   let neutron: Neutron;
   let cluster: ModelObject;
   let started = false;
+  let segments = 0;
+  let vtn: VtnClient;
 
   before(async function () {
     const osEnv = openstackEnv();
@@ -68,7 +73,10 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
       }).steps,
       ...kubernetesStepSet({ instance, sweepMs: 0, log: push }).steps,
       ...set.steps,
+      // VTN last, as in `syncord serve`: a VM's interfaces are VTN hosts once it is ACTIVE.
+      ...vtnStepSet({ address: env.SYNCORD_VTN_ADDRESS, instance, log: push }).steps,
     ];
+    vtn = new VtnClient(env.SYNCORD_VTN_ADDRESS, { deadlineMs: 3000 });
     engine = new Engine(db.registry, svc, steps, {
       url: db.url,
       workers: 4,
@@ -115,6 +123,12 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
       { suffix: 'outside', subnet: `10.141.${String(third)}.0/24`, provider: 'ovn' },
     ]);
     await svc.update('Slice', t.slice.id, { cluster_id: cluster.id });
+    // VTN knows networks with a segment id (VNIs are global in VTN: unique to this run).
+    for (const net of t.networks) {
+      await svc.update('Network', net.id, {
+        segment_id: 3_000_000 + (process.pid % 100_000) * 20 + segments++,
+      });
+    }
     const image = await svc.create('Image', {
       name: 'cirros',
       tag: name,
@@ -212,6 +226,20 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
       expect(lsp.split('\n')).to.include(`${String(p.mac).toLowerCase()} ${String(p.ip)}`);
       const ls = await nbctl(['lsp-get-ls', String(np?.id)]);
       expect(ls).to.include(`neutron-${String(net.neutron_network_id)}`);
+      // A VTN host for the VM's interface: on the compute host, at the tap device Nova names
+      // after the Neutron port.
+      const mac = String(p.mac).toUpperCase();
+      const [host, ...others] = await eventually('a VTN host for the VM interface', async () => {
+        const found = (await vtn.listHosts({ portId: vtnPortId(instance, p.id) })).filter(
+          (x) => x.host_id?.mac === mac,
+        );
+        return found.length ? found : undefined;
+      });
+      expect(others).to.have.length(0);
+      expect(host!.ip_addresses).to.deep.equal([p.ip]);
+      expect(host!.location?.connect_point).to.deep.include(
+        connectPointOf('rig-compute', `tap${String(np?.id).slice(0, 11)}`),
+      );
     }
   });
 
@@ -376,5 +404,17 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
       expect(again.ip).to.equal(p.ip);
     }
     await synced(svc, 'VNFServiceInstance', other.id, { timeoutMs: 180_000, log });
+
+    // The trust domain goes (with its slice, instance and ports): its project goes last.
+    const keystone = new Keystone(admin);
+    expect(await keystone.projects({ name: w.td.name as string })).to.have.length(1);
+    await svc.delete('TrustDomain', w.td.id);
+    await eventually(
+      'the project removed',
+      async () =>
+        (await keystone.projects({ name: w.td.name as string })).length ? undefined : true,
+      120_000,
+    );
+    expect(await serversOf(other)).to.have.length(0);
   });
 });
