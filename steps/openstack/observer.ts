@@ -1,7 +1,7 @@
 // The OpenStack observer: Nova has no watch, so every `pollMs` it lists this deployment's servers
 // on each OpenStack Cluster (one call per Cluster, by tag, every project) and queues the instances
 // whose server changed (status, host) or vanished (deleted out of band: booted again by the
-// sync). A server whose owner no longer exists in the database is removed with its ports: tags
+// sync), or one of whose Neutron ports vanished (made again and attached by the sync). A server whose owner no longer exists in the database is removed with its ports: tags
 // make that exact, and nothing of another deployment's is touched.
 import { Neutron, Nova } from '../../backends/openstack/resources.js';
 import type { ModelObject } from '../../models/service.js';
@@ -66,8 +66,12 @@ export class OpenStackObserver {
       } while (pageToken);
     }
     const seen = new Set<string>();
+    const neutronPorts = new Set<string>();
     for (const cluster of clusters) {
       const admin = this.rt.admin(cluster);
+      for (const p of await new Neutron(admin).ports({ tags: this.rt.instanceTag })) {
+        neutronPorts.add(p.id);
+      }
       const nova = new Nova(admin);
       const servers = await nova.servers({ tags: this.rt.instanceTag, all_tenants: true });
       for (const server of servers) {
@@ -100,6 +104,23 @@ export class OpenStackObserver {
     }
     // A recorded server no Cluster lists: deleted out of band.
     for (const [key, si] of byOwner) if (!seen.has(key)) ctx.enqueue(si.leaf_model, si.id);
+    // A recorded Neutron port no Cluster lists: its instance makes it again and attaches it.
+    const gone = new Set<number>();
+    let pageToken: string | undefined;
+    do {
+      const page = await ctx.models.list('Port', {
+        filter: [{ field: 'port_id', op: 'notnull' }],
+        pageSize: 5000,
+        ...(pageToken ? { pageToken } : {}),
+      });
+      for (const port of page.items) {
+        if (!neutronPorts.has(String(port.port_id))) gone.add(port.service_instance_id as number);
+      }
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    for (const si of await ctx.models.getMany('ServiceInstance', [...gone])) {
+      if (byOwner.has(`${si.leaf_model}:${String(si.id)}`)) ctx.enqueue(si.leaf_model, si.id);
+    }
   }
 
   private async exists(ctx: StepContext, model: string, id: number): Promise<boolean> {

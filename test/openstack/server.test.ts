@@ -366,6 +366,30 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     for (const p of portsAfter) expect(p.device_id).to.equal(again.server_id);
   });
 
+  it('makes a Neutron port deleted out of band again, with the same address and MAC, and attaches it', async () => {
+    const w = await vmWorld();
+    const vnf = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    const port = await svc.get('Port', w.ports[0]!.id);
+    await neutron.deletePort(String(port.port_id));
+    await set.observer.poll();
+    const again = await eventually(
+      'a new Neutron port attached',
+      async () => {
+        const [np] = await neutron.ports({ name: portName(port) });
+        return np && np.id !== port.port_id && np.device_id === vnf.server_id ? np : undefined;
+      },
+      120_000,
+    );
+    expect(again.mac_address).to.equal(String(port.mac).toLowerCase());
+    expect(again.fixed_ips.map((f) => f.ip_address)).to.deep.equal([port.ip]);
+    const interfaces = await nova.interfaces(String(vnf.server_id));
+    expect(interfaces.map((i) => i.port_id)).to.include(again.id);
+    await eventually('the Port records it', async () => {
+      const p = await svc.get('Port', port.id);
+      return p.port_id === again.id ? p : undefined;
+    });
+  });
+
   it('deleting the instance removes its server and ports and frees their addresses', async () => {
     const w = await vmWorld();
     await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
