@@ -313,6 +313,38 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     }
   });
 
+  it('boots an OpenStackServiceInstance with its user data', async () => {
+    const w = await vmWorld();
+    await svc.delete('VNFServiceInstance', w.vnf.id);
+    const service = await svc.create('OpenStackService', { name: `${w.td.name as string}-os` });
+    const userData = '#cloud-config\nhostname: legacy-router\n';
+    const si = await svc.create('OpenStackServiceInstance', {
+      name: `${w.td.name as string}-legacy`,
+      owner_id: service.id,
+      slice_id: w.slice.id,
+      image_id: w.image.id,
+      flavor_id: w.flavor.id,
+      user_data: userData,
+    });
+    const port = await svc.create('Port', {
+      network_id: w.networks[0]!.id,
+      service_instance_id: si.id,
+      interface_name: 'eth0',
+    });
+    const done = await synced(svc, 'OpenStackServiceInstance', si.id, { timeoutMs: 180_000, log });
+    expect([done.vm_status, done.node_name]).to.deep.equal(['ACTIVE', 'rig-compute']);
+    const server = (await nova.server(String(done.server_id))) as unknown as Record<
+      string,
+      unknown
+    >;
+    expect(server.name).to.equal(`syncord-${instance}-OpenStackServiceInstance-${String(si.id)}`);
+    // Nova shows an admin the user data it was given (base64).
+    const given = Buffer.from(String(server['OS-EXT-SRV-ATTR:user_data']), 'base64').toString();
+    expect(given).to.equal(userData);
+    const p = await synced(svc, 'Port', port.id, { timeoutMs: 60_000, log });
+    expect(p.port_id).to.be.a('string');
+  });
+
   it('gives an error status naming a flavor OpenStack does not have, and makes nothing', async () => {
     const w = await vmWorld({ flavor: 'm1.enormous' });
     const vnf = await eventually(
