@@ -343,6 +343,17 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
     // A Port added to the instance queues it (the port step, until its Neutron port exists); a
     // Port removed takes its Neutron port with it (Nova detaches the interface).
 
+    // An edited Flavor or Image (another flavor name, another Glance image) replaces the servers
+    // of the instances using it.
+    async affectedBy(change, ctx): Promise<number[]> {
+      if (change.status || (change.model !== 'Flavor' && change.model !== 'Image')) return [];
+      const page = await ctx.models.list(model, {
+        filter: [{ field: change.model === 'Flavor' ? 'flavor' : 'image', value: change.id }],
+        pageSize: 5000,
+      });
+      return page.items.map((si) => si.id);
+    },
+
     async sync(si: ModelObject, ctx: StepContext): Promise<string> {
       const place = await openstackPlaceOf(ctx.models, si, { fresh: true });
       if (!place) {

@@ -398,6 +398,31 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     for (const p of portsAfter) expect(p.device_id).to.equal(again.server_id);
   });
 
+  it('replaces the server when its Flavor is edited to another flavor, keeping its ports', async () => {
+    const w = await vmWorld();
+    const first = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+    const ports = (await neutronPortsOf(w.ports)).map((p) => p.id).sort();
+    // The Flavor itself is edited: its instances follow.
+    await svc.update('Flavor', w.flavor.id, { flavor: 'm1.small' });
+    const again = await eventually(
+      'a new server with m1.small',
+      async () => {
+        const o = await svc.get('VNFServiceInstance', first.id);
+        return o.backend_code === 1 &&
+          o.synced_version === o.version &&
+          o.server_id !== first.server_id
+          ? o
+          : undefined;
+      },
+      180_000,
+    );
+    const [server, ...more] = await serversOf(again);
+    expect(more).to.have.length(0);
+    expect(server?.flavor?.original_name).to.equal('m1.small');
+    expect((await neutronPortsOf(w.ports)).map((p) => p.id).sort()).to.deep.equal(ports);
+    expect(again.backend_status).to.match(/m1\.small/);
+  });
+
   it('makes a Neutron port deleted out of band again, with the same address and MAC, and attaches it', async () => {
     const w = await vmWorld();
     const vnf = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
