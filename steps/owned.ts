@@ -13,6 +13,7 @@ import { nameOf, namespaceOf } from './kubernetes/runtime.js';
 import { serviceAccountName } from './kubernetes/service-account.js';
 import {
   defaultRouterName,
+  neutronSwitchName,
   portName,
   resolveInstance,
   routerPortName,
@@ -20,9 +21,11 @@ import {
   switchRouterPortName,
 } from './ovn/names.js';
 import { isOvn, ROUTED_TYPES } from './ovn/network.js';
+import { openstackPlaceOf, type OpenStackPlace } from './openstack/placement.js';
+import { openstackName } from './openstack/runtime.js';
 import { vtnNetworkId, vtnPortId } from './vtn/names.js';
 
-export type Backend = 'kubernetes' | 'ovn' | 'vtn';
+export type Backend = 'kubernetes' | 'ovn' | 'vtn' | 'openstack';
 
 export interface OwnedObject {
   backend: Backend;
@@ -31,7 +34,7 @@ export interface OwnedObject {
   name: string;
   /** Kubernetes objects: their namespace (absent for a Namespace). */
   namespace?: string;
-  /** Kubernetes objects: the cluster, as the steps' status sentences name it. */
+  /** Kubernetes and OpenStack objects: the cluster, as the steps' status sentences name it. */
   cluster?: string;
   /** One line: what it is for, or why it is not there. */
   detail?: string;
@@ -198,11 +201,25 @@ async function kubernetesObjects(models: ModelService, obj: ModelObject): Promis
   return [];
 }
 
-function ovnObjects(instance: string, obj: ModelObject, network?: ModelObject): OwnedObject[] {
+function ovnObjects(
+  instance: string,
+  obj: ModelObject,
+  network: ModelObject | undefined,
+  onOpenStack: boolean,
+): OwnedObject[] {
   const o = (x: Omit<OwnedObject, 'backend'>): OwnedObject => ({ backend: 'ovn', ...x });
   if (obj.leaf_model === 'Network') {
     if (!isOvn(obj)) return [];
-    const out = [o({ kind: 'Logical_Switch', name: switchName(obj), detail: String(obj.subnet) })];
+    const neutron = typeof obj.neutron_network_id === 'string' ? obj.neutron_network_id : '';
+    const out = [
+      neutron
+        ? o({
+            kind: 'Logical_Switch',
+            name: neutronSwitchName(neutron),
+            detail: `${String(obj.subnet)}: Neutron's switch, Syncord's pods' ports on it`,
+          })
+        : o({ kind: 'Logical_Switch', name: switchName(obj), detail: String(obj.subnet) }),
+    ];
     if (obj.dhcp !== false) {
       out.push(o({ kind: 'DHCP_Options', name: String(obj.subnet), detail: 'its DHCP' }));
     }
@@ -227,11 +244,22 @@ function ovnObjects(instance: string, obj: ModelObject, network?: ModelObject): 
   if (obj.leaf_model === 'Port' && network && isOvn(network)) {
     const address =
       typeof obj.mac === 'string' && typeof obj.ip === 'string' ? `${obj.mac} ${obj.ip}` : '';
+    if (onOpenStack) {
+      return [
+        o({
+          kind: 'Logical_Switch_Port',
+          name: typeof obj.port_id === 'string' ? obj.port_id : '(its Neutron port)',
+          detail: `Neutron's, for its VM on OpenStack${address ? ` (${address})` : ''}`,
+        }),
+      ];
+    }
+    const neutron =
+      typeof network.neutron_network_id === 'string' ? network.neutron_network_id : '';
     return [
       o({
         kind: 'Logical_Switch_Port',
         name: portName(instance, obj.id),
-        detail: `on ${switchName(network)}${address ? ` (${address})` : ''}`,
+        detail: `on ${neutron ? neutronSwitchName(neutron) : switchName(network)}${address ? ` (${address})` : ''}`,
       }),
     ];
   }
@@ -265,13 +293,62 @@ async function vtnObjects(
     }),
   ];
   const si = await maybe(models, 'ServiceInstance', obj.service_instance_id);
-  if (si && si.deleted_at === null && si.pod_phase === 'Running') {
+  const vmRunning = si?.vm_status === 'ACTIVE' || si?.vm_status === 'Running';
+  if (si && si.deleted_at === null && (si.pod_phase === 'Running' || vmRunning)) {
     out.push(v({ kind: 'VtnHost', name: macToOnos(obj.mac), detail: `${obj.ip} (running)` }));
   }
   return out;
 }
 
-/** The backend objects the steps make for `obj`, in the order the steps run (OVN, Kubernetes, VTN). */
+/** A VM instance's server, a VM Port's Neutron port, a Network's Neutron network. */
+function openstackObjects(
+  models: ModelService,
+  instance: string,
+  obj: ModelObject,
+  place: OpenStackPlace | undefined,
+): OwnedObject[] {
+  const os = (x: Omit<OwnedObject, 'backend'>): OwnedObject => ({ backend: 'openstack', ...x });
+  const registry = models.registry;
+  if (registry.get('ServiceInstance').family.includes(obj.leaf_model)) {
+    if (!place) return [];
+    const status = typeof obj.vm_status === 'string' ? obj.vm_status : 'not booted yet';
+    const host = typeof obj.node_name === 'string' && obj.node_name ? ` on ${obj.node_name}` : '';
+    const id = typeof obj.server_id === 'string' ? `, ${obj.server_id}` : '';
+    return [
+      os({
+        kind: 'Server',
+        name: openstackName(instance, { model: obj.leaf_model, id: obj.id }),
+        cluster: `Cluster ${nameOf(place.cluster)}`,
+        detail: `${status}${host}${id}`,
+      }),
+    ];
+  }
+  if (obj.leaf_model === 'Port') {
+    if (!place) return [];
+    const address =
+      typeof obj.mac === 'string' && typeof obj.ip === 'string' ? `${obj.mac} ${obj.ip}` : '';
+    return [
+      os({
+        kind: 'Port',
+        name: openstackName(instance, { model: 'Port', id: obj.id }),
+        cluster: `Cluster ${nameOf(place.cluster)}`,
+        detail: `${typeof obj.port_id === 'string' ? obj.port_id : 'not made yet'}${address ? ` (${address})` : ''}`,
+      }),
+    ];
+  }
+  if (obj.leaf_model === 'Network' && typeof obj.neutron_network_id === 'string') {
+    return [
+      os({
+        kind: 'Network',
+        name: openstackName(instance, { model: 'Network', id: obj.id }),
+        detail: `${obj.neutron_network_id}, subnet ${String(obj.subnet)}, shared`,
+      }),
+    ];
+  }
+  return [];
+}
+
+/** The backend objects the steps make for `obj`, in the order the steps run (OVN, Kubernetes, OpenStack, VTN). */
 export async function ownedObjects(
   models: ModelService,
   obj: ModelObject,
@@ -280,9 +357,22 @@ export async function ownedObjects(
   const instance = resolveInstance(options.instance);
   const network =
     obj.leaf_model === 'Port' ? await maybe(models, 'Network', obj.network_id) : undefined;
+  // Where a VM instance (or a Port's instance) runs on OpenStack.
+  const si =
+    obj.leaf_model === 'Port'
+      ? await maybe(models, 'ServiceInstance', obj.service_instance_id)
+      : models.registry.get('ServiceInstance').family.includes(obj.leaf_model)
+        ? obj
+        : undefined;
+  const place = si ? await openstackPlaceOf(models, si) : undefined;
   const out: OwnedObject[] = [];
-  if (options.backends.has('ovn')) out.push(...ovnObjects(instance, obj, network));
+  if (options.backends.has('ovn')) {
+    out.push(...ovnObjects(instance, obj, network, place !== undefined));
+  }
   if (options.backends.has('kubernetes')) out.push(...(await kubernetesObjects(models, obj)));
+  if (options.backends.has('openstack')) {
+    out.push(...openstackObjects(models, instance, obj, place));
+  }
   if (options.backends.has('vtn')) out.push(...(await vtnObjects(models, instance, obj, network)));
   return out;
 }

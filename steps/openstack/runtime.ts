@@ -29,6 +29,10 @@ export interface Owner {
 export const nameOf = (o: ModelObject): string =>
   typeof o.name === 'string' && o.name ? o.name : String(o.id);
 
+/** `syncord-<instance>-<Model>-<id>`: the name of every OpenStack object made for the owner. */
+export const openstackName = (instance: string, owner: Owner): string =>
+  `syncord-${instance}-${owner.model}-${String(owner.id)}`;
+
 /** Runs one job at a time per key. */
 class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -70,7 +74,7 @@ export class OpenStackRuntime {
 
   /** `syncord-<instance>-<Model>-<id>`: the name of everything made for the owner. */
   nameFor(owner: Owner): string {
-    return `syncord-${this.instance}-${owner.model}-${String(owner.id)}`;
+    return openstackName(this.instance, owner);
   }
 
   get instanceTag(): string {

@@ -15,6 +15,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import { kubernetesStepSet } from '../../steps/kubernetes/index.js';
 import { openstackStepSet, type OpenStackSteps } from '../../steps/openstack/index.js';
 import { ovnStepSet } from '../../steps/ovn/index.js';
+import { ownedObjects } from '../../steps/owned.js';
 import { vtnStepSet } from '../../steps/vtn/index.js';
 import { connectPointOf, vtnPortId } from '../../steps/vtn/names.js';
 import { VtnClient } from '../../backends/vtn/client.js';
@@ -193,6 +194,13 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
 
     const [server, ...more] = await serversOf(vnf);
     expect(more, 'one server').to.have.length(0);
+    // The GUI's list of what the instance owns names that server (and no pod, no KubeVirt VM).
+    const backends = new Set(['ovn', 'kubernetes', 'openstack', 'vtn']);
+    const owned = await ownedObjects(svc, vnf, { backends, instance });
+    expect(owned.map((o) => [o.backend, o.kind, o.name])).to.deep.equal([
+      ['openstack', 'Server', server?.name],
+    ]);
+    expect(owned[0]!.detail).to.equal(`ACTIVE on rig-compute, ${String(server?.id)}`);
     expect(server?.id).to.equal(vnf.server_id);
     expect(server?.status).to.equal('ACTIVE');
     expect(server?.tags).to.include.members([
@@ -226,6 +234,25 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
       expect(lsp.split('\n')).to.include(`${String(p.mac).toLowerCase()} ${String(p.ip)}`);
       const ls = await nbctl(['lsp-get-ls', String(np?.id)]);
       expect(ls).to.include(`neutron-${String(net.neutron_network_id)}`);
+      const ownedByPort = await ownedObjects(svc, p, { backends, instance });
+      expect(ownedByPort.map((o) => [o.backend, o.kind, o.name])).to.deep.include.members([
+        ['ovn', 'Logical_Switch_Port', np?.id],
+        ['openstack', 'Port', np?.name],
+      ]);
+      const ownedByNet = await ownedObjects(svc, net, { backends, instance });
+      expect(ownedByNet.map((o) => [o.backend, o.kind, o.name])).to.deep.include.members([
+        ['ovn', 'Logical_Switch', `neutron-${String(net.neutron_network_id)}`],
+        [
+          'openstack',
+          'Network',
+          (
+            await neutron.networks({
+              tags: `syncord-owner=Network:${String(net.id)}`,
+              name: `syncord-${instance}-Network-${String(net.id)}`,
+            })
+          )[0]?.name,
+        ],
+      ]);
       // A VTN host for the VM's interface: on the compute host, at the tap device Nova names
       // after the Neutron port.
       const mac = String(p.mac).toUpperCase();
