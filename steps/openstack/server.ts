@@ -90,6 +90,19 @@ export async function findPorts(
   return ports.filter((p) => p.tags.includes(rt.ownerTag(owner)) || p.tags.length === 0);
 }
 
+/**
+ * A server in ERROR with its fault: Nova records the state before the fault, so a server seen
+ * in ERROR without one is read again for a few seconds.
+ */
+async function withFault(nova: Nova, server: NovaServer): Promise<NovaServer> {
+  let current = server;
+  for (let i = 0; i < 10 && !current.fault?.message; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    current = (await nova.server(current.id)) ?? current;
+  }
+  return current;
+}
+
 /** Waits (up to `ms`) for Nova to finish deleting the servers. */
 async function awaitGone(nova: Nova, ids: string[], ms = 30_000): Promise<boolean> {
   const until = Date.now() + ms;
@@ -390,6 +403,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
         let server: NovaServer | undefined = first;
         for (const s of extra) await novaAdmin.deleteServer(s.id);
 
+        if (server?.status === 'ERROR') server = await withFault(novaAdmin, server);
         // A server that failed, or whose flavor or image is no longer the model's, is replaced.
         const imageId = typeof server?.image === 'object' ? server.image.id : undefined;
         const replace =

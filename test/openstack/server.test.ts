@@ -340,6 +340,44 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     }
   });
 
+  it("reports a server Nova puts in ERROR with Nova's fault, and boots it again once it can run", async () => {
+    // A flavor whose extra spec no compute host has (ComputeCapabilitiesFilter): the scheduler
+    // finds no valid host and Nova puts the server in ERROR.
+    const huge = `syncord-test-nohost-${instance}`;
+    const made = await admin.request<{ flavor: { id: string } }>('compute', 'POST', '/flavors', {
+      body: { flavor: { name: huge, ram: 64, vcpus: 1, disk: 1 } },
+    });
+    await admin.request('compute', 'POST', `/flavors/${made.flavor.id}/os-extra_specs`, {
+      body: { extra_specs: { 'capabilities:syncord_test': 'no-such-host' } },
+    });
+    try {
+      const w = await vmWorld({ flavor: huge });
+      let last: ModelObject | undefined;
+      const failed = await eventually(
+        'the VNF in error with the fault',
+        async () => {
+          last = await svc.get('VNFServiceInstance', w.vnf.id);
+          return last.backend_code === 2 && last.vm_status === 'ERROR' ? last : undefined;
+        },
+        180_000,
+      ).catch((err: unknown) => {
+        throw new Error(
+          `${String(err)}; it is at ${String(last?.backend_code)}: ${String(last?.backend_status)} (vm_status ${String(last?.vm_status)})`,
+          { cause: err },
+        );
+      });
+      expect(failed.vm_message).to.match(/No valid host/i);
+      expect(failed.backend_status).to.match(/went to ERROR: .*No valid host/i);
+      // Fixed in the model: the failed server is replaced by one that runs.
+      await svc.update('Flavor', w.flavor.id, { flavor: 'm1.tiny' });
+      const ok = await synced(svc, 'VNFServiceInstance', w.vnf.id, { timeoutMs: 180_000, log });
+      expect([ok.vm_status, ok.vm_message]).to.deep.equal(['ACTIVE', null]);
+      expect((await serversOf(ok)).map((x) => x.status)).to.deep.equal(['ACTIVE']);
+    } finally {
+      await admin.request('compute', 'DELETE', `/flavors/${made.flavor.id}`);
+    }
+  });
+
   it('boots an OpenStackServiceInstance with its user data', async () => {
     const w = await vmWorld();
     await svc.delete('VNFServiceInstance', w.vnf.id);
