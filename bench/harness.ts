@@ -9,10 +9,15 @@ import { ModelService, type ModelObject } from '../models/service.js';
 import { Engine, type SyncStep } from '../synchronizer/engine.js';
 import type { Registry } from '../models/registry.js';
 
-/** A bound on ratio = value / floor: `>=` for throughputs, `<` for times. */
+/**
+ * A bound on ratio = value / floor: `>=` for throughputs, `<` for times. With `absolute`, the
+ * bound is on the value itself, in its unit (an issue's fixed bound, e.g. RSS under 400 MiB):
+ * `ratio` is then that number.
+ */
 export interface Target {
   op: '>=' | '<';
   ratio: number;
+  absolute?: boolean;
 }
 
 /** One measured figure, as a benchmark reports it. */
@@ -66,7 +71,10 @@ export function toResult(bench: string, n: number, f: Figure): Result {
   const target = f.target ?? null;
   let met: boolean | null = null;
   if (target) {
-    met = ratio !== null && (target.op === '>=' ? ratio >= target.ratio : ratio < target.ratio);
+    const measured = target.absolute ? f.value : ratio;
+    met =
+      measured !== null &&
+      (target.op === '>=' ? measured >= target.ratio : measured < target.ratio);
   }
   return { bench, n, figure: f.figure, value: f.value, unit: f.unit, floor, ratio, target, met };
 }

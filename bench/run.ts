@@ -14,6 +14,7 @@ import { ovnBenchmark } from './ovn.js';
 import { vtnBenchmark } from './vtn.js';
 import { apiBenchmark } from './api.js';
 import { toscaBenchmark } from './tosca.js';
+import { serveBenchmark } from './serve.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. */
 const BENCHMARKS: Benchmark[] = [
@@ -23,6 +24,7 @@ const BENCHMARKS: Benchmark[] = [
   vtnBenchmark,
   apiBenchmark,
   toscaBenchmark,
+  serveBenchmark,
 ];
 
 const scalesOf = (b: Benchmark): number[] => b.defaultScales ?? [b.defaultScale];
@@ -32,7 +34,8 @@ const USAGE = `usage: npm run bench -- [name...] [--scale N[,N...]] [--json]
 Runs the benchmarks named (all when none is), each in scratch databases on DATABASE_URL's server
 (the embedded server when DATABASE_URL is unset), and prints every figure against its floor.
 converge also needs the rig's Kubernetes (KUBECONFIG), ovn its OVN northbound database
-(OVN_NB_DB), vtn its VTN server (SYNCORD_VTN_ADDRESS): eval "$(rig/rig env)" first.
+(OVN_NB_DB), vtn its VTN server (SYNCORD_VTN_ADDRESS), serve all three: eval "$(rig/rig env)"
+first.
 
   --scale N,M   run at these scales (default: each benchmark's own)
   --json        print the results as JSON instead of a table
@@ -98,8 +101,10 @@ export function formatNumber(v: number): string {
   });
 }
 
-function formatTarget(t: Target | null): string {
-  return t ? `${t.op} ${String(t.ratio)}` : '-';
+/** `< 2` on the ratio; `< 400 MiB` for an absolute bound, in the figure's unit. */
+function formatTarget(t: Target | null, unit: string): string {
+  if (!t) return '-';
+  return t.absolute ? `${t.op} ${String(t.ratio)} ${unit}` : `${t.op} ${String(t.ratio)}`;
 }
 
 const HEADERS = ['bench', 'N', 'figure', 'value', 'floor', 'ratio', 'target', 'met'];
@@ -112,7 +117,7 @@ function tableRow(r: Result): string[] {
     `${formatNumber(r.value)} ${r.unit}`,
     r.floor === null ? '-' : `${formatNumber(r.floor)} ${r.unit}`,
     r.ratio === null ? '-' : r.ratio.toFixed(2),
-    formatTarget(r.target),
+    formatTarget(r.target, r.unit),
     r.met === null ? '-' : r.met ? 'yes' : 'NO',
   ];
 }

@@ -17,7 +17,8 @@ interface Result {
   unit: string;
   floor: number | null;
   ratio: number | null;
-  target: { op: string; ratio: number } | null;
+  /** With absolute, the bound is on the value (in its unit), not on the ratio. */
+  target: { op: string; ratio: number; absolute?: boolean } | null;
   met: boolean | null;
 }
 
@@ -61,8 +62,9 @@ describe('bench: the runner at N = 20 (smoke)', function () {
       }
       if (r.target) {
         expect(r.met, what).to.be.a('boolean');
-        if (r.ratio !== null) {
-          const met = r.target.op === '>=' ? r.ratio >= r.target.ratio : r.ratio < r.target.ratio;
+        const measured = r.target.absolute ? r.value : r.ratio;
+        if (measured !== null) {
+          const met = r.target.op === '>=' ? measured >= r.target.ratio : measured < r.target.ratio;
           expect(r.met, what).to.equal(met);
         }
       } else {
