@@ -67,7 +67,9 @@ export interface Benchmark {
 
 export function toResult(bench: string, n: number, f: Figure): Result {
   const floor = f.floor ?? null;
-  const ratio = floor !== null && floor > 0 ? f.value / floor : null;
+  // 0 against a floor of 0 (no backend request at N nor at the small N) is no growth: ratio 1.
+  const ratio =
+    floor !== null && floor > 0 ? f.value / floor : floor === 0 && f.value === 0 ? 1 : null;
   const target = f.target ?? null;
   let met: boolean | null = null;
   if (target) {

@@ -22,6 +22,7 @@ export const NB_TABLES = {
   Logical_Router: ['name', 'ports', 'external_ids'],
   Logical_Router_Port: ['name', 'mac', 'networks', 'gateway_chassis', 'external_ids'],
   DHCP_Options: ['cidr', 'options', 'external_ids'],
+  Gateway_Chassis: ['name', 'chassis_name', 'priority', 'external_ids'],
 } as const;
 
 export type NbTable = keyof typeof NB_TABLES;
@@ -43,6 +44,7 @@ export const MANAGED_COLUMNS: Readonly<Record<NbTable, readonly string[]>> = {
   Logical_Router: ['name', 'external_ids'],
   Logical_Router_Port: ['name', 'mac', 'networks', 'gateway_chassis', 'external_ids'],
   DHCP_Options: ['cidr', 'options', 'external_ids'],
+  Gateway_Chassis: ['name', 'chassis_name', 'priority', 'external_ids'],
 };
 
 export interface Database {

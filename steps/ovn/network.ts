@@ -64,6 +64,7 @@ import {
   mapsEqual,
   mutateIf,
   networkKey,
+  ownerKey,
   patchMap,
   present,
   setsEqual,
@@ -173,7 +174,38 @@ interface Existing {
   portLsps: Row[];
 }
 
-async function readExisting(
+/**
+ * What exists of the network, from the monitor's replica (indexed by owner and name: no read
+ * transaction, so that a periodic resync of an unchanged network sends the server nothing). The
+ * replica may lag a write made elsewhere; the write transaction's guards catch that, and the sync
+ * runs again.
+ */
+function readExisting(
+  rt: OvnRuntime,
+  db: Database,
+  networkId: number,
+  neutronSwitch?: string,
+): Existing {
+  const ix = rt.indexes(db);
+  const owner = { model: 'Network', id: networkId };
+  const mine = (role: Role) => ownerKey(ownerIds(rt.instance, owner, role));
+  const router = Object.entries(routerIds(rt.instance));
+  return {
+    switches: ix.lsByOwner.get(mine('switch')),
+    dhcp: ix.dhcpByOwner.get(mine('dhcp')),
+    routerPorts: ix.lrpByOwner.get(mine('router-port')),
+    switchRouterPorts: ix.lspByOwner.get(mine('switch-router-port')),
+    routers: db.monitor
+      .rows('Logical_Router')
+      .filter((r) => router.every(([k, v]) => ids(r)[k] === v)),
+    gatewayChassis: ix.gatewayChassisByOwner.get(mine('gateway-chassis')),
+    neutron: neutronSwitch === undefined ? [] : ix.lsByName.get(neutronSwitch),
+    portLsps: ix.portLspByNetwork.get(networkKey(rt.instance, networkId)),
+  };
+}
+
+/** The same, read from the server in one transaction (just after a write the replica may lag). */
+async function readExistingNow(
   rt: OvnRuntime,
   db: Database,
   networkId: number,
@@ -642,7 +674,7 @@ export function networkStep(rt: OvnRuntime): SyncStep {
     async sync(network: ModelObject, ctx: StepContext): Promise<string> {
       const db = await rt.northbound();
       const neutron = neutronNetworkOf(network);
-      let ex = await readExisting(
+      let ex = readExisting(
         rt,
         db,
         network.id,
@@ -671,7 +703,7 @@ export function networkStep(rt: OvnRuntime): SyncStep {
         // The router is shared: made once, before the networks that need it are written (else
         // networks synced together would each try to make it, and all but one be refused).
         madeRouter = await rt.makeRouter(db);
-        ex = await readExisting(rt, db, network.id, plan.neutronSwitch);
+        ex = await readExistingNow(rt, db, network.id, plan.neutronSwitch);
       }
       const { ops, done, moved } = reconcile(rt, db, network, plan, ex);
       if (madeRouter) done.push(`created router ${rt.routerName}`);
@@ -692,7 +724,7 @@ export function networkStep(rt: OvnRuntime): SyncStep {
 
     async delete(network: ModelObject): Promise<string> {
       const db = await rt.northbound();
-      const ex = await readExisting(rt, db, network.id);
+      const ex = readExisting(rt, db, network.id);
       const done: string[] = [];
       const ops = teardownOps(ex, done);
       if (ops.length) await write(db, ops);

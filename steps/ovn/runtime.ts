@@ -123,6 +123,8 @@ export class OvnRuntime {
           return instance && network ? [networkKey(instance, network)] : [];
         }),
         dhcpByOwner: db.monitor.index('DHCP_Options', byOwner),
+        lrpByOwner: db.monitor.index('Logical_Router_Port', byOwner),
+        gatewayChassisByOwner: db.monitor.index('Gateway_Chassis', byOwner),
       };
       this.nbIndexes.set(db, found);
     }
@@ -198,6 +200,8 @@ export interface NbIndexes {
   /** Keyed by networkKey(instance, network id). */
   portLspByNetwork: ReplicaIndex;
   dhcpByOwner: ReplicaIndex;
+  lrpByOwner: ReplicaIndex;
+  gatewayChassisByOwner: ReplicaIndex;
 }
 
 /** The key of a Network's ports' switch ports in `portLspByNetwork`. */

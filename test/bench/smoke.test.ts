@@ -57,6 +57,8 @@ describe('bench: the runner at N = 20 (smoke)', function () {
       expect(r.unit, what).to.be.a('string').and.not.equal('');
       if (r.floor !== null && r.floor > 0) {
         expect(r.ratio, what).to.be.closeTo(r.value / r.floor, 1e-9);
+      } else if (r.floor === 0 && r.value === 0) {
+        expect(r.ratio, `${what}: nothing against nothing`).to.equal(1);
       } else {
         expect(r.ratio, what).to.equal(null);
       }
