@@ -330,3 +330,59 @@ export function withEngine<S extends { steps: SyncStep[] }, T>(
     }
   });
 }
+
+/** How one figure grows between the smallest and the largest N it was measured at. */
+export interface Growth {
+  bench: string;
+  figure: string;
+  unit: string;
+  from: { n: number; value: number };
+  to: { n: number; value: number };
+  /**
+   * The exponent k of the total cost's growth, cost ∝ N^k: of the value itself for times, sizes
+   * and counts; for a rate (a unit per second), of N / rate, the time the N objects take.
+   */
+  exponent: number;
+  /** constant (k < 0.2), sublinear (k < 0.9), linear (k ≤ 1.1) or superlinear. */
+  verdict: 'constant' | 'sublinear' | 'linear' | 'superlinear';
+}
+
+/** The growth of every figure measured at two scales or more (none when all ran at one N). */
+export function growthOf(results: readonly Result[]): Growth[] {
+  const byFigure = new Map<string, Result[]>();
+  for (const r of results) {
+    const key = `${r.bench}\u0000${r.figure}`;
+    byFigure.set(key, [...(byFigure.get(key) ?? []), r]);
+  }
+  const out: Growth[] = [];
+  for (const rows of byFigure.values()) {
+    const sorted = [...rows].sort((a, b) => a.n - b.n);
+    const first = sorted[0]!;
+    const last = sorted[sorted.length - 1]!;
+    if (last.n === first.n) continue;
+    // Nothing at either N (no request in a resync, say): it does not grow.
+    const none = first.value === 0 && last.value === 0;
+    if (!none && (!(first.value > 0) || !(last.value > 0))) continue;
+    const scale = Math.log(last.n / first.n);
+    const k = none ? 0 : Math.log(last.value / first.value) / scale;
+    // A throughput that holds (k = 0) means a total time growing as N.
+    const exponent = /\/s$/.test(first.unit) ? 1 - k : k;
+    out.push({
+      bench: first.bench,
+      figure: first.figure,
+      unit: first.unit,
+      from: { n: first.n, value: first.value },
+      to: { n: last.n, value: last.value },
+      exponent,
+      verdict:
+        exponent < 0.2
+          ? 'constant'
+          : exponent < 0.9
+            ? 'sublinear'
+            : exponent <= 1.1
+              ? 'linear'
+              : 'superlinear',
+    });
+  }
+  return out;
+}

@@ -7,7 +7,14 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { resolveDatabaseUrl } from '../models/embedded.js';
-import { toResult, type Benchmark, type Result, type Target } from './harness.js';
+import {
+  growthOf,
+  toResult,
+  type Benchmark,
+  type Growth,
+  type Result,
+  type Target,
+} from './harness.js';
 import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
 import { ovnBenchmark } from './ovn.js';
@@ -139,6 +146,28 @@ export function renderTable(rows: string[][]): string {
     .join('\n');
 }
 
+function renderGrowth(growth: readonly Growth[]): string {
+  const headers = ['bench', 'figure', 'from', 'to', 'cost ∝ N^k', 'growth (linear or better)'];
+  const rows = growth.map((g) => [
+    g.bench,
+    g.figure,
+    `${formatNumber(g.from.value)} ${g.unit} at ${String(g.from.n)}`,
+    `${formatNumber(g.to.value)} ${g.unit} at ${String(g.to.n)}`,
+    `k = ${g.exponent.toFixed(2)}`,
+    g.verdict === 'superlinear' ? 'SUPERLINEAR: worse than linear' : g.verdict,
+  ]);
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
 async function serverVersion(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -185,8 +214,9 @@ async function main(argv: string[]): Promise<number> {
         results.push(...figures.map((f) => toResult(bench.name, n, f)));
       }
     }
+    const growth = growthOf(results);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ environment, results }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ environment, results, growth }, null, 2)}\n`);
     } else {
       process.stdout.write(
         `node ${environment.node}, PostgreSQL ${environment.postgres} (${environment.database}), ` +
@@ -194,6 +224,12 @@ async function main(argv: string[]): Promise<number> {
           `ratio = value / floor; the floor is measured in the same run (see bench/README.md)\n\n` +
           `${renderTable(results.map(tableRow))}\n`,
       );
+      if (growth.length) {
+        process.stdout.write(
+          `\nhow each figure grows with N (the total cost's exponent; a rate's is that of N / rate)\n\n` +
+            `${renderGrowth(growth)}\n`,
+        );
+      }
     }
     return 0;
   } finally {
