@@ -261,7 +261,9 @@ export class Nova {
           name: body.name,
           flavorRef: body.flavorRef,
           imageRef: body.imageRef,
-          networks: body.ports.map((port) => ({ port })),
+          // No port: no network at all ('none'), never Nova's pick of one (an empty list is
+          // taken as 'auto').
+          networks: body.ports.length ? body.ports.map((port) => ({ port })) : 'none',
           metadata: body.metadata,
           tags: body.tags,
           ...(body.userData ? { user_data: Buffer.from(body.userData).toString('base64') } : {}),

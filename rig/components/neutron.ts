@@ -132,6 +132,8 @@ export const neutronServer: Component = {
         agent_down_time: AGENT_DOWN_TIME,
       },
       database: { connection: dbUrl(ctx, 'neutron') },
+      // No AMQP heartbeats, as for Nova (rig/components/nova.ts says why).
+      oslo_messaging_rabbit: { heartbeat_timeout_threshold: 0 },
       keystone_authtoken: authtoken(ctx, 'neutron'),
       nova: serviceAuth(ctx, 'nova'),
       oslo_concurrency: { lock_path: join(f.dir, 'lock') },

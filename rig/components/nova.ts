@@ -77,6 +77,11 @@ function writeConfig(ctx: RigContext): NovaFiles {
     placement: serviceAuth(ctx, 'placement'),
     neutron: serviceAuth(ctx, 'neutron'),
     oslo_concurrency: { lock_path: join(dir, 'lock') },
+    // No AMQP heartbeats: under uwsgi nova-api's heartbeat does not run while it is idle, so
+    // RabbitMQ dropped its connections and the next request's reconnect could take longer than a
+    // client's 30 s (seen in CI: a POST /servers that never answered, the server left in BUILD).
+    // On one machine over 127.0.0.1 there is nothing for heartbeats to detect.
+    oslo_messaging_rabbit: { heartbeat_timeout_threshold: 0 },
     vnc: { enabled: false },
     wsgi: { api_paste_config: paste },
   });
