@@ -26,29 +26,13 @@ import {
   type NeutronPort,
   type NovaServer,
 } from '../../backends/openstack/resources.js';
-import { NotFoundError } from '../../models/errors.js';
 import { sameIp, sameMac } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import { ensureNeutronNetwork, openstackClusters } from './network.js';
 import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
+import { referenced } from '../kubernetes/runtime.js';
 import { nameOf, type OpenStackRuntime, type Owner } from './runtime.js';
-
-async function referenced(
-  models: ModelService,
-  model: string,
-  id: unknown,
-  what: string,
-): Promise<ModelObject> {
-  if (typeof id !== 'number') throw new Error(`${what} is not set`);
-  try {
-    return await models.get(model, id, { includeDeleted: true });
-  } catch (err) {
-    if (err instanceof NotFoundError)
-      throw new Error(`${what} (${model} ${String(id)}) does not exist`, { cause: err });
-    throw err;
-  }
-}
 
 const ownerOf = (si: ModelObject): Owner => ({ model: si.leaf_model, id: si.id });
 

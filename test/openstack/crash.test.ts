@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Keystone, Neutron, Nova } from '../../backends/openstack/resources.js';
 import type { ModelObject } from '../../models/service.js';
 import { baseObjects, scratchDb, type ScratchDb } from '../support/db.js';
-import { adminSession, clusterFields, openstackEnv, type OsEnv } from '../support/openstack.js';
+import { adminSession, clusterFields, openstackOrSkip, type OsEnv } from '../support/openstack.js';
 import { eventually, rig, uniqueName } from '../support/rig.js';
 import { exited, spawnServe } from '../support/serve.js';
 
@@ -30,14 +30,7 @@ describe('openstack: kill -9 in the middle of a VM convergence, then restart', f
   const runs: Run[] = [];
 
   before(async function () {
-    const osEnv = openstackEnv();
-    if (!osEnv) {
-      process.stderr.write(
-        '[test] openstack crash: skipped: the rig runs without OpenStack (start it with rig/rig up --with openstack)\n',
-      );
-      this.skip();
-    }
-    os = osEnv;
+    os = openstackOrSkip(this, 'openstack crash');
     this.timeout(45 * 60_000);
     await rig();
     const admin = adminSession(os);

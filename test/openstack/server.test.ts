@@ -22,7 +22,7 @@ import { VtnClient } from '../../backends/vtn/client.js';
 import { Engine } from '../../synchronizer/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { vnfTenant } from '../support/kube-steps.js';
-import { adminSession, clusterFields, openstackEnv, type OsEnv } from '../support/openstack.js';
+import { adminSession, clusterFields, openstackOrSkip, type OsEnv } from '../support/openstack.js';
 import { eventually, rig, uniqueName, type RigEnv } from '../support/rig.js';
 import { synced } from '../support/synced.js';
 
@@ -47,14 +47,7 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
   let vtn: VtnClient;
 
   before(async function () {
-    const osEnv = openstackEnv();
-    if (!osEnv) {
-      process.stderr.write(
-        '[test] openstack: skipped: the rig runs without OpenStack (start it with rig/rig up --with openstack)\n',
-      );
-      this.skip();
-    }
-    os = osEnv;
+    os = openstackOrSkip(this, 'openstack');
     this.timeout(45 * 60_000);
     env = await rig();
     db = await scratchDb();

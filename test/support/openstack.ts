@@ -56,3 +56,18 @@ export function clusterFields(env: OsEnv, name: string): Record<string, unknown>
     project_domain_name: env.OS_PROJECT_DOMAIN_NAME,
   };
 }
+
+/**
+ * The rig's OpenStack for a suite's `before`, or the suite skipped with the reason on stderr
+ * when the rig runs without it.
+ */
+export function openstackOrSkip(ctx: Mocha.Context, suite: string): OsEnv {
+  const env = openstackEnv();
+  if (!env) {
+    process.stderr.write(
+      `[test] ${suite}: skipped: the rig runs without OpenStack (start it with rig/rig up --with openstack)\n`,
+    );
+    ctx.skip();
+  }
+  return env;
+}
