@@ -97,7 +97,7 @@ class TransactCounter {
 }
 
 /** Removes every northbound row a deployment owns (roots; OVN removes the rows they held). */
-async function purgeInstance(endpoint: string, instance: string): Promise<void> {
+export async function purgeInstance(endpoint: string, instance: string): Promise<void> {
   const nb = await OvsdbClient.connect(endpoint, { database: NB, reconnect: false });
   try {
     const where = [['external_ids', 'includes', { 'syncord-instance': instance }]] as const;

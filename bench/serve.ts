@@ -31,13 +31,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { del, OvsdbClient } from '../backends/ovn/ovsdb.js';
 import { VtnClient } from '../backends/vtn/client.js';
+import { purgeInstance } from './ovn.js';
+import { purgeVtn } from './vtn.js';
 import { defaultRegistry } from '../models/index.js';
 import { ModelService, type ModelObject, type ModelTx } from '../models/service.js';
 import {
   CpuMeter,
-  forEachBounded,
   now,
   seconds,
   sleep,
@@ -71,7 +71,6 @@ const SMALL_RESYNC_S = 4;
 const STOP_TIMEOUT_MS = 15_000;
 const RSS_TARGET_MIB = 400;
 const FAILOVER_TARGET_S = 10;
-const NB = 'OVN_Northbound';
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -602,24 +601,10 @@ async function untilPortOk(sql: pg.Client, id: number, timeoutMs: number): Promi
 
 /** Removes every OVN row and VTN object a deployment made (OVN drops the rows roots held). */
 async function purge(instance: string): Promise<void> {
-  const nb = await OvsdbClient.connect(process.env.OVN_NB_DB!, { database: NB, reconnect: false });
-  try {
-    const where = [['external_ids', 'includes', { 'syncord-instance': instance }]] as const;
-    await nb.transact([
-      del('Logical_Switch', where),
-      del('Logical_Router', where),
-      del('DHCP_Options', where),
-    ]);
-  } finally {
-    nb.close();
-  }
+  await purgeInstance(process.env.OVN_NB_DB!, instance);
   const vtn = new VtnClient(process.env.SYNCORD_VTN_ADDRESS!);
   try {
-    const mine = { 'syncord-instance': instance };
-    await forEachBounded(await vtn.listPorts(mine), 64, async (port) => {
-      await vtn.deletePort(port.id);
-    });
-    for (const n of await vtn.listNetworks(mine)) await vtn.deleteNetwork(n.id);
+    await purgeVtn(vtn, instance);
   } finally {
     vtn.close();
   }

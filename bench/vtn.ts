@@ -52,7 +52,8 @@ function planner(networks: number) {
   };
 }
 
-async function purge(client: VtnClient, instance: string): Promise<void> {
+/** Removes every VTN port and network a deployment made. */
+export async function purgeVtn(client: VtnClient, instance: string): Promise<void> {
   const mine = { 'syncord-instance': instance };
   const ports = await client.listPorts(mine);
   await forEachBounded(ports, 64, async (p) => {
@@ -219,7 +220,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     const floor = await runFloor(ctx, client, names.floor, networks, plan);
     const floorPorts = (await client.listPorts({ 'syncord-instance': names.floor })).length;
     log(`floor: ${seconds(floor.ms)} for ${String(floorPorts)} ports`);
-    await purge(client, names.floor);
+    await purgeVtn(client, names.floor);
     const syncord = await runSyncord(ctx, address, names.syncord, networks, plan, workers);
     const syncordPorts = (await client.listPorts({ 'syncord-instance': names.syncord })).length;
     log(`syncord: ${seconds(syncord.ms)} for ${String(syncordPorts)} ports`);
@@ -248,7 +249,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     ];
   } finally {
     for (const instance of Object.values(names)) {
-      await purge(client, instance).catch((err: unknown) => {
+      await purgeVtn(client, instance).catch((err: unknown) => {
         log(`cleanup of ${instance} failed: ${errorText(err)}`);
       });
     }

@@ -65,7 +65,7 @@ export async function ensureNeutronNetwork(
   const owner = { model: 'Network', id: network.id };
   const name = rt.nameFor(owner);
   const tags = rt.tagsFor(owner);
-  return rt.locks.run(`${String(cluster.id)}/Network/${String(network.id)}`, async () => {
+  return rt.locks.exclusive(`${String(cluster.id)}/Network/${String(network.id)}`, async () => {
     const neutron = new Neutron(rt.admin(cluster));
     const made: string[] = [];
     let net = (await networksOf(rt, neutron, network))[0];

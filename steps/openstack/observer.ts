@@ -8,7 +8,7 @@ import type { ModelObject } from '../../models/service.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import { openstackClusters } from './network.js';
 import { SERVER_MODELS } from './placement.js';
-import { nameOf, reason, type OpenStackRuntime } from './runtime.js';
+import { errorText, nameOf, type OpenStackRuntime } from './runtime.js';
 
 export class OpenStackObserver {
   private timer: NodeJS.Timeout | undefined;
@@ -38,7 +38,7 @@ export class OpenStackObserver {
   poll(): Promise<void> {
     this.running ??= this.pass()
       .catch((err: unknown) => {
-        this.rt.log(`OpenStack observer: ${reason(err)}`);
+        this.rt.log(`OpenStack observer: ${errorText(err)}`);
       })
       .finally(() => {
         this.running = undefined;

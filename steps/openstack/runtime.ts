@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { OpenStackError, Session, type Credentials } from '../../backends/openstack/client.js';
 import { Keystone } from '../../backends/openstack/resources.js';
 import type { ModelObject } from '../../models/service.js';
+import { KeyedRwLock, nameOf } from '../kubernetes/runtime.js';
 import { resolveInstance } from '../ovn/names.js';
 
 export interface OpenStackStepOptions {
@@ -26,28 +27,12 @@ export interface Owner {
   id: number;
 }
 
-export const nameOf = (o: ModelObject): string =>
-  typeof o.name === 'string' && o.name ? o.name : String(o.id);
+// The same naming and error text as the Kubernetes steps'.
+export { errorText, nameOf } from '../kubernetes/runtime.js';
 
 /** `syncord-<instance>-<Model>-<id>`: the name of every OpenStack object made for the owner. */
 export const openstackName = (instance: string, owner: Owner): string =>
   `syncord-${instance}-${owner.model}-${String(owner.id)}`;
-
-/** Runs one job at a time per key. */
-class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, job: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(key) ?? Promise.resolve();
-    const result = before.then(job, job);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
 
 /** A trust domain's place on a Cluster: the session to act in it and its project. */
 export interface ProjectScope {
@@ -61,7 +46,8 @@ export class OpenStackRuntime {
   readonly pollMs: number;
   readonly projectRole: string;
   readonly log: (line: string) => void;
-  readonly locks = new KeyedMutex();
+  /** One create at a time per backend object (`exclusive`), so that two workers never make two. */
+  readonly locks = new KeyedRwLock();
   private readonly sessions = new Map<string, Session>();
   private readonly projects = new Map<string, Promise<ProjectScope>>();
 
@@ -205,6 +191,3 @@ export class OpenStackRuntime {
     };
   }
 }
-
-/** An OpenStackError's sentence, or the error's message. */
-export const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -31,6 +31,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import { ensureNeutronNetwork, openstackClusters } from './network.js';
 import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
+import { portsOf } from '../kubernetes/networks.js';
 import { referenced } from '../kubernetes/runtime.js';
 import { nameOf, type OpenStackRuntime, type Owner } from './runtime.js';
 
@@ -172,15 +173,6 @@ async function removeFrom(
   return removed;
 }
 
-async function portsOf(models: ModelService, si: ModelObject): Promise<ModelObject[]> {
-  const page = await models.list('Port', {
-    filter: [{ field: 'service_instance', value: si.id }],
-    orderBy: [{ field: 'id' }],
-    pageSize: 5000,
-  });
-  return page.items;
-}
-
 /** The Flavor's Nova flavor, or an error naming the Flavor and what the cloud has. */
 async function novaFlavor(
   nova: Nova,
@@ -265,7 +257,7 @@ async function ensurePorts(
     made.push(...net.made);
     const owner = { model: 'Port', id: port.id };
     const mac = port.mac.toLowerCase();
-    const found = await rt.locks.run(
+    const found = await rt.locks.exclusive(
       `${String(place.cluster.id)}/Port/${String(port.id)}`,
       async () => {
         let existing = await findPorts(rt, neutron, port.id);
@@ -380,93 +372,101 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
       const ports = await portsOf(ctx.models, si);
       const owner = ownerOf(si);
       const name = rt.nameFor(owner);
-      return rt.locks.run(`${String(cluster.id)}/${owner.model}/${String(owner.id)}`, async () => {
-        const { neutronPorts, made } = await ensurePorts(rt, place, scope.projectId, ports, ctx);
-        const wanted = new Set(neutronPorts.map((p) => p.id));
-        const [first, ...extra] = await findServers(rt, novaAdmin, owner);
-        let server: NovaServer | undefined = first;
-        for (const s of extra) await novaAdmin.deleteServer(s.id);
+      return rt.locks.exclusive(
+        `${String(cluster.id)}/${owner.model}/${String(owner.id)}`,
+        async () => {
+          const { neutronPorts, made } = await ensurePorts(rt, place, scope.projectId, ports, ctx);
+          const wanted = new Set(neutronPorts.map((p) => p.id));
+          const [first, ...extra] = await findServers(rt, novaAdmin, owner);
+          let server: NovaServer | undefined = first;
+          for (const s of extra) await novaAdmin.deleteServer(s.id);
 
-        if (server?.status === 'ERROR') server = await withFault(novaAdmin, server);
-        // A server that failed, or whose flavor or image is no longer the model's, is replaced.
-        const imageId = typeof server?.image === 'object' ? server.image.id : undefined;
-        const replace =
-          server?.status === 'ERROR'
-            ? `it went to ERROR: ${server.fault?.message ?? 'Nova gave no fault'}`
-            : server &&
-                server.flavor?.original_name !== undefined &&
-                server.flavor.original_name !== flavor.name
-              ? `its flavor is ${server.flavor.original_name}, not ${flavor.name}`
-              : server && imageId !== undefined && imageId !== image.id
-                ? `its image is ${imageId}, not ${image.name}`
-                : undefined;
-        if (server && replace) {
+          if (server?.status === 'ERROR') server = await withFault(novaAdmin, server);
+          // A server that failed, or whose flavor or image is no longer the model's, is replaced.
+          const imageId = typeof server?.image === 'object' ? server.image.id : undefined;
+          const replace =
+            server?.status === 'ERROR'
+              ? `it went to ERROR: ${server.fault?.message ?? 'Nova gave no fault'}`
+              : server &&
+                  server.flavor?.original_name !== undefined &&
+                  server.flavor.original_name !== flavor.name
+                ? `its flavor is ${server.flavor.original_name}, not ${flavor.name}`
+                : server && imageId !== undefined && imageId !== image.id
+                  ? `its image is ${imageId}, not ${image.name}`
+                  : undefined;
+          if (server && replace) {
+            await writeFeedback(ctx, si, feedbackOf(server));
+            await novaAdmin.deleteServer(server.id);
+            const gone = await awaitGone(novaAdmin, [server.id]);
+            if (server.status === 'ERROR') {
+              throw new Error(
+                `server ${name} failed (${replace}); it is booted again on the retry`,
+              );
+            }
+            if (!gone)
+              throw new WaitingError(
+                `waiting for Nova to delete server ${name} (${replace})`,
+                2000,
+              );
+            made.push(`removed server ${server.id} (${replace})`);
+            server = undefined;
+          }
+
+          if (!server) {
+            // A crash test's point: every port made, the server not yet booted.
+            failpoint('openstack-before-boot');
+            const created = await new Nova(scope.session).createServer({
+              name,
+              flavorRef: flavor.id,
+              imageRef: image.id,
+              ports: neutronPorts.map((p) => p.id),
+              userData: userDataOf(si),
+              metadata: { 'syncord-owner': `${owner.model}:${String(owner.id)}` },
+              tags: rt.tagsFor(owner),
+            });
+            await writeFeedback(ctx, si, {
+              server_id: created.id,
+              vm_status: 'BUILD',
+              vm_message: null,
+              node_name: null,
+            });
+            throw new WaitingError(
+              `booting server ${name} (${created.id}) with ${flavor.name} and ${image.name} on ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'}${made.length ? `; made ${made.join(', ')}` : ''}`,
+              1000,
+            );
+          }
+          // Re-read with the admin's view (host and fault).
+          server = (await novaAdmin.server(server.id)) ?? server;
           await writeFeedback(ctx, si, feedbackOf(server));
-          await novaAdmin.deleteServer(server.id);
-          const gone = await awaitGone(novaAdmin, [server.id]);
-          if (server.status === 'ERROR') {
-            throw new Error(`server ${name} failed (${replace}); it is booted again on the retry`);
+          if (server.status !== 'ACTIVE') {
+            throw new WaitingError(
+              `waiting for server ${name} to become ACTIVE (it is ${server.status})`,
+              1000,
+            );
           }
-          if (!gone)
-            throw new WaitingError(`waiting for Nova to delete server ${name} (${replace})`, 2000);
-          made.push(`removed server ${server.id} (${replace})`);
-          server = undefined;
-        }
 
-        if (!server) {
-          // A crash test's point: every port made, the server not yet booted.
-          failpoint('openstack-before-boot');
-          const created = await new Nova(scope.session).createServer({
-            name,
-            flavorRef: flavor.id,
-            imageRef: image.id,
-            ports: neutronPorts.map((p) => p.id),
-            userData: userDataOf(si),
-            metadata: { 'syncord-owner': `${owner.model}:${String(owner.id)}` },
-            tags: rt.tagsFor(owner),
-          });
-          await writeFeedback(ctx, si, {
-            server_id: created.id,
-            vm_status: 'BUILD',
-            vm_message: null,
-            node_name: null,
-          });
-          throw new WaitingError(
-            `booting server ${name} (${created.id}) with ${flavor.name} and ${image.name} on ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'}${made.length ? `; made ${made.join(', ')}` : ''}`,
-            1000,
-          );
-        }
-        // Re-read with the admin's view (host and fault).
-        server = (await novaAdmin.server(server.id)) ?? server;
-        await writeFeedback(ctx, si, feedbackOf(server));
-        if (server.status !== 'ACTIVE') {
-          throw new WaitingError(
-            `waiting for server ${name} to become ACTIVE (it is ${server.status})`,
-            1000,
-          );
-        }
-
-        // Interfaces: the model's ports attached, this deployment's other ports taken off.
-        const attached = await novaAdmin.interfaces(server.id);
-        const changes: string[] = [];
-        for (const p of neutronPorts) {
-          if (attached.some((a) => a.port_id === p.id)) continue;
-          await novaAdmin.attachPort(server.id, p.id);
-          changes.push(`attached port ${p.id}`);
-        }
-        const neutron = new Neutron(admin);
-        for (const a of attached) {
-          if (wanted.has(a.port_id)) continue;
-          const p = await neutron.port(a.port_id);
-          if (p && rt.ownerOf(p.tags)) {
-            await neutron.deletePort(p.id);
-            changes.push(`removed port ${p.id}`);
+          // Interfaces: the model's ports attached, this deployment's other ports taken off.
+          const attached = await novaAdmin.interfaces(server.id);
+          const changes: string[] = [];
+          for (const p of neutronPorts) {
+            if (attached.some((a) => a.port_id === p.id)) continue;
+            await novaAdmin.attachPort(server.id, p.id);
+            changes.push(`attached port ${p.id}`);
           }
-        }
-        const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
-        const all = [...made, ...changes];
-        return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'})${all.length ? `; ${all.join(', ')}` : ''}`;
-      });
+          const neutron = new Neutron(admin);
+          for (const a of attached) {
+            if (wanted.has(a.port_id)) continue;
+            const p = await neutron.port(a.port_id);
+            if (p && rt.ownerOf(p.tags)) {
+              await neutron.deletePort(p.id);
+              changes.push(`removed port ${p.id}`);
+            }
+          }
+          const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
+          const all = [...made, ...changes];
+          return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'})${all.length ? `; ${all.join(', ')}` : ''}`;
+        },
+      );
     },
 
     async delete(si: ModelObject, ctx: StepContext): Promise<string> {

@@ -5,10 +5,17 @@
 // converges). Skipped, saying why, without OpenStack.
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
+import type { Session } from '../../backends/openstack/client.js';
 import { Keystone, Neutron, Nova } from '../../backends/openstack/resources.js';
 import type { ModelObject } from '../../models/service.js';
 import { baseObjects, scratchDb, type ScratchDb } from '../support/db.js';
-import { adminSession, clusterFields, openstackOrSkip, type OsEnv } from '../support/openstack.js';
+import {
+  adminSession,
+  clusterFields,
+  openstackOrSkip,
+  purgeOpenStack,
+  type OsEnv,
+} from '../support/openstack.js';
 import { eventually, rig, uniqueName } from '../support/rig.js';
 import { exited, spawnServe } from '../support/serve.js';
 
@@ -27,13 +34,14 @@ describe('openstack: kill -9 in the middle of a VM convergence, then restart', f
   let nova: Nova;
   let neutron: Neutron;
   let keystone: Keystone;
+  let admin: Session;
   const runs: Run[] = [];
 
   before(async function () {
     os = openstackOrSkip(this, 'openstack crash');
     this.timeout(45 * 60_000);
     await rig();
-    const admin = adminSession(os);
+    admin = adminSession(os);
     nova = new Nova(admin);
     neutron = new Neutron(admin);
     keystone = new Keystone(admin);
@@ -42,19 +50,7 @@ describe('openstack: kill -9 in the middle of a VM convergence, then restart', f
   after(async function () {
     this.timeout(120_000);
     for (const run of runs) {
-      const tag = `syncord-instance=${run.instance}`;
-      for (const s of await nova.servers({ tags: tag, all_tenants: true })) {
-        await nova.deleteServer(s.id);
-      }
-      await eventually(
-        'servers gone',
-        async () =>
-          (await nova.servers({ tags: tag, all_tenants: true })).length ? undefined : true,
-        60_000,
-      ).catch(() => undefined);
-      for (const p of await neutron.ports({ tags: tag })) await neutron.deletePort(p.id);
-      for (const n of await neutron.networks({ tags: tag })) await neutron.deleteNetwork(n.id);
-      for (const p of await keystone.projects({ tags: tag })) await keystone.deleteProject(p.id);
+      await purgeOpenStack(admin, run.instance);
       await run.db.drop();
     }
   });

@@ -22,7 +22,13 @@ import { VtnClient } from '../../backends/vtn/client.js';
 import { Engine } from '../../synchronizer/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { vnfTenant } from '../support/kube-steps.js';
-import { adminSession, clusterFields, openstackOrSkip, type OsEnv } from '../support/openstack.js';
+import {
+  adminSession,
+  clusterFields,
+  openstackOrSkip,
+  purgeOpenStack,
+  type OsEnv,
+} from '../support/openstack.js';
 import { eventually, rig, uniqueName, type RigEnv } from '../support/rig.js';
 import { synced } from '../support/synced.js';
 
@@ -87,19 +93,7 @@ describe('openstack: VM VNFs as Nova servers on Neutron ports with Syncord addre
     if (!started) return;
     await engine.stop();
     // Whatever a failed test left: this run's servers, ports, networks and projects.
-    const tag = `syncord-instance=${instance}`;
-    const servers = await nova.servers({ tags: tag, all_tenants: true });
-    for (const s of servers) await nova.deleteServer(s.id);
-    await eventually(
-      'servers gone',
-      async () =>
-        (await nova.servers({ tags: tag, all_tenants: true })).length ? undefined : true,
-      60_000,
-    ).catch(() => undefined);
-    for (const p of await neutron.ports({ tags: tag })) await neutron.deletePort(p.id);
-    for (const n of await neutron.networks({ tags: tag })) await neutron.deleteNetwork(n.id);
-    const keystone = new Keystone(admin);
-    for (const p of await keystone.projects({ tags: tag })) await keystone.deleteProject(p.id);
+    await purgeOpenStack(admin, instance);
     await db.drop();
     if (process.env.SYNCORD_TEST_LOG) console.log(log.join('\n'));
   });

@@ -1,6 +1,8 @@
 // The rig's OpenStack, for tests: its admin credentials (the OS_* exports of `rig/rig env`), or
 // undefined when the rig runs without OpenStack (the tests then skip, saying so).
 import { Session } from '../../backends/openstack/client.js';
+import { Keystone, Neutron, Nova } from '../../backends/openstack/resources.js';
+import { eventually } from './rig.js';
 import { loadConfig } from '../../rig/config.js';
 import { readEnv } from '../../rig/control.js';
 
@@ -70,4 +72,25 @@ export function openstackOrSkip(ctx: Mocha.Context, suite: string): OsEnv {
     ctx.skip();
   }
   return env;
+}
+
+/**
+ * Removes whatever a deployment (SYNCORD_INSTANCE) left in OpenStack, by its tag: servers (and
+ * waits for Nova to delete them), then ports, networks and Keystone projects.
+ */
+export async function purgeOpenStack(admin: Session, instance: string): Promise<void> {
+  const tag = `syncord-instance=${instance}`;
+  const nova = new Nova(admin);
+  const neutron = new Neutron(admin);
+  const keystone = new Keystone(admin);
+  for (const s of await nova.servers({ tags: tag, all_tenants: true }))
+    await nova.deleteServer(s.id);
+  await eventually(
+    'servers gone',
+    async () => ((await nova.servers({ tags: tag, all_tenants: true })).length ? undefined : true),
+    60_000,
+  ).catch(() => undefined);
+  for (const p of await neutron.ports({ tags: tag })) await neutron.deletePort(p.id);
+  for (const n of await neutron.networks({ tags: tag })) await neutron.deleteNetwork(n.id);
+  for (const p of await keystone.projects({ tags: tag })) await keystone.deleteProject(p.id);
 }
