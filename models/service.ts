@@ -259,6 +259,24 @@ export class ModelService {
     return this.direct.setStatusMany(model, writes);
   }
 
+  /** setStatus when nothing is needed back; a missing object is skipped (ModelTx). */
+  writeStatus(model: string, id: number, status: StatusWrite): Promise<void> {
+    return this.direct.writeStatus(model, id, status);
+  }
+
+  /** The live objects referring to an object through a reference field (ModelTx). */
+  listReferring(model: string, field: string, id: number): Promise<ModelObject[]> {
+    return this.direct.listReferring(model, field, id);
+  }
+
+  listReferringMany(
+    model: string,
+    field: string,
+    ids: readonly number[],
+  ): Promise<Map<number, ModelObject[]>> {
+    return this.direct.listReferringMany(model, field, ids);
+  }
+
   dependents(
     model: string,
     id: number,
@@ -832,6 +850,19 @@ export class ModelTx {
   }
 
   /**
+   * setStatus when the caller needs nothing back: an object that does not exist (any more) is
+   * skipped. The synchronizer's cached service sends concurrent ones in one statement.
+   */
+  async writeStatus(model: string, id: number, status: StatusWrite): Promise<void> {
+    try {
+      await this.setStatus(model, id, status);
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+  }
+
+  /**
    * Status writes for many objects of a model. The writes with the same columns go in one
    * UPDATE ... FROM unnest(...), which changes a row only where a value differs, as setStatus
    * does. Every write is checked before anything is sent; ids with no object are skipped.
@@ -892,6 +923,37 @@ export class ModelTx {
         params,
       );
     }
+  }
+
+  /**
+   * The live objects of `model` whose reference `field` names `id` (a port's instance), in id
+   * order, all pages. The synchronizer's cached service reads many at once (listReferringMany).
+   */
+  async listReferring(model: string, field: string, id: number): Promise<ModelObject[]> {
+    return (await this.listReferringMany(model, field, [id])).get(id) ?? [];
+  }
+
+  /** listReferring for several ids in one query (per 5,000 objects), by id. */
+  async listReferringMany(
+    model: string,
+    field: string,
+    ids: readonly number[],
+  ): Promise<Map<number, ModelObject[]>> {
+    const f = this.info(model).byKey.get(field) ?? this.info(model).byKey.get(`${field}_id`);
+    if (!f?.def.reference) throw new Error(`${model}.${field} is not a reference`);
+    const out = new Map<number, ModelObject[]>(ids.map((id) => [id, []]));
+    let pageToken: string | undefined;
+    do {
+      const page = await this.list(model, {
+        filter: [{ field, op: 'in', value: [...out.keys()] }],
+        orderBy: [{ field: 'id' }],
+        pageSize: 5000,
+        ...(pageToken ? { pageToken } : {}),
+      });
+      for (const o of page.items) out.get(o[f.key] as number)?.push(o);
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    return out;
   }
 
   async list(model: string, options: ListOptions = {}): Promise<Page> {

@@ -126,11 +126,13 @@ export async function* watchChanges(
         continue;
       }
       dirty = false;
-      const h = await horizon(client);
-      if (before(at, h)) throw new CursorExpiredError(format(at), format(h));
       for (;;) {
+        // The horizon comes with the changes, in one statement (so in one snapshot): a watch
+        // woken by every commit reads the log once per wake-up, not twice.
         const r = await client.query<{
-          txn: string;
+          htxn: string;
+          hchange: string;
+          txn: string | null;
           change: string;
           model: string;
           object_id: number;
@@ -138,17 +140,24 @@ export async function* watchChanges(
           op: ChangeOp;
           committed_at: Date;
         }>(
-          `SELECT t.cursor::text AS txn, c.id::text AS change, c.model, c.object_id, c.version,
-                  c.op, t.committed_at
-             FROM syncord_change c JOIN syncord_txn t USING (txid)
-            WHERE t.cursor IS NOT NULL AND (t.cursor, c.id) > ($1::bigint, $2::bigint)
-              AND ($3::text[] IS NULL OR c.model = ANY($3::text[]))
-            ORDER BY t.cursor, c.id
-            LIMIT $4`,
+          `SELECT h.cursor::text AS htxn, h.change_id::text AS hchange, x.*
+             FROM syncord_change_horizon h LEFT JOIN LATERAL (
+               SELECT t.cursor::text AS txn, c.id::text AS change, c.model, c.object_id,
+                      c.version, c.op, t.committed_at
+                 FROM syncord_change c JOIN syncord_txn t USING (txid)
+                WHERE t.cursor IS NOT NULL AND (t.cursor, c.id) > ($1::bigint, $2::bigint)
+                  AND ($3::text[] IS NULL OR c.model = ANY($3::text[]))
+                ORDER BY t.cursor, c.id
+                LIMIT $4) x ON true
+            ORDER BY x.txn::bigint, x.change::bigint`,
           [at.txn.toString(), at.change.toString(), models, batch],
         );
-        for (const row of r.rows) {
-          at = { txn: BigInt(row.txn), change: BigInt(row.change) };
+        const first = r.rows[0];
+        const h = first ? { txn: BigInt(first.htxn), change: BigInt(first.hchange) } : ZERO;
+        if (before(at, h)) throw new CursorExpiredError(format(at), format(h));
+        const rows = r.rows.filter((row) => row.txn !== null);
+        for (const row of rows) {
+          at = { txn: BigInt(row.txn!), change: BigInt(row.change) };
           yield {
             cursor: `${row.txn}.${row.change}`,
             model: row.model,
@@ -159,7 +168,7 @@ export async function* watchChanges(
           };
           if (options.signal?.aborted) return;
         }
-        if (r.rows.length < batch) break;
+        if (rows.length < batch) break;
       }
     }
   } finally {

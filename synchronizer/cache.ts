@@ -12,7 +12,8 @@
 //   have touched anything.
 // - A read that was under way when its object was invalidated is not stored (it may hold the
 //   old row); and clear() (the watch restarting, which may have missed changes) drops everything.
-import { NotFoundError } from '../models/errors.js';
+import DataLoader from 'dataloader';
+import { NotFoundError, ValidationError } from '../models/errors.js';
 import {
   ModelService,
   type ModelObject,
@@ -42,6 +43,15 @@ export class CachedModelService extends ModelService {
   private readonly lists = new Map<string, Map<string, Page>>();
   private readonly listsInflight = new Map<string, { count: number; dirty: boolean }>();
   readonly cacheStats: CacheStats = { hits: 0, misses: 0, invalidations: 0 };
+  /**
+   * What concurrent reconciles ask for in one turn of the event loop goes in one statement:
+   * reads by id that miss the cache (per table), lists of referring objects (per model and
+   * reference), status writes (per model). Nothing is cached by these: each read is made
+   * after it was asked for, so it is as fresh as a read of its own.
+   */
+  private readonly byId = new Map<string, DataLoader<number, ModelObject | undefined>>();
+  private readonly referring = new Map<string, DataLoader<number, ModelObject[]>>();
+  private readonly statusWrites = new Map<string, DataLoader<StatusWriteOf, void>>();
 
   /** The cache key of an object: its table (shared by a model's family) and id. */
   private keyOf(model: string, id: number): string | undefined {
@@ -123,7 +133,9 @@ export class CachedModelService extends ModelService {
     f.count++;
     try {
       // Deleted objects too, so that the entry serves both kinds of read.
-      const obj = await super.get(model, id, { includeDeleted: true });
+      const m = this.registry.get(model);
+      const obj = await this.idLoader(m.root).load(id);
+      if (!obj || !m.family.includes(obj.leaf_model)) throw new NotFoundError(model, id);
       if (!f.dirty) {
         if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
         this.entries.set(key, obj);
@@ -184,6 +196,103 @@ export class CachedModelService extends ModelService {
       return found;
     } finally {
       for (const { key, f } of missing) if (--f.count === 0) this.inflight.delete(key);
+    }
+  }
+
+  /** Reads by id of a table (by its root model), gathered until the event loop turns. */
+  private idLoader(root: string): DataLoader<number, ModelObject | undefined> {
+    let loader = this.byId.get(root);
+    if (!loader) {
+      loader = new DataLoader(
+        async (ids) => {
+          const rows = await ModelService.prototype.getMany.call(this, root, ids, {
+            includeDeleted: true,
+          });
+          const found = new Map(rows.map((o) => [o.id, o]));
+          // Each asker gets its own copy (duplicates of one id may come in one batch).
+          return ids.map((id) => {
+            const o = found.get(id);
+            return o && { ...o };
+          });
+        },
+        { cache: false, maxBatchSize: 5000, batchScheduleFn: (run) => setImmediate(run) },
+      );
+      this.byId.set(root, loader);
+    }
+    return loader;
+  }
+
+  override async listReferring(model: string, field: string, id: number): Promise<ModelObject[]> {
+    if (!this.registry.has(model)) return super.listReferring(model, field, id);
+    const key = `${model} ${field}`;
+    let loader = this.referring.get(key);
+    if (!loader) {
+      loader = new DataLoader(
+        async (ids) => {
+          const byId = await this.listReferringMany(model, field, [...new Set(ids)]);
+          return ids.map((i) => (byId.get(i) ?? []).map((o) => ({ ...o })));
+        },
+        { cache: false, maxBatchSize: 5000, batchScheduleFn: (run) => setImmediate(run) },
+      );
+      this.referring.set(key, loader);
+    }
+    return loader.load(id);
+  }
+
+  /**
+   * Concurrent status writes of one model go in one setStatusMany (two writes to one object in
+   * one batch merge, the later's values winning). Feedback of a model with subclasses, and a
+   * batch that one bad write makes invalid, are written one by one, each with its own outcome.
+   */
+  override async writeStatus(model: string, id: number, status: StatusWrite): Promise<void> {
+    if (!this.registry.has(model)) return super.writeStatus(model, id, status);
+    if (status.feedback && this.registry.get(model).family.length > 1) {
+      return super.writeStatus(model, id, status);
+    }
+    let loader = this.statusWrites.get(model);
+    if (!loader) {
+      loader = new DataLoader<StatusWriteOf, void>(
+        async (writes) => {
+          const merged = new Map<number, StatusWrite>();
+          for (const w of writes) {
+            const before = merged.get(w.id);
+            merged.set(
+              w.id,
+              before
+                ? {
+                    ...before,
+                    ...w.status,
+                    ...(before.feedback || w.status.feedback
+                      ? { feedback: { ...before.feedback, ...w.status.feedback } }
+                      : {}),
+                  }
+                : w.status,
+            );
+          }
+          const all = [...merged].map(([i, st]) => ({ id: i, status: st }));
+          try {
+            await this.setStatusMany(model, all);
+            return writes.map(() => undefined);
+          } catch (err) {
+            if (!(err instanceof ValidationError) || writes.length === 1) throw err;
+          }
+          return Promise.all(
+            writes.map((w) =>
+              super.writeStatus(model, w.id, w.status).then(
+                () => undefined,
+                (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+              ),
+            ),
+          );
+        },
+        { cache: false, maxBatchSize: 1000, batchScheduleFn: (run) => setImmediate(run) },
+      );
+      this.statusWrites.set(model, loader);
+    }
+    try {
+      await loader.load({ id, status });
+    } finally {
+      this.invalidate(model, id);
     }
   }
 

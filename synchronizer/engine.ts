@@ -868,12 +868,8 @@ export class Engine {
     s: Parameters<ModelService['setStatus']>[2],
   ): Promise<void> {
     if (this.unchanged(obj, s)) return;
-    try {
-      await this.models.setStatus(obj.leaf_model, obj.id, s);
-    } catch (err) {
-      if (err instanceof NotFoundError) return;
-      throw err;
-    }
+    // Concurrent workers' status writes go in one statement (the cached service).
+    await this.models.writeStatus(obj.leaf_model, obj.id, s);
   }
 
   private stepStat(name: string) {

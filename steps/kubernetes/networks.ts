@@ -51,12 +51,8 @@ export const nadName = (network: ModelObject): string =>
 
 /** The live Ports of an instance, in id order. */
 export async function portsOf(models: ModelService, si: ModelObject): Promise<ModelObject[]> {
-  const page = await models.list('Port', {
-    filter: [{ field: 'service_instance', value: si.id }],
-    orderBy: [{ field: 'id' }],
-    pageSize: 5000,
-  });
-  return page.items;
+  // Concurrent reconciles' asks go in one query (the synchronizer's cached service).
+  return models.listReferring('Port', 'service_instance', si.id);
 }
 
 /**

@@ -122,9 +122,13 @@ export class PodObserver {
   /** Orphaned pods already removed (their later events are not removals again). */
   private readonly orphans = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  /** Pod events' database work: per pod in order, coalesced, several pods at once. */
+  /**
+   * Pod events' database work: per pod in order, coalesced, many pods at once (their reads and
+   * writes are gathered into few statements by the cached service, so more at once is fewer
+   * round trips, not more connections).
+   */
   private readonly work = new KeyedCoalescer<PodJob>((_key, job) => this.handlePod(job), {
-    concurrency: 8,
+    concurrency: 64,
     onError: (err) => {
       this.rt.log(`kubernetes: pod observer: ${errorText(err)}`);
     },
@@ -303,8 +307,10 @@ export class PodObserver {
       await this.writePorts(ctx, si, ns, undefined);
       return;
     }
-    await this.writeFeedback(ctx, si, podFeedback(pod));
-    await this.writePorts(ctx, si, ns, pod);
+    await Promise.all([
+      this.writeFeedback(ctx, si, podFeedback(pod)),
+      this.writePorts(ctx, si, ns, pod),
+    ]);
   }
 
   /** The model object an owner label names; undefined when it does not exist. */
@@ -322,7 +328,7 @@ export class PodObserver {
     const next: Record<string, unknown> = { ...fb };
     // KubernetesServiceInstance and friends all have these fields; write only what changed.
     if (!differs(si, next)) return;
-    await ctx.models.setStatus(si.leaf_model, si.id, { feedback: next });
+    await ctx.models.writeStatus(si.leaf_model, si.id, { feedback: next });
   }
 
   private async writePorts(
@@ -336,6 +342,7 @@ export class PodObserver {
     const names = interfaceNames(ports);
     const status = parseNetworkStatus(pod?.metadata?.annotations?.[NETWORK_STATUS]);
     const networks = new Map<number, string>();
+    const writes: Promise<void>[] = [];
     for (const port of ports) {
       const networkId = port.network_id as number;
       let nad = networks.get(networkId);
@@ -355,14 +362,14 @@ export class PodObserver {
           }
         : { observed_ip: null, observed_mac: null, observed_interface: null };
       if (!differs(port, { ...next })) continue;
-      try {
-        await ctx.models.setStatus('Port', port.id, { feedback: { ...next } });
-      } catch (err) {
-        if (err instanceof NotFoundError) continue;
-        throw err;
-      }
-      ctx.enqueue('Port', port.id);
+      writes.push(
+        ctx.models.writeStatus('Port', port.id, { feedback: { ...next } }).then(() => {
+          ctx.enqueue('Port', port.id);
+        }),
+      );
     }
+    // Together, so that the cached service sends them (and other pods') in one statement.
+    await Promise.all(writes);
   }
 
   /**

@@ -30,6 +30,9 @@ export function portStep(rt: Runtime, observer: PodObserver): SyncStep {
   return {
     name: 'kubernetes/port',
     observes: 'Port',
+    // A batch's ports read their instances in one query (the cached service) and the watch's
+    // cache; their statuses go in one statement.
+    batch: 500,
 
     async sync(port: ModelObject, ctx: StepContext): Promise<string> {
       const si = await instanceOf(ctx.models, port);
