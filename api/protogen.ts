@@ -8,11 +8,12 @@
 // one is `reserved`, so that a client built against an older proto keeps reading and writing the
 // fields both know. `npm run protos` regenerates both files; a test fails when they are stale.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../models/package-root.js';
 import type { FieldDef, Registry, ResolvedModel } from '../models/registry.js';
 import { columnOf } from '../models/schema.js';
 
-export const API_PROTO_DIR = fileURLToPath(new URL('../protos/syncord/v1', import.meta.url));
+export const API_PROTO_DIR = join(PACKAGE_ROOT, 'protos', 'syncord', 'v1');
 export const API_PROTO_FILE = `${API_PROTO_DIR}/models.proto`;
 export const FIELD_NUMBERS_FILE = `${API_PROTO_DIR}/field-numbers.json`;
 export const API_PACKAGE = 'syncord.v1';

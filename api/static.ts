@@ -7,10 +7,10 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import { extname, join, relative, resolve, sep, isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../models/package-root.js';
 
 /** Where `npm run build:web` writes the page. */
-export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
+export const WEB_DIST = join(PACKAGE_ROOT, 'web', 'dist');
 
 export const NOT_BUILT = 'the GUI is not built: run npm run build:web\n';
 

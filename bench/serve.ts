@@ -74,6 +74,51 @@ const FAILOVER_TARGET_S = 10;
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/**
+ * How serve runs: `compiled` (default), as the container image runs it, `node dist/cli/syncord.js`
+ * from `npm run build` (made here, incrementally, before the first serve); `tsx`
+ * (SYNCORD_BENCH_SERVE=tsx), as `npm run syncord` runs it from the TypeScript sources, which costs
+ * about 90 MiB more resident memory for the compiler and its cache.
+ */
+type ServeMode = 'compiled' | 'tsx';
+
+function serveMode(): ServeMode {
+  const v = process.env.SYNCORD_BENCH_SERVE ?? 'compiled';
+  if (v !== 'compiled' && v !== 'tsx') {
+    throw new Error(`SYNCORD_BENCH_SERVE is "${v}": it must be compiled or tsx`);
+  }
+  return v;
+}
+
+/** The compiled tree: `tsc` of the repo into dist/ (incremental: fast when nothing changed). */
+const DIST = path.join(ROOT, 'dist');
+
+function buildDist(log: (line: string) => void): void {
+  const started = now();
+  execFileSync(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      path.join(ROOT, 'tsconfig.json'),
+      '--incremental',
+      '--tsBuildInfoFile',
+      path.join(DIST, '.tsbuildinfo'),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  log(
+    `built dist/ with tsc in ${seconds(now() - started)} (serve runs compiled, as the image does)`,
+  );
+}
+
+/** The node arguments that run the syncord CLI in a mode, the probe loaded first. */
+function serveCommand(mode: ServeMode, probe: string): string[] {
+  return mode === 'compiled'
+    ? ['--import', probe, path.join(DIST, 'cli/syncord.js')]
+    : ['--import', 'tsx', '--import', probe, path.join(ROOT, 'cli/syncord.ts')];
+}
+
 /** Clock ticks per second of /proc's CPU times. */
 const CLK_TCK = (() => {
   try {
@@ -97,8 +142,14 @@ const idleWindowMs = (n: number): number =>
  * through and, on SIGUSR2, writes the counts so far as JSON to $SYNCORD_BENCH_COUNTS. Nothing
  * runs between signals, so it costs the idle process nothing.
  */
-function probeUrl(): string {
-  const file = (p: string) => JSON.stringify(pathToFileURL(path.join(ROOT, p)).href);
+function probeUrl(mode: ServeMode): string {
+  // The modules the serve itself loads: the compiled ones, or the sources through tsx.
+  const file = (p: string) =>
+    JSON.stringify(
+      pathToFileURL(
+        mode === 'compiled' ? path.join(DIST, p.replace(/\.ts$/, '.js')) : path.join(ROOT, p),
+      ).href,
+    );
   const kube = JSON.stringify(import.meta.resolve('@kubernetes/client-node'));
   const source = `
 import { renameSync, writeFileSync } from 'node:fs';
@@ -213,11 +264,7 @@ class ServeProcess {
     this.child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        '--import',
-        probe,
-        path.join(ROOT, 'cli/syncord.ts'),
+        ...serveCommand(serveMode(), probe),
         'serve',
         '--listen',
         '127.0.0.1:0',
@@ -827,7 +874,10 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   const seedVni = 6_000_000 + Math.floor(Math.random() * 1000) * 8192;
   const vni = (side: 0 | 1) => (i: number) => seedVni + side * 4096 + i;
   const idleMs = idleWindowMs(n);
-  const probe = probeUrl();
+  const mode = serveMode();
+  if (mode === 'compiled') buildDist(log);
+  const probe = probeUrl(mode);
+  log(`serve runs ${mode === 'compiled' ? 'compiled (node dist/cli/syncord.js)' : 'through tsx'}`);
   log(`instances ${Object.values(names).join(', ')}; idle window ${seconds(idleMs)}`);
   try {
     const small = await smallRun(ctx, probe, names.small, vni(1));

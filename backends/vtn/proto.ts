@@ -3,13 +3,14 @@
 // them; a test fails when they are stale).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../models/package-root.js';
 import type { ProtoGrpcType } from './generated/VtnService.js';
 import { resolvableDescriptors } from '../grpc/descriptors.js';
 
 export { resolvableDescriptors };
 
-export const PROTO_ROOT = fileURLToPath(new URL('../../protos/onos', import.meta.url));
+export const PROTO_ROOT = join(PACKAGE_ROOT, 'protos', 'onos');
 export const PROTO_FILE = 'vtn/VtnService.proto';
 export const SERVICE_NAME = 'cordvtn.VtnService';
 
