@@ -51,6 +51,7 @@ import {
   positiveEnv,
   seconds,
   sleep,
+  untilIdle,
   withMigratedScratch,
   type BenchContext,
   type Benchmark,
@@ -198,6 +199,18 @@ class QueryCounter {
 
   /** The most frequent kinds. */
   breakdown(top = 12): string {
+    // SYNCORD_BENCH_SQL_HEADS=1: the statements themselves (their first 120 characters) too.
+    const heads = process.env.SYNCORD_BENCH_SQL_HEADS
+      ? `\n${[...this.counts]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 30)
+          .map(([h, c]) => `    ${String(c).padStart(6)} ${h.replace(/\s+/g, ' ')}`)
+          .join('\n')}`
+      : '';
+    return this.kinds(top) + heads;
+  }
+
+  private kinds(top: number): string {
     const kinds = new Map<string, number>();
     for (const [head, c] of this.counts) {
       const kind = QueryCounter.kindOf(head);
@@ -279,7 +292,7 @@ class CallTimer {
 // ---------------------------------------------------------------------------------------------
 // The cluster: kwok nodes only, with room for the pods.
 
-class Kube {
+export class Kube {
   readonly cluster = KubernetesCluster.fromKubeconfig();
   readonly core = this.cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
 
@@ -387,11 +400,11 @@ class Kube {
 // Following the pods of one namespace as the apiserver shows them.
 
 const imageOfPod = (pod: V1Pod | undefined) => pod?.spec?.containers[0]?.image;
-const isRunning = (pod: V1Pod | undefined) =>
+export const isRunning = (pod: V1Pod | undefined) =>
   pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
 
 /** A watch of one namespace's pods; `until` resolves with the time of the event that did it. */
-class PodTracker {
+export class PodTracker {
   private readonly watch: ObjectWatch<V1Pod>;
   private readonly names = new Set<string>();
   private readonly running = new Set<string>();
@@ -482,9 +495,15 @@ class PodTracker {
 }
 
 /** What must be alike in a floor pod and a Syncord pod (names, addresses and MACs aside). */
-function shapeOf(pod: V1Pod): string {
+export function shapeOf(pod: V1Pod): string {
   const meta = pod.metadata ?? {};
-  let networks: { name?: string; interface?: string; ips?: string[]; mac?: string }[] = [];
+  let networks: {
+    name?: string;
+    interface?: string;
+    ips?: string[];
+    mac?: string;
+    'cni-args'?: { ovnPort?: string };
+  }[] = [];
   try {
     networks = JSON.parse(meta.annotations?.[NETWORKS] ?? '[]') as typeof networks;
   } catch {
@@ -508,6 +527,8 @@ function shapeOf(pod: V1Pod): string {
       interface: n.interface,
       ips: n.ips?.length,
       mac: typeof n.mac,
+      // The logical switch port the CNI binds, named when the deployment's OVN steps run.
+      ovnPort: typeof n['cni-args']?.ovnPort,
     })),
   });
 }
@@ -759,19 +780,8 @@ class SyncordSide {
   }
 
   /** Resolves once the engine has had nothing queued and nothing in flight for QUIET_MS. */
-  async idle(timeoutMs = 300_000): Promise<number> {
-    const started = now();
-    let since: number | undefined;
-    for (;;) {
-      const t = now();
-      if (this.engine.idle()) {
-        since ??= t;
-        if (t - since >= QUIET_MS) return since;
-      } else since = undefined;
-      if (t - started > timeoutMs)
-        throw new Error(`the engine was not idle within ${seconds(timeoutMs)}`);
-      await sleep(5);
-    }
+  idle(timeoutMs = 300_000): Promise<number> {
+    return untilIdle(this.engine, QUIET_MS, timeoutMs);
   }
 
   /** One full resync at idle: the apiserver requests it made and how long until idle again. */
@@ -841,7 +851,7 @@ class SyncordSide {
 // ---------------------------------------------------------------------------------------------
 // The floor: the same Kubernetes writes, directly.
 
-interface FloorPlan {
+export interface FloorPlan {
   namespace: V1Namespace;
   nads: KubeObject[];
   plans: PodPlan[];
@@ -863,32 +873,48 @@ async function prepareFloor(
     try {
       const s = await seed(svc, n);
       const { td, instances } = await commitWorld(svc, s, namespace, n);
-      const runtime = new Runtime({ instance, sweepMs: 0 });
-      const plans: PodPlan[] = new Array<PodPlan>(n);
-      await forEachBounded(instances, workers, async (si, i) => {
-        plans[i] = await planOf(runtime, svc, si);
-      });
-      return {
-        namespace: {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: {
-            name: namespace,
-            labels: ownerLabels(instance, { model: 'TrustDomain', id: td.id }),
-          },
-        },
-        nads: s.networks.map((network) => nadObject(runtime.options, instance, namespace, network)),
-        plans,
-        pods: plans.map((plan) => podObject(runtime, plan)),
-        runtime,
-      };
+      return await floorPlanOf(svc, instance, td, s.networks, instances, workers);
     } finally {
       await svc.close();
     }
   });
 }
 
-class FloorSide {
+/**
+ * The namespace, NADs and pods the Kubernetes steps would apply for these models (a trust
+ * domain, its networks, its instances), built by the steps' own code as deployment `instance`.
+ */
+export async function floorPlanOf(
+  svc: ModelService,
+  instance: string,
+  td: ModelObject,
+  networks: readonly ModelObject[],
+  instances: readonly ModelObject[],
+  workers: number,
+): Promise<FloorPlan> {
+  const runtime = new Runtime({ instance, sweepMs: 0 });
+  const namespace = String(td.name);
+  const plans: PodPlan[] = new Array<PodPlan>(instances.length);
+  await forEachBounded(instances, workers, async (si, i) => {
+    plans[i] = await planOf(runtime, svc, si);
+  });
+  return {
+    namespace: {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: ownerLabels(instance, { model: 'TrustDomain', id: td.id }),
+      },
+    },
+    nads: networks.map((network) => nadObject(runtime.options, instance, namespace, network)),
+    plans,
+    pods: plans.map((plan) => podObject(runtime, plan)),
+    runtime,
+  };
+}
+
+export class FloorSide {
   cpu = new CpuMeter();
   /** CPU used from the first write until converged. */
   cpuReport = '';
@@ -917,9 +943,7 @@ class FloorSide {
     this.counter.reset();
     this.cpu = new CpuMeter();
     const t0 = now();
-    await this.cluster.apply(this.plan.namespace);
-    for (const nad of this.plan.nads) await this.cluster.apply(nad);
-    await forEachBounded(this.plan.pods, workers, (pod) => this.applyPod(pod));
+    await this.write(workers);
     const written = now();
     const running = await this.tracker.until(
       `${String(n)} floor pods Running`,
@@ -930,6 +954,13 @@ class FloorSide {
       "the engine, the observer and the bench's own watches and polls",
     );
     return { written: written - t0, running: running - t0 };
+  }
+
+  /** One server-side apply of the namespace, then of each NAD, then the pods `workers` at a time. */
+  async write(workers: number): Promise<void> {
+    await this.cluster.apply(this.plan.namespace);
+    for (const nad of this.plan.nads) await this.cluster.apply(nad);
+    await forEachBounded(this.plan.pods, workers, (pod) => this.applyPod(pod));
   }
 
   /** Applies a pod, again after a moment while the namespace has no default service account. */
@@ -1020,7 +1051,7 @@ class FloorSide {
 
 // ---------------------------------------------------------------------------------------------
 
-async function countObjects(
+export async function countObjects(
   kube: Kube,
   namespace: string,
 ): Promise<{ pods: number; nads: number }> {

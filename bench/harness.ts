@@ -244,21 +244,70 @@ export class CpuMeter {
   }
 }
 
+/**
+ * Resolves once the engine has had nothing queued and nothing in flight for `quietMs`, with the
+ * time (now()) that quiet began; rejects after `timeoutMs`.
+ */
+export async function untilIdle(
+  engine: Engine,
+  quietMs: number,
+  timeoutMs = 300_000,
+): Promise<number> {
+  const started = now();
+  let since: number | undefined;
+  for (;;) {
+    const t = now();
+    if (engine.idle()) {
+      since ??= t;
+      if (t - since >= quietMs) return since;
+    } else since = undefined;
+    if (t - started > timeoutMs)
+      throw new Error(`the engine was not idle within ${seconds(timeoutMs)}`);
+    await sleep(5);
+  }
+}
+
 /** The engine's reconciles by step and outcome (its onReconcile), for the log. */
 export class ReconcileTally {
   private counts = new Map<string, { count: number; seconds: number }>();
+  /** Per step: its batches (or single runs) and their time, counted once per batch. */
+  private work = new Map<string, { batches: number; seconds: number; last: number }>();
+
+  /** Called with every reconcile recorded (e.g. to time one object's sync). */
+  listener: ((step: string, outcome: string, seconds: number) => void) | undefined;
 
   /** Pass as the engine's onReconcile. */
   readonly record = (step: string, outcome: string, seconds: number): void => {
+    this.listener?.(step, outcome, seconds);
     const key = `${step} ${outcome}`;
     const o = this.counts.get(key) ?? { count: 0, seconds: 0 };
     o.count++;
     o.seconds += seconds;
     this.counts.set(key, o);
+    // The engine reports each object of a batch with the batch's time, one after another with
+    // nothing in between: the same step and the very same time is the same batch.
+    const w = this.work.get(step) ?? { batches: 0, seconds: 0, last: NaN };
+    if (w.last !== seconds) {
+      w.batches++;
+      w.seconds += seconds;
+    }
+    w.last = seconds;
+    this.work.set(step, w);
   };
 
   reset(): void {
     this.counts = new Map();
+    this.work = new Map();
+  }
+
+  /**
+   * Per step, sorted: [step, batches (a run of an unbatched step is one), seconds the workers
+   * spent in it]. Unlike entries()' seconds, a batch's time is counted once, not per object.
+   */
+  steps(): [string, number, number][] {
+    return [...this.work]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([k, w]) => [k, w.batches, w.seconds]);
   }
 
   /** Per step and outcome, sorted: [key, runs, seconds in all]. */

@@ -30,6 +30,7 @@ import { defaultRegistry } from '../models/index.js';
 import type { ModelObject } from '../models/service.js';
 import { planOf } from '../steps/ovn/network.js';
 import {
+  NETWORK_KEY,
   ovnStepSet,
   OvnRuntime,
   ownerIds,
@@ -112,7 +113,10 @@ export async function purgeInstance(endpoint: string, instance: string): Promise
 }
 
 /** How many rows of a table a deployment has (for checking that a side did its work). */
-async function countRows(nb: OvsdbClient, instance: string): Promise<Record<string, number>> {
+export async function countRows(
+  nb: OvsdbClient,
+  instance: string,
+): Promise<Record<string, number>> {
   const where = [['external_ids', 'includes', { 'syncord-instance': instance }]] as const;
   const tables = [
     'Logical_Switch',
@@ -130,7 +134,7 @@ async function countRows(nb: OvsdbClient, instance: string): Promise<Record<stri
  * switch port it has turned into flows, so "every port bound" is when OVN has taken the work in,
  * not just when the northbound write returned.
  */
-class SouthboundBindings {
+export class SouthboundBindings {
   private constructor(
     private readonly client: OvsdbClient,
     private readonly monitor: Monitor,
@@ -314,7 +318,7 @@ async function runSyncord(
 // ---------------------------------------------------------------------------------------------
 // The floor: the same rows, sent directly.
 
-interface FloorNetwork {
+export interface FloorNetwork {
   model: ModelObject;
   ports: { id: number; address: string }[];
 }
@@ -351,7 +355,10 @@ function floorWorld(instance: string, networks: number, n: number): FloorNetwork
   return out;
 }
 
-/** One network's transaction: switch, DHCP options, router port and its peer, and its ports. */
+/**
+ * One network's transaction: switch, DHCP options, for a routed network (the step's plan says)
+ * the router port and its peer, and its ports.
+ */
 function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: string): Operation[] {
   const network = net.model;
   const plan = planOf(rt, network);
@@ -367,6 +374,8 @@ function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: strin
       },
       'dhcp',
     ),
+  ];
+  const routed: Operation[] = [
     insert(
       'Logical_Router_Port',
       {
@@ -395,6 +404,7 @@ function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: strin
       'stor',
     ),
   ];
+  if (plan.routed) ops.push(...routed);
   net.ports.forEach((p, i) => {
     ops.push(
       insert(
@@ -406,7 +416,7 @@ function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: strin
           dhcpv4_options: namedUuid('dhcp'),
           external_ids: {
             ...ownerIds(rt.instance, { model: 'Port', id: p.id }, 'port'),
-            'syncord-network': String(network.id),
+            [NETWORK_KEY]: String(network.id),
           },
         },
         `p${String(i)}`,
@@ -418,10 +428,29 @@ function networkTransaction(rt: OvnRuntime, net: FloorNetwork, routerUuid: strin
       name: plan.switchName,
       other_config: plan.otherConfig,
       external_ids: ownerIds(rt.instance, owner, 'switch'),
-      ports: [namedUuid('stor'), ...net.ports.map((_, i) => lsp(i))],
+      ports: [...(plan.routed ? [namedUuid('stor')] : []), ...net.ports.map((_, i) => lsp(i))],
     }),
   );
   return ops;
+}
+
+/**
+ * The floor's writes: one transaction for the deployment's router, then one per network (switch,
+ * DHCP options, router port and peer, the network's ports), `inFlight` at a time.
+ */
+export async function writeOvnFloor(
+  nb: OvsdbClient,
+  rt: OvnRuntime,
+  world: readonly FloorNetwork[],
+  inFlight: number,
+): Promise<void> {
+  const [made] = await nb.transact([
+    insert('Logical_Router', { name: rt.routerName, external_ids: routerIds(rt.instance) }),
+  ]);
+  const routerUuid = made.uuid;
+  await forEachBounded(world, inFlight, async (net) => {
+    await nb.transact(networkTransaction(rt, net, routerUuid));
+  });
 }
 
 interface FloorResult {
@@ -451,14 +480,7 @@ async function runFloor(
     ctx.log(`floor: ${String(networks)} switches with ${String(ctx.n)} ports, sent directly`);
     const cpu = new CpuMeter();
     const t0 = now();
-    const [made] = await nb.transact([
-      insert('Logical_Router', { name: rt.routerName, external_ids: routerIds(instance) }),
-    ]);
-    const routerUuid = made.uuid;
-    // One transaction per switch, as many in flight as the engine has workers.
-    await forEachBounded(world, workers, async (net) => {
-      await nb.transact(networkTransaction(rt, net, routerUuid));
-    });
+    await writeOvnFloor(nb, rt, world, workers);
     const ms = now() - t0;
     const cpuReport = cpu.report('the floor client');
     const boundMs = sb && (await sb.until(portNames(instance, ctx.n), 'floor')) - t0;

@@ -15,6 +15,7 @@ import {
   type Result,
   type Target,
 } from './harness.js';
+import { chainBenchmark } from './chain.js';
 import { convergeBenchmark } from './converge.js';
 import { modelsBenchmark } from './models.js';
 import { ovnBenchmark } from './ovn.js';
@@ -27,6 +28,7 @@ import { serveBenchmark } from './serve.js';
 const BENCHMARKS: Benchmark[] = [
   modelsBenchmark,
   convergeBenchmark,
+  chainBenchmark,
   ovnBenchmark,
   vtnBenchmark,
   apiBenchmark,
@@ -41,8 +43,8 @@ const USAGE = `usage: npm run bench -- [name...] [--scale N[,N...]] [--json]
 Runs the benchmarks named (all when none is), each in scratch databases on DATABASE_URL's server
 (the embedded server when DATABASE_URL is unset), and prints every figure against its floor.
 converge also needs the rig's Kubernetes (KUBECONFIG), ovn its OVN northbound database
-(OVN_NB_DB), vtn its VTN server (SYNCORD_VTN_ADDRESS), serve all three: eval "$(rig/rig env)"
-first.
+(OVN_NB_DB), vtn its VTN server (SYNCORD_VTN_ADDRESS), chain and serve all three:
+eval "$(rig/rig env)" first.
 
   --scale N,M   run at these scales (default: each benchmark's own)
   --json        print the results as JSON instead of a table

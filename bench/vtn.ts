@@ -31,7 +31,8 @@ const PORTS_PER_NETWORK = 100;
 const BATCH = 500;
 const POLL_MS = 20;
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
-const FLOOR_IN_FLIGHT = 64;
+/** The floor's calls in flight: what a careful client keeps on one HTTP/2 connection. */
+export const FLOOR_IN_FLIGHT = 64;
 const DEFAULT_WORKERS = 8;
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -52,9 +53,13 @@ function planner(networks: number) {
   };
 }
 
-/** Removes every VTN port and network a deployment made. */
+/** Removes every VTN host, port and network a deployment made (hosts first: VTN keeps a port with a host). */
 export async function purgeVtn(client: VtnClient, instance: string): Promise<void> {
   const mine = { 'syncord-instance': instance };
+  const hosts = await client.listHosts(mine);
+  await forEachBounded(hosts, 64, async (h) => {
+    if (h.host_id) await client.hostVanished(h.host_id);
+  });
   const ports = await client.listPorts(mine);
   await forEachBounded(ports, 64, async (p) => {
     await client.deletePort(p.id);
