@@ -68,6 +68,27 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+/** One HTTP request a Session sent: its service, method and path (no query). */
+export interface SentRequest {
+  service: ServiceType;
+  method: string;
+  path: string;
+}
+
+const requestListeners = new Set<(request: SentRequest) => void>();
+
+/**
+ * Calls `listener` for every HTTP request any Session sends (Keystone's token requests and retries
+ * included) until the function returned is called: how tests and benchmarks count what Syncord
+ * asks of OpenStack.
+ */
+export function onRequest(listener: (request: SentRequest) => void): () => void {
+  requestListeners.add(listener);
+  return () => {
+    requestListeners.delete(listener);
+  };
+}
+
 const RETRYABLE = new Set([502, 503, 504]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -259,6 +280,10 @@ export class Session {
     options: RequestOptions,
     token?: string,
   ): Promise<Response> {
+    if (requestListeners.size) {
+      const sent = { service, method, path: new URL(url).pathname };
+      for (const listener of requestListeners) listener(sent);
+    }
     try {
       return await fetch(`${url}${queryString(options.query)}`, {
         method,

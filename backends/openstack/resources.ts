@@ -115,7 +115,11 @@ export class Neutron {
     await this.ignoreGone(() => this.s.request('network', 'DELETE', `/v2.0/networks/${id}`));
   }
 
-  async subnets(query: { network_id?: string; name?: string }): Promise<NeutronSubnet[]> {
+  async subnets(query: {
+    network_id?: string;
+    name?: string;
+    tags?: string;
+  }): Promise<NeutronSubnet[]> {
     const r = await this.s.request<{ subnets: NeutronSubnet[] }>(
       'network',
       'GET',

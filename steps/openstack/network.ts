@@ -11,7 +11,9 @@
 //
 // The step on Network itself repairs a recorded network that vanished (made again on the next
 // VM sync) and, on delete, removes this deployment's Neutron networks of the Network from every
-// OpenStack Cluster.
+// OpenStack Cluster. A recorded network the Cluster's view (view.ts) shows is taken as it is,
+// with no request: the observer's polls list the networks and queue a Network whose network
+// vanished.
 import {
   Neutron,
   type NeutronNetwork,
@@ -21,6 +23,7 @@ import { formatAddress, parseAddress, parseCidr, usableRange } from '../../model
 import type { ModelObject, ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import { nameOf, type OpenStackRuntime } from './runtime.js';
+import type { ClusterView } from './view.js';
 
 export interface NeutronPlace {
   network: NeutronNetwork;
@@ -47,6 +50,35 @@ async function networksOf(
 }
 
 /**
+ * The Network's recorded Neutron network and its subnet as the Cluster's view shows them, if they
+ * are what the model wants (the Network's one network, named and tagged as its, with a subnet of
+ * the Network's CIDR); else undefined, and the caller looks them up.
+ */
+export function neutronPlaceInView(
+  rt: OpenStackRuntime,
+  view: ClusterView,
+  network: ModelObject,
+): NeutronPlace | undefined {
+  const id = network.neutron_network_id;
+  if (typeof id !== 'string' || !id || (network.provider ?? 'ovn') !== 'ovn') return undefined;
+  const owner = { model: 'Network', id: network.id };
+  const name = rt.nameFor(owner);
+  const mine = view.networks.group(rt.ownerTag(owner));
+  const net = mine[0];
+  if (mine.length !== 1 || net?.id !== id || net.name !== name) return undefined;
+  let cidr: string;
+  try {
+    cidr = parseCidr(String(network.subnet)).cidr;
+  } catch {
+    return undefined;
+  }
+  const subnets = view.subnets.group(`network:${id}`).filter((s) => s.name === name);
+  const subnet = subnets[0];
+  if (subnets.length !== 1 || !subnet || parseCidr(subnet.cidr).cidr !== cidr) return undefined;
+  return { network: net, subnet };
+}
+
+/**
  * The Network's Neutron network and subnet on the Cluster, made when missing (looked up by name
  * first, so a create whose answer was lost is found, not made twice; the tag is put on after the
  * create, and a network found by name without it gets it then).
@@ -67,8 +99,12 @@ export async function ensureNeutronNetwork(
   const tags = rt.tagsFor(owner);
   return rt.locks.exclusive(`${String(cluster.id)}/Network/${String(network.id)}`, async () => {
     const neutron = new Neutron(rt.admin(cluster));
+    const view = rt.view(cluster);
     const made: string[] = [];
+    // What is found is in the view as of this lookup; what is made, as of its making.
+    const lookedUp = Date.now();
     let net = (await networksOf(rt, neutron, network))[0];
+    let netAt = lookedUp;
     if (!net) {
       // A create whose tag call never ran (a crash between the two) is found by its name.
       const named = (await neutron.networks({ name })).find((n) => n.tags.length === 0);
@@ -84,9 +120,12 @@ export async function ensureNeutronNetwork(
         shared: true,
         ...(typeof network.mtu === 'number' ? { mtu: network.mtu } : {}),
       });
+      netAt = Date.now();
       made.push(`Neutron network ${net.id}`);
     }
+    view.networks.put(net.id, net, netAt);
     const subnetPlan = parseCidr(String(network.subnet));
+    const subnetsAt = Date.now();
     const subnets = await neutron.subnets({ network_id: net.id });
     let subnet = subnets.find((s) => s.name === name);
     if (subnet && parseCidr(subnet.cidr).cidr !== subnetPlan.cidr) {
@@ -94,6 +133,12 @@ export async function ensureNeutronNetwork(
         `Neutron network ${net.id} of Network ${nameOf(network)} has subnet ${subnet.cidr}, not ${subnetPlan.cidr}; remove it or restore the Network's subnet`,
       );
     }
+    if (subnet && !tags.every((t) => subnet?.tags.includes(t))) {
+      // Made by a create whose tag call never ran: tagged now, so the observer lists it.
+      await neutron.tag('subnets', subnet.id, tags);
+      subnet = { ...subnet, tags };
+    }
+    if (subnet) view.subnets.put(subnet.id, subnet, subnetsAt);
     if (!subnet) {
       const usable = usableRange(subnetPlan);
       const last = formatAddress(subnetPlan.family, usable.last);
@@ -116,6 +161,7 @@ export async function ensureNeutronNetwork(
         ...(dns.length ? { dns_nameservers: dns } : {}),
         tags,
       });
+      view.subnets.put(subnet.id, subnet, Date.now());
       made.push(`subnet ${subnet.cidr}`);
     }
     if (network.neutron_network_id !== net.id) {
@@ -138,10 +184,20 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
     async sync(network: ModelObject, ctx: StepContext): Promise<string> {
       const id = typeof network.neutron_network_id === 'string' ? network.neutron_network_id : '';
       if (!id) return 'no Neutron network (no VM on OpenStack uses it)';
+      const clusters = await openstackClusters(ctx.models);
+      // A Cluster whose fresh view shows it: nothing to ask.
+      const owner = { model: 'Network', id: network.id };
+      for (const cluster of clusters) {
+        const net = rt.trustedView(cluster)?.networks.get(id);
+        if (net?.name === rt.nameFor(owner) && net.tags.includes(rt.ownerTag(owner)))
+          return `Neutron network ${id} on Cluster ${nameOf(cluster)}`;
+      }
       // Which Cluster holds it: the one whose Neutron has it under this Network's name.
-      for (const cluster of await openstackClusters(ctx.models)) {
+      for (const cluster of clusters) {
         const neutron = new Neutron(rt.admin(cluster));
+        const lookedUp = Date.now();
         const nets = await networksOf(rt, neutron, network);
+        for (const n of nets) rt.view(cluster).networks.put(n.id, n, lookedUp);
         if (nets.some((n) => n.id === id))
           return `Neutron network ${id} on Cluster ${nameOf(cluster)}`;
       }
@@ -168,6 +224,7 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
           // Its ports went first (Ports are deleted before their Network); a port Neutron made
           // by itself (DHCP, metadata) goes with the network.
           await neutron.deleteNetwork(net.id);
+          rt.view(cluster).networks.put(net.id, undefined, Date.now());
           removed.push(`${net.id} on Cluster ${nameOf(cluster)}`);
         }
       }

@@ -26,6 +26,10 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
   return {
     name: 'openstack/port',
     observes: 'Port',
+    // Ports of other clusters' instances (most of them) return at once; a batch lets the
+    // other backends' port steps take Ports 500 at a time (a model is batched only when every
+    // step of it allows it).
+    batch: 500,
 
     async sync(port: ModelObject, ctx: StepContext): Promise<string> {
       const si = await instanceOf(ctx, port);
@@ -59,6 +63,7 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
         const neutron = new Neutron(rt.admin(cluster));
         for (const p of await findPorts(rt, neutron, port.id)) {
           await neutron.deletePort(p.id);
+          rt.view(cluster).ports.put(p.id, undefined, Date.now());
           removed.push(p.id);
         }
       }

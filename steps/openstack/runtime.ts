@@ -11,6 +11,7 @@ import { Keystone } from '../../backends/openstack/resources.js';
 import type { ModelObject } from '../../models/service.js';
 import { KeyedRwLock, nameOf } from '../kubernetes/runtime.js';
 import { resolveInstance } from '../ovn/names.js';
+import { ClusterView } from './view.js';
 
 export interface OpenStackStepOptions {
   /** The deployment's name in every owner mark (default $SYNCORD_INSTANCE, else syncord). */
@@ -50,6 +51,8 @@ export class OpenStackRuntime {
   readonly locks = new KeyedRwLock();
   private readonly sessions = new Map<string, Session>();
   private readonly projects = new Map<string, Promise<ProjectScope>>();
+  /** Each Cluster's view (view.ts), by what its admin session is made of. */
+  private readonly views = new Map<string, ClusterView>();
 
   constructor(options: OpenStackStepOptions = {}) {
     this.instance = resolveInstance(options.instance);
@@ -105,13 +108,35 @@ export class OpenStackRuntime {
     return c;
   }
 
-  private session(cluster: ModelObject, projectName?: string): Session {
+  private sessionKey(cluster: ModelObject, projectName?: string): string {
     const creds = this.credentials(cluster, projectName);
+    return createHash('sha256').update(JSON.stringify(creds)).digest('hex');
+  }
+
+  private session(cluster: ModelObject, projectName?: string): Session {
     // Keyed by what the session is made of: an edited Cluster gets a new one.
-    const key = createHash('sha256').update(JSON.stringify(creds)).digest('hex');
+    const key = this.sessionKey(cluster, projectName);
     let s = this.sessions.get(key);
-    if (!s) this.sessions.set(key, (s = new Session(creds)));
+    if (!s) this.sessions.set(key, (s = new Session(this.credentials(cluster, projectName))));
     return s;
+  }
+
+  /** The Cluster's view (view.ts): the observer fills it, the steps patch it. */
+  view(cluster: ModelObject): ClusterView {
+    // Keyed like its admin session: a Cluster edited to another cloud starts with an empty one.
+    const key = this.sessionKey(cluster);
+    let v = this.views.get(key);
+    if (!v) this.views.set(key, (v = new ClusterView()));
+    return v;
+  }
+
+  /**
+   * The Cluster's view if the observer keeps it fresh (its last complete poll began within three
+   * poll periods), else undefined: the steps then look everything up.
+   */
+  trustedView(cluster: ModelObject): ClusterView | undefined {
+    const v = this.view(cluster);
+    return v.fresh(3 * this.pollMs) ? v : undefined;
   }
 
   /** The Cluster's own session (its project, default admin). */

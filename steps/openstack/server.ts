@@ -17,6 +17,11 @@
 // ACTIVE on its ports; a server in ERROR is reported with Nova's fault, then removed and booted
 // again on the retry. A server deleted out of band is booted again (the observer notices within its
 // poll period, the periodic resync in any case).
+//
+// A VM that the Cluster's view (view.ts: the observer's last poll, patched with what this step saw
+// and did since) shows exactly as the model wants it is ok with no request to OpenStack: a periodic
+// resync of unchanged VMs sends none. Anything else goes the full way above, whose lookups and
+// writes are patched into the view.
 import { OpenStackError } from '../../backends/openstack/client.js';
 import { failpoint } from '../../backends/failpoint.js';
 import {
@@ -24,12 +29,13 @@ import {
   Neutron,
   Nova,
   type NeutronPort,
+  type NovaFlavor,
   type NovaServer,
 } from '../../backends/openstack/resources.js';
 import { sameIp, sameMac } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
-import { ensureNeutronNetwork, openstackClusters } from './network.js';
+import { ensureNeutronNetwork, neutronPlaceInView, openstackClusters } from './network.js';
 import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
 import { portsOf } from '../kubernetes/networks.js';
 import { referenced } from '../kubernetes/runtime.js';
@@ -100,28 +106,26 @@ async function awaitGone(nova: Nova, ids: string[], ms = 30_000): Promise<boolea
   }
 }
 
-async function writeFeedback(
-  ctx: StepContext,
-  si: ModelObject,
-  fb: {
-    server_id: string | null;
-    vm_status: string | null;
-    vm_message: string | null;
-    node_name: string | null;
-  },
-): Promise<void> {
-  if (
-    (si.server_id ?? null) === fb.server_id &&
-    (si.vm_status ?? null) === fb.vm_status &&
-    (si.vm_message ?? null) === fb.vm_message &&
-    (si.node_name ?? null) === fb.node_name
-  ) {
-    return;
-  }
+// (A type, not an interface: a feedback write takes a record.)
+type ServerFeedback = {
+  server_id: string | null;
+  vm_status: string | null;
+  vm_message: string | null;
+  node_name: string | null;
+};
+
+const recorded = (si: ModelObject, fb: ServerFeedback): boolean =>
+  (si.server_id ?? null) === fb.server_id &&
+  (si.vm_status ?? null) === fb.vm_status &&
+  (si.vm_message ?? null) === fb.vm_message &&
+  (si.node_name ?? null) === fb.node_name;
+
+async function writeFeedback(ctx: StepContext, si: ModelObject, fb: ServerFeedback): Promise<void> {
+  if (recorded(si, fb)) return;
   await ctx.models.setStatus(si.leaf_model, si.id, { feedback: fb });
 }
 
-const feedbackOf = (server: NovaServer | undefined) => ({
+const feedbackOf = (server: NovaServer | undefined): ServerFeedback => ({
   server_id: server?.id ?? null,
   vm_status: server?.status ?? null,
   vm_message: server?.status === 'ERROR' ? (server.fault?.message ?? 'no fault given') : null,
@@ -142,6 +146,7 @@ async function removeFrom(
   const admin = rt.admin(cluster);
   const nova = new Nova(admin);
   const neutron = new Neutron(admin);
+  const view = rt.view(cluster);
   const removed: string[] = [];
   const servers = await findServers(rt, nova, ownerOf(si));
   const neutronPorts = new Map<string, NeutronPort>();
@@ -166,15 +171,30 @@ async function removeFrom(
   ) {
     throw new WaitingError(`waiting for Nova to delete server ${rt.nameFor(ownerOf(si))}`, 2000);
   }
+  for (const s of servers) view.servers.put(s.id, undefined, Date.now());
   for (const p of neutronPorts.values()) {
     await neutron.deletePort(p.id);
+    view.ports.put(p.id, undefined, Date.now());
     removed.push(`port ${p.id} (${p.fixed_ips.map((f) => f.ip_address).join(', ')})`);
   }
   return removed;
 }
 
+/** The Nova flavor a Flavor names: its `flavor` (a name or an id), else its name. */
+export const wantedFlavor = (flavor: ModelObject): string =>
+  typeof flavor.flavor === 'string' && flavor.flavor ? flavor.flavor : nameOf(flavor);
+
+/** Nova's flavor of that name or id among those listed. */
+export const flavorIn = (flavors: readonly NovaFlavor[], wanted: string): NovaFlavor | undefined =>
+  flavors.find((f) => f.name === wanted || f.id === wanted);
+
+/** The Glance image an Image names: its `path`, else its name. */
+export const wantedImage = (image: ModelObject): string =>
+  typeof image.path === 'string' && image.path ? image.path : nameOf(image);
+
 /** The Flavor's Nova flavor, or an error naming the Flavor and what the cloud has. */
 async function novaFlavor(
+  rt: OpenStackRuntime,
   nova: Nova,
   cluster: ModelObject,
   models: ModelService,
@@ -186,10 +206,11 @@ async function novaFlavor(
     );
   }
   const flavor = await referenced(models, 'Flavor', si.flavor_id, 'its flavor');
-  const wanted =
-    typeof flavor.flavor === 'string' && flavor.flavor ? flavor.flavor : nameOf(flavor);
+  const wanted = wantedFlavor(flavor);
+  const listed = Date.now();
   const flavors = await nova.flavors();
-  const found = flavors.find((f) => f.name === wanted || f.id === wanted);
+  rt.view(cluster).putFlavors(flavors, listed);
+  const found = flavorIn(flavors, wanted);
   if (!found) {
     throw new Error(
       `Flavor ${nameOf(flavor)}: OpenStack Cluster ${nameOf(cluster)} has no flavor ${wanted} (it has ${
@@ -205,6 +226,7 @@ async function novaFlavor(
 
 /** The Image's Glance image, or an error naming the Image. */
 async function glanceImage(
+  rt: OpenStackRuntime,
   glance: Glance,
   cluster: ModelObject,
   models: ModelService,
@@ -216,8 +238,10 @@ async function glanceImage(
       `Image ${nameOf(image)} is a container image; a server on OpenStack needs an image of kind vm`,
     );
   }
-  const wanted = typeof image.path === 'string' && image.path ? image.path : nameOf(image);
+  const wanted = wantedImage(image);
+  const listed = Date.now();
   const found = (await glance.images({ name: wanted }))[0];
+  rt.view(cluster).images.put(wanted, found, listed);
   if (!found) {
     throw new Error(
       `Image ${nameOf(image)}: OpenStack Cluster ${nameOf(cluster)} has no image ${wanted} in Glance`,
@@ -238,6 +262,7 @@ async function ensurePorts(
   ctx: StepContext,
 ): Promise<{ neutronPorts: NeutronPort[]; made: string[] }> {
   const neutron = new Neutron(rt.admin(place.cluster));
+  const view = rt.view(place.cluster);
   const made: string[] = [];
   const out: NeutronPort[] = [];
   for (const port of ports) {
@@ -260,6 +285,7 @@ async function ensurePorts(
     const found = await rt.locks.exclusive(
       `${String(place.cluster.id)}/Port/${String(port.id)}`,
       async () => {
+        const lookedUp = Date.now();
         let existing = await findPorts(rt, neutron, port.id);
         // A port whose address, MAC or network is no longer the model's is made again.
         const stale = existing.filter(
@@ -271,14 +297,23 @@ async function ensurePorts(
         );
         for (const p of stale) {
           await neutron.deletePort(p.id);
+          view.ports.put(p.id, undefined, Date.now());
           made.push(`removed stale port ${p.id}`);
         }
         existing = existing.filter((p) => !stale.includes(p));
         const [keep, ...extra] = existing;
-        for (const p of extra) await neutron.deletePort(p.id);
+        for (const p of extra) {
+          await neutron.deletePort(p.id);
+          view.ports.put(p.id, undefined, Date.now());
+        }
         if (keep) {
-          if (!keep.tags.includes(rt.ownerTag(owner)))
+          if (!keep.tags.includes(rt.ownerTag(owner))) {
             await neutron.tag('ports', keep.id, rt.tagsFor(owner));
+            const tagged = { ...keep, tags: rt.tagsFor(owner) };
+            view.ports.put(keep.id, tagged, lookedUp);
+            return tagged;
+          }
+          view.ports.put(keep.id, keep, lookedUp);
           return keep;
         }
         try {
@@ -294,6 +329,7 @@ async function ensurePorts(
             port_security_enabled: false,
             description: `Port ${String(port.id)} of ${nameOf(port)}, made by Syncord`,
           });
+          view.ports.put(p.id, p, Date.now());
           made.push(`port ${p.id} (${String(port.ip)})`);
           return p;
         } catch (err) {
@@ -322,6 +358,114 @@ async function ensurePorts(
     }
   }
   return { neutronPorts: out, made };
+}
+
+/** What the step says of a server that runs as the model wants it. */
+function activeSentence(
+  name: string,
+  server: NovaServer,
+  flavor: { name: string },
+  image: { name: string },
+  ports: number,
+): string {
+  const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
+  return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(ports)} port${ports === 1 ? '' : 's'})`;
+}
+
+/**
+ * The sync of a VM that the Cluster's fresh view (view.ts) shows exactly as the model wants it:
+ * its one server, the recorded one, ACTIVE, with the Flavor's Nova flavor and the Image's Glance
+ * image; each Port's recorded Neutron port, its only one, with the Port's address and MAC as
+ * recorded, on its Network's recorded Neutron network and subnet, attached to the server; no other
+ * port of this deployment's on the server. Its sentence, with no request to OpenStack (the
+ * server's status and host are written from the view if the instance records others, as the full
+ * way writes them from its read); undefined when anything is missing or differs (the sync then
+ * goes the full way, with lookups).
+ */
+async function steadyInView(
+  rt: OpenStackRuntime,
+  cluster: ModelObject,
+  si: ModelObject,
+  ctx: StepContext,
+): Promise<string | undefined> {
+  if (!rt.trustedView(cluster)) return undefined;
+  if (
+    typeof si.server_id !== 'string' ||
+    typeof si.flavor_id !== 'number' ||
+    typeof si.image_id !== 'number'
+  ) {
+    return undefined;
+  }
+  // The model first (database reads), then the view, read at once.
+  const flavor = await referenced(ctx.models, 'Flavor', si.flavor_id, 'its flavor');
+  const image = await referenced(ctx.models, 'Image', si.image_id, 'its image');
+  if (image.kind !== 'vm') return undefined;
+  const ports = await portsOf(ctx.models, si);
+  const networks = new Map<unknown, ModelObject>();
+  for (const port of ports) {
+    if (!networks.has(port.network_id)) {
+      networks.set(
+        port.network_id,
+        await referenced(
+          ctx.models,
+          'Network',
+          port.network_id,
+          `Port ${String(port.id)}'s network`,
+        ),
+      );
+    }
+  }
+  const view = rt.trustedView(cluster);
+  if (!view) return undefined;
+
+  const nf = flavorIn(view.flavors ?? [], wantedFlavor(flavor));
+  const gi = view.images.get(wantedImage(image));
+  if (!nf || gi?.status !== 'active') return undefined;
+  const owner = ownerOf(si);
+  const name = rt.nameFor(owner);
+  const servers = view.servers
+    .group(rt.ownerTag(owner))
+    .filter((s) => s.name === name && s.status !== 'DELETED');
+  const server = servers[0];
+  if (servers.length !== 1 || !server || server.id !== si.server_id) return undefined;
+  if (server.status !== 'ACTIVE') return undefined;
+  if (server.flavor?.original_name !== nf.name) return undefined;
+  if ((typeof server.image === 'object' ? server.image.id : undefined) !== gi.id) return undefined;
+
+  const attached = new Set<string>();
+  for (const port of ports) {
+    const network = networks.get(port.network_id);
+    const net = network && neutronPlaceInView(rt, view, network);
+    if (!net) return undefined;
+    if (
+      typeof port.port_id !== 'string' ||
+      typeof port.ip !== 'string' ||
+      typeof port.mac !== 'string'
+    ) {
+      return undefined;
+    }
+    const portOwner = { model: 'Port', id: port.id };
+    const mine = view.ports.group(rt.ownerTag(portOwner));
+    const np = mine[0];
+    if (
+      mine.length !== 1 ||
+      np?.id !== port.port_id ||
+      np.name !== rt.nameFor(portOwner) ||
+      np.network_id !== net.network.id ||
+      np.device_id !== server.id ||
+      np.mac_address.toLowerCase() !== port.mac.toLowerCase() ||
+      np.fixed_ips.length !== 1 ||
+      !sameIp(np.fixed_ips[0]?.ip_address, port.ip) ||
+      !sameIp(port.observed_ip, port.ip) ||
+      !sameMac(port.observed_mac, np.mac_address)
+    ) {
+      return undefined;
+    }
+    attached.add(np.id);
+  }
+  if (view.ports.group(`device:${server.id}`).some((p) => !attached.has(p.id))) return undefined;
+  await writeFeedback(ctx, si, feedbackOf(server));
+  return activeSentence(name, server, nf, gi, ports.length);
 }
 
 export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
@@ -358,6 +502,8 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
         return `no Nova server: it does not run on an OpenStack cluster${removed.length ? ` (removed ${removed.join(', ')})` : ''}`;
       }
       const { cluster, slice } = place;
+      const steady = await steadyInView(rt, cluster, si, ctx);
+      if (steady) return steady;
       const td = await referenced(
         ctx.models,
         'TrustDomain',
@@ -367,8 +513,9 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
       const scope = await rt.project(cluster, td);
       const admin = rt.admin(cluster);
       const novaAdmin = new Nova(admin);
-      const flavor = await novaFlavor(novaAdmin, cluster, ctx.models, si);
-      const image = await glanceImage(new Glance(admin), cluster, ctx.models, si);
+      const view = rt.view(cluster);
+      const flavor = await novaFlavor(rt, novaAdmin, cluster, ctx.models, si);
+      const image = await glanceImage(rt, new Glance(admin), cluster, ctx.models, si);
       const ports = await portsOf(ctx.models, si);
       const owner = ownerOf(si);
       const name = rt.nameFor(owner);
@@ -379,7 +526,10 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
           const wanted = new Set(neutronPorts.map((p) => p.id));
           const [first, ...extra] = await findServers(rt, novaAdmin, owner);
           let server: NovaServer | undefined = first;
-          for (const s of extra) await novaAdmin.deleteServer(s.id);
+          for (const s of extra) {
+            await novaAdmin.deleteServer(s.id);
+            view.servers.put(s.id, undefined, Date.now());
+          }
 
           if (server?.status === 'ERROR') server = await withFault(novaAdmin, server);
           // A server that failed, or whose flavor or image is no longer the model's, is replaced.
@@ -397,6 +547,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
           if (server && replace) {
             await writeFeedback(ctx, si, feedbackOf(server));
             await novaAdmin.deleteServer(server.id);
+            view.servers.put(server.id, undefined, Date.now());
             const gone = await awaitGone(novaAdmin, [server.id]);
             if (server.status === 'ERROR') {
               throw new Error(
@@ -436,7 +587,11 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
             );
           }
           // Re-read with the admin's view (host and fault).
+          const read = Date.now();
+          const found = server;
           server = (await novaAdmin.server(server.id)) ?? server;
+          // (Found by its owner tag: it has it, whether or not this answer lists tags.)
+          view.servers.put(server.id, { ...server, tags: server.tags ?? found.tags }, read);
           await writeFeedback(ctx, si, feedbackOf(server));
           if (server.status !== 'ACTIVE') {
             throw new WaitingError(
@@ -446,6 +601,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
           }
 
           // Interfaces: the model's ports attached, this deployment's other ports taken off.
+          const listed = Date.now();
           const attached = await novaAdmin.interfaces(server.id);
           const changes: string[] = [];
           for (const p of neutronPorts) {
@@ -459,12 +615,18 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
             const p = await neutron.port(a.port_id);
             if (p && rt.ownerOf(p.tags)) {
               await neutron.deletePort(p.id);
+              view.ports.put(p.id, undefined, Date.now());
               changes.push(`removed port ${p.id}`);
             }
           }
-          const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
+          // Each of the model's ports is on the server now (as of the interface listing at the
+          // latest: a poll begun since knows better).
+          for (const p of neutronPorts) {
+            if (p.device_id !== server.id)
+              view.ports.put(p.id, { ...p, device_id: server.id }, listed);
+          }
           const all = [...made, ...changes];
-          return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(neutronPorts.length)} port${neutronPorts.length === 1 ? '' : 's'})${all.length ? `; ${all.join(', ')}` : ''}`;
+          return `${activeSentence(name, server, flavor, image, neutronPorts.length)}${all.length ? `; ${all.join(', ')}` : ''}`;
         },
       );
     },

@@ -6,7 +6,13 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OpenStackError, Session, messageOf } from '../../backends/openstack/client.js';
+import {
+  OpenStackError,
+  Session,
+  messageOf,
+  onRequest,
+  type SentRequest,
+} from '../../backends/openstack/client.js';
 
 interface Seen {
   method: string;
@@ -139,6 +145,24 @@ describe('unit: the OpenStack client', () => {
     expect(
       seen.filter((x) => x.method === 'POST' && x.path === '/network/v2.0/ports'),
     ).to.have.length(1);
+  });
+
+  it('tells onRequest listeners of every request sent, the token and retries included', async () => {
+    const s = session();
+    const told: SentRequest[] = [];
+    const off = onRequest((r) => told.push(r));
+    try {
+      script = [{ status: 503 }];
+      await s.request('network', 'GET', '/v2.0/ports', { query: { name: 'x' } });
+    } finally {
+      off();
+    }
+    await s.request('network', 'GET', '/v2.0/networks');
+    expect(told).to.deep.equal([
+      { service: 'identity', method: 'POST', path: '/identity/v3/auth/tokens' },
+      { service: 'network', method: 'GET', path: '/network/v2.0/ports' },
+      { service: 'network', method: 'GET', path: '/network/v2.0/ports' },
+    ]);
   });
 
   it("says the service's own reason in one sentence", async () => {
