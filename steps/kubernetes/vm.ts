@@ -56,15 +56,21 @@ export async function noVmReason(
 ): Promise<string | undefined> {
   if (si.leaf_model !== 'VNFServiceInstance') return `${si.leaf_model} is not run as a VM`;
   if (si.workload !== 'vm') return `its workload is ${String(si.workload)}, not vm`;
-  if (typeof si.slice_id === 'number') {
-    const slice = await models.get('Slice', si.slice_id, { includeDeleted: true });
-    if (typeof slice.cluster_id === 'number') {
-      const cluster = await models.get('Cluster', slice.cluster_id, { includeDeleted: true });
-      if (cluster.kind === 'openstack')
-        return `its slice runs on OpenStack (Cluster ${nameOf(cluster)})`;
-    }
-  }
+  const cluster = await openstackClusterOf(models, si);
+  if (cluster) return `its slice runs on OpenStack (Cluster ${nameOf(cluster)})`;
   return undefined;
+}
+
+/** The OpenStack Cluster the instance's slice runs on, if it does (its VM is Nova's then). */
+async function openstackClusterOf(
+  models: ModelService,
+  si: ModelObject,
+): Promise<ModelObject | undefined> {
+  if (typeof si.slice_id !== 'number') return undefined;
+  const slice = await models.get('Slice', si.slice_id, { includeDeleted: true });
+  if (typeof slice.cluster_id !== 'number') return undefined;
+  const cluster = await models.get('Cluster', slice.cluster_id, { includeDeleted: true });
+  return cluster.kind === 'openstack' ? cluster : undefined;
 }
 
 /** The memory a VM gets when its flavor does not say. */
@@ -320,7 +326,10 @@ export function vmStep(rt: Runtime): SyncStep {
         const labels = ownerLabels(rt.instance, owner);
         const had = (await ownersWithVms(rt, h)).has(ownerKey(labels));
         const { vms } = had ? await removeVms(rt, h, owner) : { vms: [] };
-        if (si.vm_status != null) await writeFeedback(ctx, si, undefined);
+        // vm_status is the OpenStack steps' to write for a VM on OpenStack.
+        if (si.vm_status != null && !(await openstackClusterOf(ctx.models, si))) {
+          await writeFeedback(ctx, si, undefined);
+        }
         return `no KubeVirt VM: ${skip}${vms.length ? ` (removed ${vms.join(', ')})` : ''}`;
       }
       const plan = await vmPlanOf(rt, ctx.models, si);
