@@ -9,6 +9,9 @@
 //   marks are never touched.
 import type { Network, Port } from '../../backends/vtn/store.js';
 import type { WatchEvent__Output } from '../../backends/vtn/generated/cordvtn/WatchEvent.js';
+import type { HostDetectedRequest } from '../../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
+import type { HostProto__Output } from '../../backends/vtn/generated/net/HostProto.js';
+import { VTN_PROVIDER } from '../../backends/vtn/store.js';
 import type { ModelObject } from '../../models/service.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -25,7 +28,7 @@ const keyOfHost = (h: { host_id?: { mac?: string; vlan_id?: number } | null }) =
 export class VtnObserver {
   readonly networks = new Map<string, Plain<Network> & { annotations?: Record<string, string> }>();
   readonly ports = new Map<string, Plain<Port> & { annotations?: Record<string, string> }>();
-  readonly hosts = new Map<string, { annotations?: Record<string, string>; mac: string }>();
+  readonly hosts = new Map<string, HostProto__Output>();
   /** Whether the replica holds the server's state (the stream is up and past its SYNCED). */
   synced = false;
   private ctx: StepContext | undefined;
@@ -112,7 +115,7 @@ export class VtnObserver {
       annotations = e.host.annotations;
       const key = keyOfHost(e.host);
       if (removed) this.hosts.delete(key);
-      else this.hosts.set(key, { annotations, mac: String(e.host.host_id?.mac) });
+      else this.hosts.set(key, e.host);
     }
     // Changed or removed by someone (or by us): the owner runs again and puts it right.
     if (this.synced && e.type !== 'ADDED') {
@@ -164,6 +167,35 @@ export class VtnObserver {
         (p, i) => p.id === want.providers[i]!.id && p.type === want.providers[i]!.type,
       ) &&
       sameMap(n.annotations, want.annotations)
+    );
+  }
+
+  /**
+   * Whether VTN has this host (by the replica) as a HostDetected of it would leave it: the same
+   * place, addresses (replaced), annotations and VTN's provider. A resync of running ports then
+   * sends nothing.
+   */
+  hasHost(want: HostDetectedRequest): boolean {
+    if (!this.synced || !want.host_id || !want.description) return false;
+    const h = this.hosts.get(keyOfHost({ host_id: want.host_id }));
+    if (!h) return false;
+    const d = want.description;
+    const cp = d.location?.connect_point;
+    const have = h.location?.connect_point;
+    const ips = d.ip_addresses ?? [];
+    return (
+      want.replace_ips === true &&
+      !want.provider_id &&
+      have?.device_id === cp?.device_id &&
+      have?.port_number === cp?.port_number &&
+      (h.location?.time ?? '0') === String(d.location?.time ?? '0') &&
+      h.ip_addresses.length === ips.length &&
+      ips.every((ip, i) => h.ip_addresses[i] === ip) &&
+      h.configured === (d.configured === true) &&
+      h.provider_id?.scheme === VTN_PROVIDER.scheme &&
+      h.provider_id.id === VTN_PROVIDER.id &&
+      h.provider_id.ancillary === VTN_PROVIDER.ancillary &&
+      sameMap(h.annotations, d.annotations ?? {})
     );
   }
 

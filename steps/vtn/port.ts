@@ -128,8 +128,11 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
         return `service port ${id} on ${netId}${removed ? '; host vanished (its instance is not running)' : ''}`;
       }
       const host = hostOf(rt, port, network, node);
-      const r = await vtnCall(`host of port ${id}`, () => rt.client.hostDetected(host));
-      return `service port ${id} on ${netId}; host ${String(host.host_id?.mac)} on ${node}${r.changed ? ' detected' : ''}`;
+      // VTN has the host as wanted already (by the watch's replica): no call.
+      const changed =
+        !seen.hasHost(host) &&
+        (await vtnCall(`host of port ${id}`, () => rt.client.hostDetected(host))).changed;
+      return `service port ${id} on ${netId}; host ${String(host.host_id?.mac)} on ${node}${changed ? ' detected' : ''}`;
     },
 
     async delete(port: ModelObject): Promise<string> {

@@ -270,17 +270,30 @@ describe('vtn: the steps against the reference server', function () {
   });
 
   it('a resync of synced objects makes no call to VTN (the watch replica answers)', async () => {
-    const owner = await h.svc.create('Service', { name: `${h.instance}-quiet` });
+    const { owner, sliceOf } = await world(h, 'quiet');
+    const slice = await sliceOf('qpods', owner);
+    const image = await h.svc.create('Image', { name: `${h.instance}-qimg` });
     const net = await h.svc.create('Network', { name: `${h.instance}-qnet`, ...plan(6) });
-    const si = await h.svc.create('ServiceInstance', {
+    // Its pod Running (as the pod observer reports it): every port is a VTN host too.
+    const si = await h.svc.create('KubernetesServiceInstance', {
       name: `${h.instance}-qsi`,
       owner_id: owner.id,
+      slice_id: slice.id,
+      image_id: image.id,
+    });
+    await h.svc.setStatus('KubernetesServiceInstance', si.id, {
+      feedback: { pod_phase: 'Running', node_name: 'node-q' },
     });
     const ports = await h.svc.createMany(
       'Port',
       Array.from({ length: 20 }, () => ({ network_id: net.id, service_instance_id: si.id })),
     );
     for (const p of ports) await synced(h, 'Port', p.id);
+    await eventually('every port a host', async () => {
+      const hosts = await h.client.listHosts({ 'syncord-instance': h.instance });
+      const macs = new Set(hosts.map((x) => x.host_id?.mac));
+      return ports.every((p) => macs.has(String(p.mac).toUpperCase())) || undefined;
+    });
     await eventually('the engine idle', () => Promise.resolve(h.engine.idle() || undefined));
     // Count every call the steps' client makes from here.
     const client = h.set.runtime.client;
