@@ -791,7 +791,8 @@ export class Engine {
     const set = this.waiters.get(key);
     if (!set) return;
     this.waiters.delete(key);
-    for (const k of set) this.queue.add(k);
+    // Ahead of the queue: they were taken once and held back only by this object.
+    for (const k of set) this.queue.addFirst(k);
   }
 
   /** Deleted: dependents go first; then the step tears the backend down; then the row is reaped. */

@@ -15,6 +15,27 @@ export class WorkQueue<K extends string = string> {
 
   /** Queues the key unless it is already waiting. */
   add(key: K): void {
+    this.enqueue(key, false);
+  }
+
+  /**
+   * Queues the key ahead of the others (moving it up if it is queued already): for work that
+   * was held back and is now unblocked, which should not wait behind everything queued since.
+   */
+  addFirst(key: K): void {
+    if (this.shuttingDown) return;
+    if (this.dirty.has(key) && !this.processing.has(key)) {
+      const at = this.queue.indexOf(key);
+      if (at > 0) {
+        this.queue.splice(at, 1);
+        this.queue.unshift(key);
+      }
+      return;
+    }
+    this.enqueue(key, true);
+  }
+
+  private enqueue(key: K, first: boolean): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
     if (this.processing.has(key)) return; // queued again when its worker calls done()
@@ -24,6 +45,8 @@ export class WorkQueue<K extends string = string> {
       this.processing.add(key);
       this.cancelDelayed(key);
       waiter(key);
+    } else if (first) {
+      this.queue.unshift(key);
     } else {
       this.queue.push(key);
     }

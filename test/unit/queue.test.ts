@@ -14,6 +14,17 @@ describe('unit: work queue', () => {
     expect(q.depth).to.equal(0);
   });
 
+  it('puts unblocked work ahead of the queue, moving a queued key up, never twice', async () => {
+    const q = new WorkQueue();
+    for (const k of ['a', 'b', 'c']) q.add(k);
+    q.addFirst('w');
+    q.addFirst('c');
+    expect(q.depth).to.equal(4);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) order.push((await q.get())!);
+    expect(order).to.deep.equal(['c', 'w', 'a', 'b']);
+  });
+
   it('never hands a key being processed to a second worker; re-queues it when done', async () => {
     const q = new WorkQueue();
     q.add('a');
