@@ -52,6 +52,12 @@ export interface SyncStep {
     ctx: StepContext,
   ): Promise<number[]>;
   /**
+   * What the step derives from an object of another model (a Network's NAD, its VTN type and
+   * segment): when an edit of that object leaves it the same as at its last edit, affectedBy is
+   * not asked (an edit of a field the step does not use re-runs nothing). Undefined: always ask.
+   */
+  derivedFrom?(model: string, obj: ModelObject): string | undefined;
+  /**
    * Ask affectedBy about status and feedback writes too (`status` true), not only about edits:
    * for a step that acts on what another object reports (a pod that became Running).
    */
@@ -256,6 +262,7 @@ export class Engine {
         let from = await headCursor(this.models.pool);
         // Whatever was cached before this watch began may have changed unseen.
         this.cache?.clear();
+        this.derived.clear();
         ready();
         for await (const change of watchChanges(this.options.url, { from, signal })) {
           from = change.cursor;
@@ -308,6 +315,9 @@ export class Engine {
     for (const step of this.allSteps()) {
       if (!step.affectedBy || !this.asks(step, change.model, change.status)) continue;
       try {
+        if (!change.status && step.derivedFrom && !(await this.derivedChanged(step, change))) {
+          continue;
+        }
         const ids = await step.affectedBy(change, this.ctx);
         const m = this.registry.get(step.observes);
         if (m.family.length === 1) {
@@ -329,6 +339,28 @@ export class Engine {
         );
       }
     }
+  }
+
+  /** What each step derived from each object at its last edit (SyncStep.derivedFrom). */
+  private readonly derived = new Map<string, string>();
+
+  /** Whether an edit changed what the step derives from the object (true when unknown). */
+  private async derivedChanged(
+    step: SyncStep,
+    change: { model: string; id: number },
+  ): Promise<boolean> {
+    const obj = await this.models
+      .get(change.model, change.id, { includeDeleted: true })
+      .catch(() => undefined);
+    if (!obj) return true;
+    const derived = step.derivedFrom!(change.model, obj);
+    if (derived === undefined) return true;
+    const now = `${derived}${obj.deleted_at === null ? '' : ' (deleted)'}`;
+    const key = `${step.name} ${keyOf(obj.leaf_model, obj.id)}`;
+    const before = this.derived.get(key);
+    if (this.derived.size >= 100_000) this.derived.clear();
+    this.derived.set(key, now);
+    return before !== now;
   }
 
   /**

@@ -359,3 +359,71 @@ describe('synchronizer: several backends for one model', function () {
     expect(a.objects.size + b.objects.size).to.equal(0);
   });
 });
+
+describe('synchronizer: what an edit affects', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let engine: Engine;
+  const backend = new FakeBackend();
+  /** The Network edits the port step was asked about. */
+  const asked: number[] = [];
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+    const portStep: SyncStep = {
+      ...backend.step('Port', (o) => ({ ip: o.ip })),
+      // Ports take their network's segment and nothing else from it.
+      derivedFrom: (model, obj) =>
+        model === 'Network' ? JSON.stringify([obj.segment_id]) : undefined,
+      affectedBy: async (change, ctx) => {
+        if (change.model !== 'Network') return [];
+        asked.push(change.id);
+        const page = await ctx.models.list('Port', {
+          filter: [{ field: 'network', value: change.id }],
+        });
+        return page.items.map((p) => p.id);
+      },
+    };
+    engine = new Engine(
+      db.registry,
+      db.service,
+      [backend.step('Network', (o) => ({ subnet: o.subnet })), portStep],
+      { url: db.url, backoff: { baseMs: 100, maxMs: 300 } },
+    );
+    await engine.start();
+  });
+  after(async () => {
+    await engine.stop();
+    await db.drop();
+  });
+
+  it("re-runs a Network's ports for an edit of what they take from it, not for other fields", async () => {
+    const owner = await db.service.create('Service', { name: 'owner' });
+    const si = await db.service.create('ServiceInstance', { name: 'si', owner_id: owner.id });
+    const net = await db.service.create('Network', {
+      name: 'derived',
+      subnet: '10.9.0.0/24',
+      segment_id: 100,
+    });
+    await db.service.create('Port', { network_id: net.id, service_instance_id: si.id });
+    const idle = async () => {
+      await eventually('the engine idle', async () => {
+        const n = await db.service.get('Network', net.id);
+        return (n.synced_version === n.version && engine.idle()) || undefined;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    await idle();
+    const count = () => asked.filter((id) => id === net.id).length;
+    const atStart = count();
+    // The MTU: the network's own step runs, its ports are not asked about.
+    await db.service.update('Network', net.id, { mtu: 1400 });
+    await idle();
+    expect(count()).to.equal(atStart);
+    // The segment: they are.
+    await db.service.update('Network', net.id, { segment_id: 101 });
+    await idle();
+    expect(count()).to.equal(atStart + 1);
+  });
+});
