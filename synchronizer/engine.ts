@@ -52,11 +52,12 @@ export interface SyncStep {
     ctx: StepContext,
   ): Promise<number[]>;
   /**
-   * What the step derives from an object of another model (a Network's NAD, its VTN type and
-   * segment): when an edit of that object leaves it the same as at its last edit, affectedBy is
-   * not asked (an edit of a field the step does not use re-runs nothing). Undefined: always ask.
+   * By model: what the step derives from an object of that other model (a Network's NAD, its
+   * VTN type and segment). When an edit of the object leaves it the same as at its last edit,
+   * affectedBy is not asked (an edit of a field the step does not use re-runs nothing). Models
+   * not named here are not read: affectedBy is always asked about them.
    */
-  derivedFrom?(model: string, obj: ModelObject): string | undefined;
+  derivedFrom?: Record<string, (obj: ModelObject) => string>;
   /**
    * Ask affectedBy about status and feedback writes too (`status` true), not only about edits:
    * for a step that acts on what another object reports (a pod that became Running).
@@ -315,9 +316,8 @@ export class Engine {
     for (const step of this.allSteps()) {
       if (!step.affectedBy || !this.asks(step, change.model, change.status)) continue;
       try {
-        if (!change.status && step.derivedFrom && !(await this.derivedChanged(step, change))) {
-          continue;
-        }
+        const derive = change.status ? undefined : step.derivedFrom?.[change.model];
+        if (derive && !(await this.derivedChanged(step, derive, change))) continue;
         const ids = await step.affectedBy(change, this.ctx);
         const m = this.registry.get(step.observes);
         if (m.family.length === 1) {
@@ -347,15 +347,14 @@ export class Engine {
   /** Whether an edit changed what the step derives from the object (true when unknown). */
   private async derivedChanged(
     step: SyncStep,
+    derive: (obj: ModelObject) => string,
     change: { model: string; id: number },
   ): Promise<boolean> {
     const obj = await this.models
       .get(change.model, change.id, { includeDeleted: true })
       .catch(() => undefined);
     if (!obj) return true;
-    const derived = step.derivedFrom!(change.model, obj);
-    if (derived === undefined) return true;
-    const now = `${derived}${obj.deleted_at === null ? '' : ' (deleted)'}`;
+    const now = `${derive(obj)}${obj.deleted_at === null ? '' : ' (deleted)'}`;
     const key = `${step.name} ${keyOf(obj.leaf_model, obj.id)}`;
     const before = this.derived.get(key);
     if (this.derived.size >= 100_000) this.derived.clear();

@@ -406,10 +406,8 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
 
     // An edited Network changes the NADs of the pods with a port on it.
     // A pod takes from a network its NAD (name and CNI config) and nothing else.
-    derivedFrom(model, obj) {
-      return model === 'Network'
-        ? JSON.stringify(nadObject(rt.options, rt.instance, '', obj))
-        : undefined;
+    derivedFrom: {
+      Network: (obj) => JSON.stringify(nadObject(rt.options, rt.instance, '', obj)),
     },
     async affectedBy(change, ctx): Promise<number[]> {
       if (change.model !== 'Network') return [];

@@ -257,16 +257,15 @@ export function portStep(rt: OvnRuntime): SyncStep {
     // A port takes from its network: whether it is OVN's, which switch (Syncord's, by the
     // network's name, or Neutron's), and its DHCP options (made again when DHCP is turned back
     // on; the subnet too, to be safe). Not its exclude range, DNS, MTU, type or segment.
-    derivedFrom(model, obj) {
-      return model === 'Network'
-        ? JSON.stringify([
-            isOvn(obj),
-            switchName(obj),
-            neutronNetworkOf(obj) ?? null,
-            obj.dhcp ?? null,
-            obj.subnet ?? null,
-          ])
-        : undefined;
+    derivedFrom: {
+      Network: (obj) =>
+        JSON.stringify([
+          isOvn(obj),
+          switchName(obj),
+          neutronNetworkOf(obj) ?? null,
+          obj.dhcp ?? null,
+          obj.subnet ?? null,
+        ]),
     },
     async affectedBy(change, ctx): Promise<number[]> {
       if (change.model !== 'Network') return [];

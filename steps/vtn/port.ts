@@ -150,10 +150,9 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     // A pod that starts or stops running (feedback on its instance) detects or removes its
     // ports' hosts; a network edit (type, segment id) changes its ports' records.
     affectedByStatus: true,
-    derivedFrom(model, obj) {
-      return model === 'Network'
-        ? JSON.stringify([vtnNetworkId(rt.instance, obj.id), obj.type, obj.segment_id])
-        : undefined;
+    derivedFrom: {
+      Network: (obj) =>
+        JSON.stringify([vtnNetworkId(rt.instance, obj.id), obj.type, obj.segment_id]),
     },
     async affectedBy(change, ctx): Promise<number[]> {
       const field =

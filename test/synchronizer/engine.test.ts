@@ -374,8 +374,7 @@ describe('synchronizer: what an edit affects', function () {
     const portStep: SyncStep = {
       ...backend.step('Port', (o) => ({ ip: o.ip })),
       // Ports take their network's segment and nothing else from it.
-      derivedFrom: (model, obj) =>
-        model === 'Network' ? JSON.stringify([obj.segment_id]) : undefined,
+      derivedFrom: { Network: (obj) => JSON.stringify([obj.segment_id]) },
       affectedBy: async (change, ctx) => {
         if (change.model !== 'Network') return [];
         asked.push(change.id);
