@@ -15,7 +15,8 @@
 //   against the empty serve's.
 // - backend requests per periodic resync: counted in the serve process by a probe loaded with
 //   `--import` (a data: URL made here) that wraps the OVSDB client's transact and monitor, the VTN
-//   client's calls and the Kubernetes client's requests, and writes its counts on SIGUSR2; one
+//   client's calls and the Kubernetes client's requests, listens to OpenStack's (onRequest), and
+//   writes its counts on SIGUSR2; one
 //   periodic resync (a short `--resync`) from a quiet point to the next, at N and at SMALL_N (the
 //   floor, a serve of its own run first, which also warms up tsx's cache for the others).
 // - failover: a standby serve on the same database; the leader is killed with SIGKILL and a new
@@ -170,6 +171,11 @@ wrap(OvsdbClient.prototype, 'monitor', function () { return 'ovsdb ' + this.data
 const { VtnClient } = await import(${file('backends/vtn/client.ts')});
 wrap(VtnClient.prototype, 'call', (method) => 'vtn ' + method);
 wrap(VtnClient.prototype, 'watch', () => 'vtn Watch');
+const { onRequest } = await import(${file('backends/openstack/client.ts')});
+onRequest((r) => {
+  const k = 'openstack ' + r.service + ' ' + r.method;
+  counts[k] = (counts[k] ?? 0) + 1;
+});
 const { KubeConfig } = await import(${kube});
 wrap(KubeConfig.prototype, 'applySecurityAuthentication', (c) => 'kubernetes ' + c.getHttpMethod());
 wrap(KubeConfig.prototype, 'applyToFetchOptions', () => 'kubernetes watch');
@@ -915,7 +921,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
         floor: empty.idle.cpuPerMinute,
       },
       {
-        figure: `backend requests per periodic resync (OVN, VTN, Kubernetes; floor: at N=${String(SMALL_N)})`,
+        figure: `backend requests per periodic resync (OVN, VTN, Kubernetes, OpenStack; floor: at N=${String(SMALL_N)})`,
         value: sumCounts(main.resync.requests),
         unit: 'requests',
         floor: sumCounts(small.requests),
