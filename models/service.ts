@@ -59,6 +59,29 @@ export interface ListOptions {
   withTotal?: boolean;
 }
 
+/**
+ * Every object a list matches, all pages (5,000 a query), through `models.list` (so through the
+ * synchronizer's cache when `models` is the cached service).
+ */
+export async function listAll(
+  models: { list(model: string, options: ListOptions): Promise<Page> },
+  model: string,
+  options: Omit<ListOptions, 'pageSize' | 'pageToken' | 'withTotal'> = {},
+): Promise<ModelObject[]> {
+  const out: ModelObject[] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await models.list(model, {
+      ...options,
+      pageSize: 5000,
+      ...(pageToken ? { pageToken } : {}),
+    });
+    out.push(...page.items);
+    pageToken = page.nextPageToken ?? undefined;
+  } while (pageToken);
+  return out;
+}
+
 export interface Page {
   items: ModelObject[];
   /** Pass it back for the next page; null on the last page. */
@@ -942,17 +965,11 @@ export class ModelTx {
     const f = this.info(model).byKey.get(field) ?? this.info(model).byKey.get(`${field}_id`);
     if (!f?.def.reference) throw new Error(`${model}.${field} is not a reference`);
     const out = new Map<number, ModelObject[]>(ids.map((id) => [id, []]));
-    let pageToken: string | undefined;
-    do {
-      const page = await this.list(model, {
-        filter: [{ field, op: 'in', value: [...out.keys()] }],
-        orderBy: [{ field: 'id' }],
-        pageSize: 5000,
-        ...(pageToken ? { pageToken } : {}),
-      });
-      for (const o of page.items) out.get(o[f.key] as number)?.push(o);
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    const found = await listAll(this, model, {
+      filter: [{ field, op: 'in', value: [...out.keys()] }],
+      orderBy: [{ field: 'id' }],
+    });
+    for (const o of found) out.get(o[f.key] as number)?.push(o);
     return out;
   }
 

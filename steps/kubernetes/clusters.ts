@@ -3,7 +3,7 @@
 // kubeconfig the steps were given). A Cluster with a kubeconfig text uses it. Handles are cached
 // per Cluster id and version: editing a Cluster's kubeconfig makes a new handle.
 import { KubernetesCluster } from '../../backends/kubernetes/index.js';
-import type { ModelObject, ModelService } from '../../models/service.js';
+import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
 
 export interface ClusterHandle {
   /** Stable per cluster: `env` or `cluster-<id>`. */
@@ -55,23 +55,16 @@ export class Clusters {
     const out = new Map<string, ClusterHandle>();
     const def = await this.default(models).catch(() => undefined);
     if (def) out.set(def.key, def);
-    let pageToken: string | undefined;
-    do {
-      const page = await models.list('Cluster', {
-        filter: [{ field: 'kind', value: 'kubernetes' }],
-        pageSize: 500,
-        pageToken,
-      });
-      for (const row of page.items) {
-        try {
-          const h = this.fromRow(row);
-          out.set(h.key, h);
-        } catch {
-          // A Cluster whose kubeconfig does not load is reported when something syncs to it.
-        }
+    for (const row of await listAll(models, 'Cluster', {
+      filter: [{ field: 'kind', value: 'kubernetes' }],
+    })) {
+      try {
+        const h = this.fromRow(row);
+        out.set(h.key, h);
+      } catch {
+        // A Cluster whose kubeconfig does not load is reported when something syncs to it.
       }
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    }
     return [...out.values()];
   }
 

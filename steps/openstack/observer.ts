@@ -24,7 +24,7 @@ import {
   type NeutronPort,
 } from '../../backends/openstack/resources.js';
 import { sameIp, sameMac } from '../../models/ipam/address.js';
-import type { ModelObject } from '../../models/service.js';
+import { listAll, type ModelObject } from '../../models/service.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import { openstackClusters } from './network.js';
 import { SERVER_MODELS } from './placement.js';
@@ -100,17 +100,11 @@ export class OpenStackObserver {
     if (!clusters.length) return;
     const byOwner = new Map<string, ModelObject>();
     for (const model of SERVER_MODELS) {
-      // Paged: a deployment may have more VMs than one page.
-      let pageToken: string | undefined;
-      do {
-        const page = await ctx.models.list(model, {
-          filter: [{ field: 'server_id', op: 'notnull' }],
-          pageSize: 5000,
-          ...(pageToken ? { pageToken } : {}),
-        });
-        for (const si of page.items) byOwner.set(`${si.leaf_model}:${String(si.id)}`, si);
-        pageToken = page.nextPageToken ?? undefined;
-      } while (pageToken);
+      // Every page: a deployment may have more VMs than one page.
+      const vms = await listAll(ctx.models, model, {
+        filter: [{ field: 'server_id', op: 'notnull' }],
+      });
+      for (const si of vms) byOwner.set(`${si.leaf_model}:${String(si.id)}`, si);
     }
     const byId = new Map([...byOwner.values()].map((si) => [si.id, si]));
     // The Flavors and Images of the VMs: what their servers should run, and the images to list.
@@ -206,29 +200,22 @@ export class OpenStackObserver {
     // not as the Port wants it, or not on its instance's ACTIVE server (attached again).
     const differ = new Set<number>();
     const recorded = new Set<string>();
-    let pageToken: string | undefined;
-    do {
-      const page = await ctx.models.list('Port', {
-        filter: [{ field: 'port_id', op: 'notnull' }],
-        pageSize: 5000,
-        ...(pageToken ? { pageToken } : {}),
-      });
-      for (const port of page.items) {
-        const id = String(port.port_id);
-        recorded.add(id);
-        const np = neutronPorts.get(id);
-        const si = byId.get(port.service_instance_id as number);
-        if (
-          !np ||
-          (typeof port.ip === 'string' && !sameIp(np.fixed_ips[0]?.ip_address, port.ip)) ||
-          (typeof port.mac === 'string' && !sameMac(np.mac_address, port.mac)) ||
-          (si?.vm_status === 'ACTIVE' && np.device_id !== si.server_id)
-        ) {
-          differ.add(port.service_instance_id as number);
-        }
+    for (const port of await listAll(ctx.models, 'Port', {
+      filter: [{ field: 'port_id', op: 'notnull' }],
+    })) {
+      const id = String(port.port_id);
+      recorded.add(id);
+      const np = neutronPorts.get(id);
+      const si = byId.get(port.service_instance_id as number);
+      if (
+        !np ||
+        (typeof port.ip === 'string' && !sameIp(np.fixed_ips[0]?.ip_address, port.ip)) ||
+        (typeof port.mac === 'string' && !sameMac(np.mac_address, port.mac)) ||
+        (si?.vm_status === 'ACTIVE' && np.device_id !== si.server_id)
+      ) {
+        differ.add(port.service_instance_id as number);
       }
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    }
     // A port of this deployment's on a server that none of its instance's Ports records.
     for (const np of neutronPorts.values()) {
       const si = instanceOfServer.get(np.device_id);
@@ -239,18 +226,11 @@ export class OpenStackObserver {
       if (si) ctx.enqueue(si.leaf_model, si.id);
     }
     // A recorded Neutron network no Cluster lists: the network step forgets it.
-    pageToken = undefined;
-    do {
-      const page = await ctx.models.list('Network', {
-        filter: [{ field: 'neutron_network_id', op: 'notnull' }],
-        pageSize: 5000,
-        ...(pageToken ? { pageToken } : {}),
-      });
-      for (const net of page.items) {
-        if (!neutronNetworks.has(String(net.neutron_network_id))) ctx.enqueue('Network', net.id);
-      }
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    for (const net of await listAll(ctx.models, 'Network', {
+      filter: [{ field: 'neutron_network_id', op: 'notnull' }],
+    })) {
+      if (!neutronNetworks.has(String(net.neutron_network_id))) ctx.enqueue('Network', net.id);
+    }
   }
 
   private async exists(ctx: StepContext, model: string, id: number): Promise<boolean> {

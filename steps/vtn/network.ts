@@ -3,14 +3,12 @@
 // depends on, from ServiceDependency). As XOS's vtn-service did, a network without a segment id
 // is not pushed: VTN cannot carry it (the status says so).
 import { NotFoundError } from '../../models/errors.js';
-import type { ModelObject, ModelService } from '../../models/service.js';
+import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import type { ServiceNetwork } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
 import { marks, vtnNetworkId } from './names.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
-
-const PAGE = 5000;
 
 async function getOrUndefined(
   models: ModelService,
@@ -26,25 +24,6 @@ async function getOrUndefined(
   }
 }
 
-async function all(
-  models: ModelService,
-  model: string,
-  filter: { field: string; op?: 'in'; value: unknown }[],
-) {
-  const out: ModelObject[] = [];
-  let pageToken: string | undefined;
-  do {
-    const page = await models.list(model, {
-      filter,
-      pageSize: PAGE,
-      ...(pageToken ? { pageToken } : {}),
-    });
-    out.push(...page.items);
-    pageToken = page.nextPageToken ?? undefined;
-  } while (pageToken);
-  return out;
-}
-
 /**
  * The networks a network's instances may reach: for each ServiceDependency whose subscriber is
  * the service of the network's slice, with connect_method `private`, the networks of the
@@ -53,20 +32,20 @@ async function all(
 export async function providersOf(models: ModelService, network: ModelObject): Promise<number[]> {
   const slice = await getOrUndefined(models, 'Slice', network.owner_id);
   if (!slice || typeof slice.service_id !== 'number') return [];
-  const deps = await all(models, 'ServiceDependency', [
-    { field: 'subscriber_service', value: slice.service_id },
-  ]);
+  const deps = await listAll(models, 'ServiceDependency', {
+    filter: [{ field: 'subscriber_service', value: slice.service_id }],
+  });
   const providerServices = deps
     .filter((d) => d.connect_method === 'private')
     .map((d) => d.provider_service_id as number);
   if (providerServices.length === 0) return [];
-  const slices = await all(models, 'Slice', [
-    { field: 'service', op: 'in', value: providerServices },
-  ]);
+  const slices = await listAll(models, 'Slice', {
+    filter: [{ field: 'service', op: 'in', value: providerServices }],
+  });
   if (slices.length === 0) return [];
-  const nets = await all(models, 'Network', [
-    { field: 'owner', op: 'in', value: slices.map((s) => s.id) },
-  ]);
+  const nets = await listAll(models, 'Network', {
+    filter: [{ field: 'owner', op: 'in', value: slices.map((s) => s.id) }],
+  });
   return nets
     .map((n) => n.id)
     .filter((id) => id !== network.id)
@@ -138,7 +117,7 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     /** Providers follow ServiceDependency and the slices' services. */
     async affectedBy(change, ctx): Promise<number[]> {
       if (change.model !== 'ServiceDependency' && change.model !== 'Slice') return [];
-      return (await all(ctx.models, 'Network', [])).map((n) => n.id);
+      return (await listAll(ctx.models, 'Network')).map((n) => n.id);
     },
   };
 }

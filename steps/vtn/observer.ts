@@ -12,7 +12,7 @@ import type { WatchEvent__Output } from '../../backends/vtn/generated/cordvtn/Wa
 import type { HostDetectedRequest } from '../../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
 import type { HostProto__Output } from '../../backends/vtn/generated/net/HostProto.js';
 import { VTN_PROVIDER } from '../../backends/vtn/store.js';
-import type { ModelObject } from '../../models/service.js';
+import { listAll, type ModelObject } from '../../models/service.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { macToOnos } from '../../models/ipam/address.js';
@@ -210,16 +210,9 @@ export class VtnObserver {
     if (!ctx) return;
     let n = 0;
     for (const model of ['Network', 'Port']) {
-      let pageToken: string | undefined;
-      do {
-        const page = await ctx.models.list(model, {
-          pageSize: 5000,
-          ...(pageToken ? { pageToken } : {}),
-        });
-        for (const o of page.items) ctx.enqueue(model, o.id);
-        n += page.items.length;
-        pageToken = page.nextPageToken ?? undefined;
-      } while (pageToken);
+      const all = await listAll(ctx.models, model);
+      for (const o of all) ctx.enqueue(model, o.id);
+      n += all.length;
     }
     this.rt.log(`vtn: the watch is back; ${String(n)} networks and ports queued to refill VTN`);
   }
