@@ -162,6 +162,76 @@ describe('synchronizer: the cached view of the models', function () {
     expect(family.errors[0]!.reason).to.match(/has subclasses/);
   });
 
+  it('gathers what concurrent callers ask in one turn into one statement, each with its answer', async () => {
+    const nets = await db.service.createMany(
+      'Network',
+      [0, 1, 2].map((i) => ({ name: `gather-${String(i)}`, subnet: `10.19.${String(i)}.0/24` })),
+    );
+    const owner = await db.service.create('Service', { name: 'gather' });
+    const si = await db.service.create('ServiceInstance', { name: 'gather', owner_id: owner.id });
+    const other = await db.service.create('ServiceInstance', { name: 'other', owner_id: owner.id });
+    const ports = await db.service.createMany(
+      'Port',
+      nets.map((n) => ({ network_id: n.id, service_instance_id: si.id })),
+    );
+    // Count the statements the cached service sends.
+    const sent: string[] = [];
+    const pool = cached.pool as unknown as { query: (...a: unknown[]) => Promise<unknown> };
+    const query = pool.query.bind(pool);
+    pool.query = (...a: unknown[]) => {
+      const q = a[0];
+      sent.push(typeof q === 'string' ? q : ((q as { text?: string }).text ?? ''));
+      return query(...a);
+    };
+    try {
+      // Reads by id that miss the cache: one statement, each caller its own object (or none).
+      for (const n of nets) cached.invalidate('Network', n.id);
+      const got = await Promise.all([
+        ...nets.map((n) => cached.get('Network', n.id)),
+        cached.get('Network', 2_000_000).catch((e: unknown) => (e as Error).name),
+      ]);
+      expect(got.slice(0, 3).map((o) => (o as ModelObject).name)).to.deep.equal(
+        nets.map((n) => n.name),
+      );
+      expect(got[3]).to.equal('NotFoundError');
+      expect(sent).to.have.length(1);
+      // Ports of several instances: one statement, grouped by instance, in id order.
+      sent.length = 0;
+      const [mine, none] = await Promise.all([
+        cached.listReferring('Port', 'service_instance', si.id),
+        cached.listReferring('Port', 'service_instance', other.id),
+      ]);
+      expect(mine.map((p) => p.id)).to.deep.equal(ports.map((p) => p.id));
+      expect(none).to.deep.equal([]);
+      expect(sent).to.have.length(1);
+      // Status writes: one statement; two writes of one object merge; a bad one fails alone.
+      sent.length = 0;
+      const outcomes = await Promise.allSettled([
+        cached.writeStatus('Port', ports[0]!.id, { feedback: { observed_ip: '10.19.0.9' } }),
+        cached.writeStatus('Port', ports[0]!.id, { feedback: { observed_interface: 'net1' } }),
+        cached.writeStatus('Port', ports[1]!.id, { backend_code: 1, backend_status: 'fine' }),
+        cached.writeStatus('Port', ports[2]!.id, { feedback: { no_such_field: 1 } }),
+      ]);
+      expect(outcomes.map((o) => o.status)).to.deep.equal([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+      ]);
+      expect(((outcomes[3] as PromiseRejectedResult).reason as Error).name).to.equal(
+        'ValidationError',
+      );
+      const [p0, p1] = await Promise.all([
+        db.service.get('Port', ports[0]!.id),
+        db.service.get('Port', ports[1]!.id),
+      ]);
+      expect(p0).to.deep.include({ observed_ip: '10.19.0.9', observed_interface: 'net1' });
+      expect(p1).to.deep.include({ backend_code: 1, backend_status: 'fine' });
+    } finally {
+      pool.query = query;
+    }
+  });
+
   it('caches lists until anything in their table changes', async () => {
     const list = () => cached.list('Network', { orderBy: [{ field: 'id' }] });
     const before = (await list()).items.length;
