@@ -17,7 +17,7 @@ import {
 } from '../models/errors.js';
 import type { Registry, ResolvedModel } from '../models/registry.js';
 import type { ListOptions, ModelObject, ModelService } from '../models/service.js';
-import { headCursor, watchChanges, type Change } from '../models/watch.js';
+import { before, headCursor, parseCursor, watchChanges, type Change } from '../models/watch.js';
 import {
   AuthError,
   Authenticator,
@@ -533,13 +533,22 @@ export class ChangeFeed {
     return new ChangeFeed(url, models, codecsFor(registry));
   }
 
-  /** Delivers every later change to `fn` (in commit order) until the returned function is called. */
+  /**
+   * Delivers every change committed from now on to `fn` (in commit order) until the returned
+   * function is called. "From now" is the log's head when subscribing: a feed still working
+   * through a backlog (10,000 creates) does not hand the new subscriber what was committed
+   * before it came, which a GUI would count as new objects.
+   */
   async subscribe(fn: (c: FedChange) => void): Promise<() => void> {
-    this.subscribers.add(fn);
+    const head = parseCursor(await headCursor(this.models.pool));
+    const after = (c: FedChange) => {
+      if (before(head, parseCursor(c.change.cursor))) fn(c);
+    };
+    this.subscribers.add(after);
     this.started ??= this.start();
     await this.started;
     return () => {
-      this.subscribers.delete(fn);
+      this.subscribers.delete(after);
     };
   }
 

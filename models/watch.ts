@@ -52,7 +52,8 @@ export function parseCursor(text: string): Position {
   return { txn: BigInt(m[1]!), change: BigInt(m[2]!) };
 }
 
-function before(a: Position, b: Position): boolean {
+/** Whether cursor position a comes before b in the log. */
+export function before(a: Position, b: Position): boolean {
   return a.txn < b.txn || (a.txn === b.txn && a.change < b.change);
 }
 

@@ -524,3 +524,54 @@ describe('api: limits and malformed input', function () {
     expect(await sites()).to.equal(before);
   });
 });
+
+describe('api: a watch from now, while the shared feed is behind', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let api: ApiServer;
+  let client: ReturnType<typeof clientFor>;
+
+  before(async function () {
+    this.timeout(10 * 60_000);
+    db = await scratchDb();
+    api = await startApiServer({
+      listen: '127.0.0.1:0',
+      registry: db.registry,
+      models: db.service,
+      url: db.url,
+    });
+    const admin = await makeUser(db, 'root', 'admin');
+    const login = await clientFor(api.address).call('Login')({
+      username: admin.name,
+      password: PASSWORD,
+    });
+    client = clientFor(api.address, login.token as string);
+  });
+  after(async () => {
+    client.close();
+    await api.close();
+    await db.drop();
+  });
+
+  it('a watch from now gets nothing committed before it, even while the shared feed is behind', async () => {
+    // A first watcher starts the shared feed; a backlog of creates keeps it busy.
+    const busy = client.watch({ models: ['Site'] });
+    busy.on('data', () => undefined);
+    busy.on('error', () => undefined); // cancelled at the end
+    await new Promise((r) => setTimeout(r, 300));
+    const backlog = await db.service.createMany(
+      'Site',
+      Array.from({ length: 3000 }, (_, i) => ({ name: `backlog-${String(i)}` })),
+    );
+    // A second watcher from now, at once, then one more create.
+    const late = client.watch({ models: ['Site'] });
+    await new Promise((r) => setTimeout(r, 300));
+    const marker = await client.call('CreateSite')({ name: 'after-backlog' });
+    const got = await collect(late, (e) => e.some((x) => x.id === marker.id));
+    late.cancel();
+    busy.cancel();
+    const before = new Set(backlog.map((o) => o.id));
+    expect(got.filter((e) => before.has(e.id))).to.deep.equal([]);
+    expect(got.map((e) => e.id)).to.deep.equal([marker.id]);
+  });
+});
