@@ -135,6 +135,27 @@ async function makeUser(
   return { id: u.id, name };
 }
 
+/** A scratch database, the API server on it, and a client logged in as an admin. */
+async function startAsAdmin(): Promise<{
+  db: ScratchDb;
+  api: ApiServer;
+  client: ReturnType<typeof clientFor>;
+}> {
+  const db = await scratchDb();
+  const api = await startApiServer({
+    listen: '127.0.0.1:0',
+    registry: db.registry,
+    models: db.service,
+    url: db.url,
+  });
+  const admin = await makeUser(db, 'root', 'admin');
+  const login = await clientFor(api.address).call('Login')({
+    username: admin.name,
+    password: PASSWORD,
+  });
+  return { db, api, client: clientFor(api.address, login.token as string) };
+}
+
 describe('api: the gRPC model service', function () {
   this.timeout(60_000);
   let db: ScratchDb;
@@ -143,19 +164,7 @@ describe('api: the gRPC model service', function () {
 
   before(async function () {
     this.timeout(10 * 60_000);
-    db = await scratchDb();
-    api = await startApiServer({
-      listen: '127.0.0.1:0',
-      registry: db.registry,
-      models: db.service,
-      url: db.url,
-    });
-    const admin = await makeUser(db, 'root', 'admin');
-    const login = await clientFor(api.address).call('Login')({
-      username: admin.name,
-      password: PASSWORD,
-    });
-    client = clientFor(api.address, login.token as string);
+    ({ db, api, client } = await startAsAdmin());
   });
   after(async () => {
     client.close();
@@ -533,19 +542,7 @@ describe('api: a watch from now, while the shared feed is behind', function () {
 
   before(async function () {
     this.timeout(10 * 60_000);
-    db = await scratchDb();
-    api = await startApiServer({
-      listen: '127.0.0.1:0',
-      registry: db.registry,
-      models: db.service,
-      url: db.url,
-    });
-    const admin = await makeUser(db, 'root', 'admin');
-    const login = await clientFor(api.address).call('Login')({
-      username: admin.name,
-      password: PASSWORD,
-    });
-    client = clientFor(api.address, login.token as string);
+    ({ db, api, client } = await startAsAdmin());
   });
   after(async () => {
     client.close();
