@@ -4,12 +4,13 @@
 // for Kubernetes, OVN and VTN into the rig: a pod per instance with its NADs, OVN logical switches,
 // router ports and switch ports, VTN service networks and ports (and, once the pods run, VTN hosts).
 // The floor writes the same backend objects with tight direct clients, the three backends at
-// once.
+// once, and each pod's VTN hosts as soon as it runs (a host names its pod's node).
 //
 // - converge: from the start of the TOSCA apply (parse, check, one transaction) until every
 //   instance, Port and Network has backend_code 1 at its version; also until every pod is Running
 //   (the bench's watch) and every OVN port is bound in the southbound. The floor is timed from its
-//   first write until its last one returned (then until its pods are Running and its ports bound).
+//   first write until its last one returned, the hosts included (and until its pods are Running
+//   and its ports bound).
 //   Both sides must leave the same number of pods, NADs, OVN rows and VTN networks and ports.
 // - edit → backend: at idle, edits of one Network field that lands in one backend without
 //   replacing a pod (exclude_ips → the OVN switch's other_config; type, between two unrouted
@@ -25,6 +26,7 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { OvsdbClient, update, type Monitor } from '../backends/ovn/ovsdb.js';
 import { asStringMap } from '../backends/ovn/values.js';
 import { VtnClient } from '../backends/vtn/client.js';
+import type { HostDetectedRequest } from '../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
 import type { ServicePort } from '../backends/vtn/generated/cordvtn/ServicePort.js';
 import type { WatchEvent__Output } from '../backends/vtn/generated/cordvtn/WatchEvent.js';
 import { defaultRegistry } from '../models/index.js';
@@ -45,6 +47,7 @@ import {
   type OvnSteps,
 } from '../steps/ovn/index.js';
 import { serviceNetworkOf, type WantedNetwork } from '../steps/vtn/network.js';
+import { hostOf } from '../steps/vtn/port.js';
 import {
   marks,
   vtnNetworkId,
@@ -66,6 +69,7 @@ import {
 import {
   CpuMeter,
   forEachBounded,
+  Gate,
   median,
   now,
   percentile,
@@ -276,6 +280,12 @@ interface FloorWorld {
   lsps: Set<string>;
   /** The networks, to edit. */
   networks: ModelObject[];
+  /**
+   * Per pod name, the VTN hosts of its ports once it runs on a node: VTN's host records name the
+   * node (the connect point), so they can only be written when the pod is Running, by the floor
+   * as by the VTN port step (whose `hostOf` builds them).
+   */
+  hosts: Map<string, (node: string) => HostDetectedRequest[]>;
 }
 
 /** The VTN service port a Port becomes, as the VTN port step sends it. */
@@ -337,8 +347,20 @@ async function prepareFloor(
         if (typeof want === 'string') throw new Error(`floor network ${network.id}: ${want}`);
         vtnNetworks.push(want);
       }
+      const networkById = new Map(made.networks.map((network) => [network.id, network]));
+      const hosts = new Map<string, (node: string) => HostDetectedRequest[]>();
+      for (const instance of made.instances) {
+        const mine = made.ports.filter((port) => port.service_instance_id === instance.id);
+        // hostOf takes only the deployment's name from the runtime (no call).
+        hosts.set(podNameOf(instance), (node) =>
+          mine.map((port) =>
+            hostOf(vtnRt, port, networkById.get(port.network_id as number)!, node),
+          ),
+        );
+      }
       return {
         kube,
+        hosts,
         ovn: [...byNetwork.values()],
         vtnNetworks,
         vtnPorts: made.ports.map((port) => servicePortOf(side.instance, port)),
@@ -360,6 +382,7 @@ interface Counts {
   ovn: Record<string, number>;
   vtnNetworks: number;
   vtnPorts: number;
+  vtnHosts: number;
 }
 
 async function countAll(kube: Kube, nb: OvsdbClient, vtn: VtnClient, side: Side): Promise<Counts> {
@@ -371,21 +394,25 @@ async function countAll(kube: Kube, nb: OvsdbClient, vtn: VtnClient, side: Side)
     ovn: await countRows(nb, side.instance),
     vtnNetworks: (await vtn.listNetworks(mine)).length,
     vtnPorts: (await vtn.listPorts(mine)).length,
+    vtnHosts: (await vtn.listHosts(mine)).length,
   };
 }
 
 const describeCounts = (c: Counts): string =>
   `${String(c.pods)} pods, ${String(c.nads)} NADs; OVN ${Object.entries(c.ovn)
     .map(([t, n]) => `${t} ${String(n)}`)
-    .join(', ')}; VTN ${String(c.vtnNetworks)} networks, ${String(c.vtnPorts)} ports`;
+    .join(
+      ', ',
+    )}; VTN ${String(c.vtnNetworks)} networks, ${String(c.vtnPorts)} ports, ${String(c.vtnHosts)} hosts`;
 
 interface FloorResult {
-  /** From the first write until the last one returned, ms. */
+  /** From the first write until the last one returned (the VTN hosts included), ms. */
   written: number;
-  /** Each backend's writes, ms from the start. */
+  /** Each backend's writes, ms from the start (vtn: networks and ports; hosts: the last host). */
   kubernetes: number;
   ovn: number;
   vtn: number;
+  hosts: number;
   /** Until every pod is Running (the watch), and every port bound in the southbound. */
   running: number;
   bound: number | undefined;
@@ -417,9 +444,19 @@ async function runFloor(
       `${String(world.vtnNetworks.length)} VTN networks and ${String(world.vtnPorts.length)} ports ` +
       `(${String(FLOOR_IN_FLIGHT)} in flight): the three backends at once`,
   );
+  // The VTN hosts of each pod's ports, as soon as the watch shows it Running on its node.
+  const hostWrites: Promise<void>[] = [];
+  const gate = new Gate(FLOOR_IN_FLIGHT);
+  floorSide.tracker.onRunning = (pod) => {
+    const hostsOf = world.hosts.get(pod.metadata?.name ?? '');
+    if (!hostsOf) return;
+    for (const host of hostsOf(pod.spec?.nodeName ?? 'unknown')) {
+      hostWrites.push(gate.run(() => vtn.hostDetected(host).then(() => undefined)));
+    }
+  };
   const cpu = new CpuMeter();
   const t0 = now();
-  const done = { kubernetes: 0, ovn: 0, vtn: 0 };
+  const done = { kubernetes: 0, ovn: 0, vtn: 0, hosts: 0 };
   await Promise.all([
     floorSide.write(workers).then(() => (done.kubernetes = now() - t0)),
     writeOvnFloor(nb, ovnRt, world.ovn, workers).then(() => (done.ovn = now() - t0)),
@@ -433,8 +470,6 @@ async function runFloor(
       done.vtn = now() - t0;
     })(),
   ]);
-  const written = now() - t0;
-  const cpuReport = cpu.report('the floor clients');
   const tracker = floorSide.tracker;
   const running =
     (await tracker.until(
@@ -442,6 +477,11 @@ async function runFloor(
       () => tracker.runningCount >= n,
       120_000 + n * 1000,
     )) - t0;
+  await Promise.all(hostWrites);
+  floorSide.tracker.onRunning = undefined;
+  done.hosts = now() - t0;
+  const written = now() - t0;
+  const cpuReport = cpu.report('the floor clients');
   const bound = sb ? (await sb.until(world.lsps, 'floor')) - t0 : undefined;
   const first = tracker.pod(world.kube.plans[0]!.name);
   return {
@@ -1023,7 +1063,8 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     );
     log(
       `floor: writes done in ${seconds(floor.written)} (Kubernetes ${seconds(floor.kubernetes)}, ` +
-        `OVN ${seconds(floor.ovn)}, VTN ${seconds(floor.vtn)}); pods Running in ${seconds(floor.running)}` +
+        `OVN ${seconds(floor.ovn)}, VTN networks and ports ${seconds(floor.vtn)}, VTN hosts ` +
+        `${seconds(floor.hosts)} as the pods ran); pods Running in ${seconds(floor.running)}` +
         (floor.bound === undefined ? '' : `, ports bound in ${seconds(floor.bound)}`),
     );
     log(`  ${floor.cpu}`);
@@ -1065,23 +1106,20 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
         log('  step runs until all ok:');
         for (const line of tallyLines(run)) log(line);
         await untilIdle(run.engine, QUIET_MS);
-        const hosts = await vtn.listHosts({ 'syncord-instance': s.instance });
-        log(
-          `  idle again; VTN has ${String(hosts.length)} hosts of Syncord's (written once the pods ` +
-            'run: the floor writes none)',
-        );
         const counts = await countAll(kube, nb!, vtn, s);
         log(`syncord: left ${describeCounts(counts)}`);
         const expected = {
           pods: n,
           nads: groupsOf(n) * NETWORK_PLAN.length,
           vtnPorts: n * NETWORK_PLAN.length,
+          vtnHosts: n * NETWORK_PLAN.length,
         };
         if (
           describeCounts(counts) !== describeCounts(floor.counts) ||
           counts.pods !== expected.pods ||
           counts.nads !== expected.nads ||
-          counts.vtnPorts !== expected.vtnPorts
+          counts.vtnPorts !== expected.vtnPorts ||
+          counts.vtnHosts !== expected.vtnHosts
         ) {
           throw new Error(
             `not the same work: syncord left ${describeCounts(counts)}; the floor ${describeCounts(floor.counts)}`,

@@ -449,12 +449,19 @@ export class PodTracker {
     return this.watch.get(this.namespace, name);
   }
 
+  /** Called once each time a pod becomes Running (the chain's floor writes its VTN hosts). */
+  onRunning: ((pod: V1Pod) => void) | undefined;
+
   private onEvent(type: WatchEventType, pod: V1Pod): void {
     const name = pod.metadata?.name ?? '';
     if (type === 'DELETED') this.names.delete(name);
     else this.names.add(name);
-    if (type !== 'DELETED' && isRunning(pod)) this.running.add(name);
-    else this.running.delete(name);
+    if (type !== 'DELETED' && isRunning(pod)) {
+      if (!this.running.has(name)) this.onRunning?.(pod);
+      this.running.add(name);
+    } else {
+      this.running.delete(name);
+    }
     this.waiters = this.waiters.filter((w) => {
       if (!w.check()) return true;
       w.done();

@@ -138,6 +138,30 @@ export async function forEachBounded<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
+/** At most `concurrency` calls of `run` at once; the others wait their turn, in order. */
+export class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly concurrency: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.concurrency) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the slot passes on
+      else this.active--;
+    }
+  }
+}
+
 /** The process's resident set size, sampled every few milliseconds; `peak` is the highest seen. */
 export class RssSampler {
   private peakBytes = process.memoryUsage.rss();
