@@ -23,7 +23,14 @@ export interface RigContext {
   creds: Credentials;
   bins: Binaries;
   /** Kubeconfig files by client name. */
-  kubeconfigs: { admin: string; controllerManager: string; scheduler: string; kwok: string };
+  kubeconfigs: {
+    admin: string;
+    controllerManager: string;
+    scheduler: string;
+    kwok: string;
+    /** Syncord's own: the ServiceAccount of deploy/rbac/syncord.yaml (least privilege). */
+    syncord: string;
+  };
   /** The user PostgreSQL runs as, when the rig runs as root. */
   postgresUser?: { uid: number; gid: number };
   logFile(component: string): string;

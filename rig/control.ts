@@ -126,6 +126,7 @@ function kubeconfigPaths(config: RigConfig): RigContext['kubeconfigs'] {
     controllerManager: kube('kube-controller-manager'),
     scheduler: kube('kube-scheduler'),
     kwok: kube('kwok'),
+    syncord: kube('syncord'),
   };
 }
 
@@ -173,6 +174,8 @@ export function rigEnv(ctx: RigContext, extras: Extra[] = []): Record<string, st
   const base = {
     SYNCORD_RIG_DIR: ctx.config.runDir,
     KUBECONFIG: ctx.kubeconfigs.admin,
+    // Syncord runs as its ServiceAccount (deploy/rbac/syncord.yaml), not as the cluster admin.
+    SYNCORD_KUBECONFIG: ctx.kubeconfigs.syncord,
     DATABASE_URL: databaseUrl(ctx),
     OVN_NB_DB: ovnNbRemote(ctx),
     OVN_SB_DB: ovnSbRemote(ctx),

@@ -46,8 +46,9 @@ export class KubernetesCluster {
   }
 
   /**
-   * From a kubeconfig's text; without one, from $KUBECONFIG, else ~/.kube/config, else the
-   * in-cluster service account. A kubeconfig that does not parse throws a sentence saying so.
+   * From a kubeconfig's text; without one, from $SYNCORD_KUBECONFIG (Syncord's own identity, e.g.
+   * its ServiceAccount's, while $KUBECONFIG stays the operator's for kubectl), else $KUBECONFIG,
+   * else ~/.kube/config, else the in-cluster service account. A kubeconfig that does not parse throws a sentence saying so.
    */
   static fromKubeconfig(
     text?: string | null,
@@ -55,12 +56,19 @@ export class KubernetesCluster {
     options: ClusterOptions = {},
   ): KubernetesCluster {
     const kc = new k8s.KubeConfig();
+    const own = process.env.SYNCORD_KUBECONFIG?.trim();
+    const which = text?.trim()
+      ? 'given'
+      : own
+        ? `of $SYNCORD_KUBECONFIG (${own})`
+        : 'of the environment';
     try {
       if (text?.trim()) kc.loadFromString(text);
+      else if (own) kc.loadFromFile(own);
       else kc.loadFromDefault();
     } catch (err) {
       throw new Error(
-        `the kubeconfig ${text?.trim() ? 'given' : 'of the environment'} is not usable: ${err instanceof Error ? err.message : String(err)}`,
+        `the kubeconfig ${which} is not usable: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
       );
     }

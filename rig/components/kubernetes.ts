@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { Component, RigContext } from '../component.js';
 import { rigDir } from '../config.js';
 import { httpGet } from '../http.js';
@@ -118,8 +118,54 @@ export const kubeApiserver: Component = {
       { timeoutMs: 30_000 },
     );
     await installKubevirtCrds(ctx);
+    await writeSyncordKubeconfig(ctx);
   },
 };
+
+/** A year: the rig's Syncord token outlives any test run; each `rig up` writes a fresh one. */
+const SYNCORD_TOKEN_SECONDS = 365 * 24 * 3600;
+
+/**
+ * Applies Syncord's least-privilege RBAC (deploy/rbac/syncord.yaml) and writes a kubeconfig for
+ * its ServiceAccount, with a token from the TokenRequest API: what every Syncord of the tests and
+ * of `npm start` runs as ($SYNCORD_KUBECONFIG).
+ */
+async function writeSyncordKubeconfig(ctx: RigContext): Promise<void> {
+  await applyManifest(ctx, join(rigDir, '..', 'deploy', 'rbac', 'syncord.yaml'));
+  const core = kubeconfig(ctx).makeApiClient(k8s.CoreV1Api);
+  const request = await core.createNamespacedServiceAccountToken({
+    name: 'syncord',
+    namespace: 'syncord-system',
+    body: { spec: { audiences: [], expirationSeconds: SYNCORD_TOKEN_SECONDS } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error('the TokenRequest for syncord-system/syncord returned no token');
+  const admin = kubeconfig(ctx);
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error(`${ctx.kubeconfigs.admin} names no current cluster`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'syncord-rig',
+        cluster: {
+          server: cluster.server,
+          'certificate-authority-data': readFileSync(ctx.creds.caCert).toString('base64'),
+        },
+      },
+    ],
+    users: [{ name: 'syncord', user: { token } }],
+    contexts: [
+      {
+        name: 'syncord-rig',
+        context: { cluster: 'syncord-rig', user: 'syncord', namespace: 'syncord-system' },
+      },
+    ],
+    'current-context': 'syncord-rig',
+  };
+  writeFileSync(ctx.kubeconfigs.syncord, stringify(config), { mode: 0o600 });
+}
 
 export const kubeControllerManager: Component = {
   name: 'kube-controller-manager',

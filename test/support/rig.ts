@@ -14,6 +14,12 @@ export interface RigEnv {
   SYNCORD_VTN_ADDRESS: string;
   /** The grpcurl binary the rig built. */
   SYNCORD_GRPCURL: string;
+  /**
+   * Syncord's own kubeconfig: the ServiceAccount of deploy/rbac/syncord.yaml. Copied into the
+   * environment like the rest, so every Syncord a test runs (in the test's process or spawned)
+   * has exactly those rights; KUBECONFIG (the tests' own clients, kubectl) stays the admin's.
+   */
+  SYNCORD_KUBECONFIG: string;
   /** The kubectl binary the rig built. */
   SYNCORD_KUBECTL: string;
   /** Debian's Chromium, for the GUI's browser tests. */
@@ -28,6 +34,7 @@ const keys: (keyof RigEnv)[] = [
   'OVN_SB_DB',
   'SYNCORD_VTN_ADDRESS',
   'SYNCORD_GRPCURL',
+  'SYNCORD_KUBECONFIG',
   'SYNCORD_KUBECTL',
   'SYNCORD_CHROMIUM',
 ];
