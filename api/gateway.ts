@@ -432,7 +432,7 @@ export function openApi(registry: Registry): Obj {
         ...(f.def.help ? { description: f.def.help } : {}),
         ...(f.def.choices ? { enum: [...f.def.choices] } : {}),
         ...(f.def.feedback ? { readOnly: true } : {}),
-        ...(f.def.type === 'password' ? { writeOnly: true } : {}),
+        ...(f.def.type === 'password' || f.def.secret === true ? { writeOnly: true } : {}),
       };
       if (f.def.required && f.def.default === undefined) required.push(f.name);
     }

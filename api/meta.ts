@@ -27,6 +27,8 @@ export interface FieldMeta {
   min?: number;
   max?: number;
   help?: string;
+  /** A credential: write-only (objects never carry it); a form sets it, a page shows it hidden. */
+  secret?: boolean;
 }
 
 export interface ModelMeta {
@@ -83,6 +85,7 @@ function fieldMeta(field: string, def: FieldDef): FieldMeta {
     ...(def.min !== undefined ? { min: def.min } : {}),
     ...(def.max !== undefined ? { max: def.max } : {}),
     ...(def.help ? { help: def.help } : {}),
+    ...(def.secret === true ? { secret: true } : {}),
   };
 }
 

@@ -202,7 +202,7 @@ function fieldComment(def: FieldDef, readOnly: boolean): string {
   if (def.choices) parts.push(`one of ${def.choices.join(', ')}`);
   if (def.reference) parts.push(`a ${def.reference.model} id`);
   if (def.immutable) parts.push('set on create only');
-  if (def.type === 'password') parts.push('write-only: never returned');
+  if (def.type === 'password' || def.secret === true) parts.push('write-only: never returned');
   if (readOnly) parts.push('read-only: the synchronizer reports it');
   if (def.default !== undefined && def.default !== null && typeof def.default !== 'object') {
     parts.push(`default ${JSON.stringify(def.default)}`);

@@ -328,7 +328,7 @@ class Codec {
     }
     for (const f of this.fields) {
       const v = obj[f.name];
-      if (f.def.type === 'password') continue;
+      if (f.def.type === 'password' || f.def.secret === true) continue;
       if (f.type === 'google.protobuf.Value') {
         if (v !== undefined) out[f.name] = toValue(v);
         continue;

@@ -171,11 +171,15 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
     fields: {
       kind: { type: 'string', choices: ['kubernetes', 'openstack'], required: true },
       site: ref('Site', 'set-null'),
-      kubeconfig: { type: 'text', help: 'a kubeconfig; empty means in-cluster or $KUBECONFIG' },
+      kubeconfig: {
+        type: 'text',
+        secret: true,
+        help: 'a kubeconfig; empty means $SYNCORD_KUBECONFIG, $KUBECONFIG or in-cluster',
+      },
       auth_url: { type: 'string', maxLength: 1024, help: 'Keystone v3 URL' },
       region_name: { type: 'string', maxLength: 128 },
       username: { type: 'string', maxLength: 256 },
-      password: { type: 'text', help: 'stored as given: the synchronizer needs it' },
+      password: { type: 'text', secret: true, help: 'stored as given: the synchronizer needs it' },
       user_domain_name: {
         type: 'string',
         maxLength: 256,
@@ -192,7 +196,7 @@ export const coreModels: Omit<ModelDef, 'package'>[] = [
         help: "the projects' Keystone domain (default Default)",
       },
       application_credential_id: { type: 'string', maxLength: 256 },
-      application_credential_secret: { type: 'text' },
+      application_credential_secret: { type: 'text', secret: true },
       default_cluster: { type: 'boolean', default: false },
     },
   },

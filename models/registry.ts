@@ -40,6 +40,13 @@ export interface FieldDef {
   feedback?: boolean;
   /** Set on create, refused on update. */
   immutable?: boolean;
+  /**
+   * A credential (a password, a kubeconfig with its token, an application credential's secret)
+   * stored as given because the synchronizer needs it, but write-only everywhere else: the API,
+   * the gateway, watches and the GUI never return it, and it cannot be filtered or sorted on
+   * (a filter would let a caller guess it).
+   */
+  secret?: boolean;
   /** For references: the model referred to (any model of its hierarchy) and what a delete does. */
   reference?: { model: string; onDelete: OnDelete };
 }

@@ -1004,6 +1004,13 @@ export class ModelTx {
       // A filter value is checked as the field's type, not against its range (mtu__gt=100).
       const col = found && { ...found, def: { ...found.def, min: undefined, max: undefined } };
       const op = flt.op ?? 'eq';
+      if (found?.def.secret === true) {
+        problems.push({
+          field: `filter[${String(i)}].field`,
+          reason: `${m.name}.${flt.field} is a secret: it cannot be filtered on`,
+        });
+        return;
+      }
       if (!col) {
         problems.push({
           field: `filter[${String(i)}].field`,

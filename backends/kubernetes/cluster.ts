@@ -67,10 +67,12 @@ export class KubernetesCluster {
       else if (own) kc.loadFromFile(own);
       else kc.loadFromDefault();
     } catch (err) {
-      throw new Error(
-        `the kubeconfig ${which} is not usable: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      // The first line only: a YAML error goes on to quote the lines around the mistake, which
+      // hold the kubeconfig's token or key, and this sentence ends up in status and logs.
+      const why = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.trim();
+      // No `cause` on purpose: the cause's message is the one quoting the secret.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(`the kubeconfig ${which} is not usable: ${why || 'it does not parse'}`);
     }
     if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
     return new KubernetesCluster(kc, fieldManager, options);

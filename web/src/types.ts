@@ -50,6 +50,8 @@ export interface FieldInfo {
   bookkeeping: boolean;
   max_length?: number;
   help?: string;
+  /** A credential: the API never returns it; a form may set it. */
+  secret?: boolean;
 }
 
 export interface ModelInfo {

@@ -28,6 +28,7 @@ export function FieldValue({
   value: unknown;
   short?: boolean;
 }) {
+  if (field?.secret) return <span className="empty">(write-only: never shown)</span>;
   if (value === null || value === undefined || value === '')
     return <span className="empty">—</span>;
   if (field?.type === 'reference' && field.reference && typeof value === 'number') {
