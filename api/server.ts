@@ -30,6 +30,7 @@ import { applyRecipes, deleteRecipes, type Outcome } from '../tosca/apply.js';
 import { parseRecipe, RecipeError, type Recipe } from '../tosca/parse.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
 import { addStandardServices, listen, shutdown } from '../backends/grpc/standard.js';
+import { grpcServerCredentials, type ServingTls } from './tls.js';
 import { resolvableDescriptors } from '../backends/grpc/descriptors.js';
 import {
   API_PACKAGE,
@@ -858,6 +859,8 @@ export async function startApiServer(options: {
   url: string;
   /** Calls a second per token (default SYNCORD_API_RATE, else 500); null: no limit. */
   rateLimit?: RateLimit | null;
+  /** Serve TLS only, with this certificate and key (and a client CA: mutual TLS). */
+  tls?: ServingTls;
 }): Promise<ApiServer> {
   const definition = apiDefinition();
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
@@ -876,7 +879,11 @@ export async function startApiServer(options: {
   );
   server.addService(pkg.syncord.v1.ModelService.service, handlers);
   addStandardServices(server, definition, [MODEL_SERVICE]);
-  const { address, port } = await listen(server, options.listen);
+  const { address, port } = await listen(
+    server,
+    options.listen,
+    grpcServerCredentials(options.tls),
+  );
   return {
     address,
     port,

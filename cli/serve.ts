@@ -6,6 +6,7 @@ import { defaultSteps } from '../steps/index.js';
 import { ownedObjects } from '../steps/owned.js';
 import { serve } from '../synchronizer/serve.js';
 import { CliError } from './format.js';
+import { servingTls } from './tls.js';
 
 function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:(.*):)?(\d{1,5})$/.exec(text);
@@ -31,6 +32,22 @@ export function addServeCommand(program: Command): void {
       'where the gRPC model API listens ("off": not served)',
       '127.0.0.1:50051',
     )
+    .option(
+      '--tls-cert <file>',
+      'serve TLS only, on the HTTP endpoints and the gRPC API, with this certificate (PEM; env SYNCORD_TLS_CERT)',
+    )
+    .option('--tls-key <file>', "the certificate's private key (PEM; env SYNCORD_TLS_KEY)")
+    .option(
+      '--tls-client-ca <file>',
+      'mutual TLS: clients must present a certificate signed by this CA (PEM; env SYNCORD_TLS_CLIENT_CA)',
+    )
+    .addHelpText(
+      'after',
+      `
+TLS: with --tls-cert and --tls-key both the gRPC API and the HTTP endpoints (/healthz, /readyz,
+/metrics, /api/v1/ and the GUI) serve TLS only; plaintext clients are refused. A flag wins over
+its environment variable. The files are read once, at start.`,
+    )
     .action(
       async (opts: {
         listen: string;
@@ -38,6 +55,9 @@ export function addServeCommand(program: Command): void {
         resync: string;
         sync: boolean;
         apiListen: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsClientCa?: string;
       }) => {
         const { host, port } = parseListen(opts.listen);
         const api = opts.apiListen === 'off' ? false : parseListen(opts.apiListen);
@@ -48,6 +68,7 @@ export function addServeCommand(program: Command): void {
         }
         if (!(resync > 0))
           throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
+        const tls = servingTls(opts);
         const { steps, policies } = defaultSteps();
         // The GUI lists what the steps that run own (their backends: the names' first part).
         const backends = new Set(steps.map((s) => s.name.split('/')[0] ?? s.name));
@@ -62,6 +83,7 @@ export function addServeCommand(program: Command): void {
           resyncMs: resync * 1000,
           sync: opts.sync,
           api,
+          ...(tls ? { tls } : {}),
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

@@ -4,6 +4,7 @@
 // (/api/v1/) and the operator GUI (every other path: web/dist/). It also prunes the status
 // history periodically.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { migrate, openDataSource } from '../models/datasource.js';
 import { resolveDatabaseUrl } from '../models/embedded.js';
@@ -15,6 +16,7 @@ import { observedModels } from '../api/meta.js';
 import type { OwnedLister } from '../api/objects.js';
 import { startApiServer } from '../api/server.js';
 import { staticSite } from '../api/static.js';
+import { httpsOptions, type ServingTls } from '../api/tls.js';
 import { ensureFirstAdmin } from '../api/users.js';
 import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
 import { Leader } from './leader.js';
@@ -39,13 +41,18 @@ export interface ServeOptions {
   owned?: OwnedLister;
   /** The GUI's build (default web/dist/). */
   webDir?: string;
+  /**
+   * Serve TLS only, on both the HTTP endpoint and the gRPC API, with this certificate and key;
+   * with a client CA, clients of both must present a certificate it signed (mutual TLS).
+   */
+  tls?: ServingTls;
   /** Period of the status history's prune (default 10 minutes). */
   historyPruneMs?: number;
   log?: (line: string) => void;
 }
 
 export interface Server {
-  /** The HTTP endpoint, e.g. http://127.0.0.1:8080 */
+  /** The HTTP endpoint, e.g. http://127.0.0.1:8080 (https:// with TLS) */
   url: string;
   /** The gRPC model API, host:port, when served. */
   apiAddress: string | undefined;
@@ -146,7 +153,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   let gateway: Gateway | undefined;
   const page = staticSite(options.webDir);
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (gateway?.handle(req, res)) return;
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
@@ -187,7 +194,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     } else {
       page(req, res);
     }
-  });
+  };
+  const server = options.tls
+    ? https.createServer(httpsOptions(options.tls), handler)
+    : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
@@ -195,8 +205,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
     });
   });
   const address = server.address() as AddressInfo;
-  const url = `http://${address.address}:${String(address.port)}`;
-  log(`serving /healthz, /readyz, /metrics and the GUI on ${url}`);
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.address}:${String(address.port)}`;
+  const tlsNote = options.tls
+    ? options.tls.clientCa
+      ? ' (TLS, client certificates required)'
+      : ' (TLS)'
+    : '';
+  log(`serving /healthz, /readyz, /metrics and the GUI on ${url}${tlsNote}`);
   const apiListen = options.api ?? { host: '127.0.0.1', port: 50051 };
   const api = apiListen
     ? await startApiServer({
@@ -204,6 +220,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
         registry: options.registry,
         models,
         url: db.url,
+        ...(options.tls ? { tls: options.tls } : {}),
       })
     : undefined;
   if (api) {
@@ -227,7 +244,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
       }),
     });
     log(
-      `serving the gRPC model API (syncord.v1.ModelService) on ${api.address}, and over HTTP/JSON on ${url}/api/v1/`,
+      `serving the gRPC model API (syncord.v1.ModelService) on ${api.address}${tlsNote}, and over HTTP/JSON on ${url}/api/v1/`,
     );
   }
 
