@@ -12,6 +12,7 @@ import type { HostProto__Output } from './generated/net/HostProto.js';
 import type { HostIdProto } from './generated/net/HostIdProto.js';
 import type { WatchEvent__Output } from './generated/cordvtn/WatchEvent.js';
 import { SERVICE_NAME, vtnProto } from './proto.js';
+import { failpoint } from '../failpoint.js';
 
 export interface VtnClientOptions {
   /** Deadline of each call (default 10 s; SYNCORD_VTN_TIMEOUT_MS). */
@@ -145,11 +146,13 @@ export class VtnClient {
   /** Create-or-update (idempotent). */
   async putNetwork(network: ServiceNetwork): Promise<ServiceNetwork__Output> {
     const r = await this.call('UpdateNetwork', { network, allow_missing: true });
+    failpoint('vtn-write');
     return checked(r, this.target, 'UpdateNetwork', 'network');
   }
 
   async deleteNetwork(id: string): Promise<boolean> {
     const r = await this.call('DeleteNetwork', { id, allow_missing: true });
+    failpoint('vtn-write');
     return r.deleted === true;
   }
 
@@ -162,11 +165,13 @@ export class VtnClient {
 
   async putPort(port: ServicePort): Promise<ServicePort__Output> {
     const r = await this.call('UpdatePort', { port, allow_missing: true });
+    failpoint('vtn-write');
     return checked(r, this.target, 'UpdatePort', 'port');
   }
 
   async deletePort(id: string): Promise<boolean> {
     const r = await this.call('DeletePort', { id, allow_missing: true });
+    failpoint('vtn-write');
     return r.deleted === true;
   }
 
@@ -182,12 +187,14 @@ export class VtnClient {
 
   async hostDetected(request: HostDetectedRequest): Promise<HostResponse__Output> {
     const r = await this.call('HostDetected', request);
+    failpoint('vtn-write');
     hostChecked(r.host, this.target, 'HostDetected');
     return r as unknown as HostResponse__Output;
   }
 
   async hostVanished(hostId: HostIdProto): Promise<boolean> {
     const r = await this.call('HostVanished', { host_id: hostId });
+    failpoint('vtn-write');
     return r.removed === true;
   }
 
