@@ -169,6 +169,15 @@ export class Authenticator {
       await this.models.delete('ApiToken', principal.tokenId).catch(() => undefined);
   }
 
+  /**
+   * Forgets every cached check: a user, role or token was changed through this replica, so a
+   * token it revoked (or a user it deactivated) stops here at once; other replicas follow
+   * within TOKEN_CACHE_MS.
+   */
+  forgetChecks(): void {
+    this.checked.clear();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Authorization
 

@@ -801,7 +801,9 @@ export function modelServiceHandlers(
       }
       const values = codec.values(req);
       await auth.checkScope(who, name, values);
-      return codec.toMessage(await models.create(name, values));
+      const made = codec.toMessage(await models.create(name, values));
+      if (ADMIN_MODELS.has(name)) auth.forgetChecks();
+      return made;
     });
     handlers[`Update${name}`] = guarded(async (req, who) => {
       auth.checkWrite(who, name);
@@ -815,14 +817,15 @@ export function modelServiceHandlers(
       await auth.checkScope(who, name, current);
       await auth.checkScope(who, name, { ...current, ...values });
       const expected = req.expected_version;
-      return codec.toMessage(
-        await models.update(
-          name,
-          id,
-          values,
-          typeof expected === 'number' ? { expectedVersion: expected } : {},
-        ),
+      const updated = await models.update(
+        name,
+        id,
+        values,
+        typeof expected === 'number' ? { expectedVersion: expected } : {},
       );
+      // A user deactivated or given another role, a role renamed: no check cached here holds.
+      if (ADMIN_MODELS.has(name)) auth.forgetChecks();
+      return codec.toMessage(updated);
     });
     handlers[`Delete${name}`] = guarded(async (req, who) => {
       auth.checkWrite(who, name);
@@ -834,6 +837,7 @@ export function modelServiceHandlers(
         id,
         typeof expected === 'number' ? { expectedVersion: expected } : {},
       );
+      if (ADMIN_MODELS.has(name)) auth.forgetChecks();
       return { id: r.object.id, version: r.object.version };
     });
   }

@@ -191,7 +191,7 @@ describe('security: secrets are write-only (Cluster kubeconfig, password, applic
 
   it('refuses to filter on them, naming the field (no guessing)', async () => {
     const err = await unary('ListCluster', {
-      filter: [{ field: 'password', value: { string_value: OS_PASSWORD } }],
+      filter: [{ field: 'password', value: { stringValue: OS_PASSWORD } }],
     }).then(
       () => undefined,
       (e: unknown) => e as grpc.ServiceError,
