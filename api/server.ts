@@ -105,7 +105,10 @@ function fromTimestamp(v: unknown): string | null {
   if (!v || typeof v !== 'object') return null;
   const t = v as { seconds?: number | string; nanos?: number };
   const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-  return new Date(ms).toISOString();
+  const d = new Date(ms);
+  // Out of any calendar: left as text, which the model layer refuses naming the field.
+  if (Number.isNaN(d.getTime())) return `${String(t.seconds)} seconds after 1970 (out of range)`;
+  return d.toISOString();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -214,7 +214,8 @@ export class ModelService {
         }
         const code = pgCode(err);
         if ((code === '40P01' || code === '40001') && attempt < 4) continue;
-        if (err instanceof UniqueViolation) throw await this.explainUnique(err);
+        if (err instanceof UniqueViolation)
+          throw await explainUnique(this.pool, this.registry, err);
         throw err;
       } finally {
         client.release(release);
@@ -319,43 +320,50 @@ export class ModelService {
     );
     return verifyPassword(plain, r.rows[0]?.h ?? null);
   }
+}
 
-  /** Turns a refused unique index into an error naming the field and the object holding it. */
-  private async explainUnique(err: UniqueViolation): Promise<Error> {
-    const root = this.registry.get(err.model.root);
-    const set = uniqueSets(this.registry, root).find((u) => u.index === err.index);
-    if (!set) return new AlreadyExistsError(err.model.name, 'name', 'is already used');
-    const field = set.columns.at(-1) ?? 'name';
-    const described = set.columns.filter((c) => c !== field);
-    for (const row of err.rows) {
-      const values = set.columns.map((c) => row.set[c]);
-      if (values.some((v) => v === undefined || v === null)) continue;
-      const where = set.columns.map((c, i) => `${q(c)} = $${String(i + 1)}`).join(' AND ');
-      const r = await this.pool.query<{ id: number; leaf_model?: string }>(
-        `SELECT * FROM ${q(root.table)} WHERE ${where} AND ${set.where.replace(/^/, '')} LIMIT 1`,
-        values,
-      );
-      const holder = r.rows[0];
-      if (!holder || holder.id === row.id) continue;
-      const holderModel = holder.leaf_model ?? root.name;
-      const scope = described.length
-        ? ` with ${described.map((c) => `${c} ${String(row.set[c])}`).join(', ')}`
-        : '';
-      const e = new AlreadyExistsError(
-        err.model.name,
-        field,
-        `${String(row.set[field])} is already used by ${holderModel} ${String(holder.id)}${scope}`,
-        { model: holderModel, id: holder.id },
-      );
-      if (row.index !== undefined) e.errors[0] = { ...e.errors[0]!, index: row.index };
-      return e;
-    }
-    return new AlreadyExistsError(
+/**
+ * Turns a refused unique index into an error naming the field and the object holding it, read
+ * on `db` (a transaction explains on its own connection: the holder may be its own, uncommitted).
+ */
+async function explainUnique(
+  db: pg.PoolClient | pg.Client | pg.Pool,
+  registry: Registry,
+  err: UniqueViolation,
+): Promise<AlreadyExistsError> {
+  const root = registry.get(err.model.root);
+  const set = uniqueSets(registry, root).find((u) => u.index === err.index);
+  if (!set) return new AlreadyExistsError(err.model.name, 'name', 'is already used');
+  const field = set.columns.at(-1) ?? 'name';
+  const described = set.columns.filter((c) => c !== field);
+  for (const row of err.rows) {
+    const values = set.columns.map((c) => row.set[c]);
+    if (values.some((v) => v === undefined || v === null)) continue;
+    const where = set.columns.map((c, i) => `${q(c)} = $${String(i + 1)}`).join(' AND ');
+    const r = await db.query<{ id: number; leaf_model?: string }>(
+      `SELECT * FROM ${q(root.table)} WHERE ${where} AND ${set.where.replace(/^/, '')} LIMIT 1`,
+      values,
+    );
+    const holder = r.rows[0];
+    if (!holder || holder.id === row.id) continue;
+    const holderModel = holder.leaf_model ?? root.name;
+    const scope = described.length
+      ? ` with ${described.map((c) => `${c} ${String(row.set[c])}`).join(', ')}`
+      : '';
+    const e = new AlreadyExistsError(
       err.model.name,
       field,
-      `the same ${set.columns.join(', ')} is given twice in one request`,
+      `${String(row.set[field])} is already used by ${holderModel} ${String(holder.id)}${scope}`,
+      { model: holderModel, id: holder.id },
     );
+    if (row.index !== undefined) e.errors[0] = { ...e.errors[0]!, index: row.index };
+    return e;
   }
+  return new AlreadyExistsError(
+    err.model.name,
+    field,
+    `the same ${set.columns.join(', ')} is given twice in one request`,
+  );
 }
 
 /**
@@ -367,6 +375,17 @@ export class ModelTx {
     readonly client: pg.PoolClient | pg.Client | pg.Pool,
     readonly registry: Registry,
   ) {}
+
+  /**
+   * When `err` is a unique index refusing a write of this transaction, the refusal as an
+   * AlreadyExistsError naming the field and the holder (read on this connection); else
+   * undefined. Callers that keep the transaction going after a savepoint use it.
+   */
+  async explainRefusal(err: unknown): Promise<AlreadyExistsError | undefined> {
+    return err instanceof UniqueViolation
+      ? explainUnique(this.client, this.registry, err)
+      : undefined;
+  }
 
   private info(model: string): ModelInfo {
     if (!this.registry.has(model)) {
@@ -997,7 +1016,9 @@ export class ModelTx {
       if (f) return f.def.type === 'password' ? undefined : { column: f.key, def: f.def };
       // A table of one model has no leaf_model column: every row is that model.
       if (field === 'leaf_model' && !m.polymorphic) return undefined;
-      return BOOKKEEPING_DEFS[field] ? { column: field, def: BOOKKEEPING_DEFS[field] } : undefined;
+      // Own keys only: a name like "constructor" is not a field.
+      const b = Object.hasOwn(BOOKKEEPING_DEFS, field) ? BOOKKEEPING_DEFS[field] : undefined;
+      return b ? { column: field, def: b } : undefined;
     };
     (options.filter ?? []).forEach((flt, i) => {
       const found = columnType(flt.field);
@@ -1050,11 +1071,18 @@ export class ModelTx {
           });
           return;
         }
+        if (flt.value.includes('\u0000')) {
+          problems.push({
+            field: `filter[${String(i)}].value`,
+            reason: 'contains a NUL character (\\u0000), which no stored value holds',
+          });
+          return;
+        }
         params.push(`%${flt.value.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
         where.push(`${c} ILIKE $${String(params.length)}`);
         return;
       }
-      const sqlOp = { eq: '=', ne: '<>', lt: '<', le: '<=', gt: '>', ge: '>=' }[op as 'eq'];
+      const sqlOp = COMPARISONS.get(op);
       if (!sqlOp) {
         problems.push({ field: `filter[${String(i)}].op`, reason: `unknown operator ${op}` });
         return;
@@ -1079,7 +1107,7 @@ export class ModelTx {
       where.push(`${c} ${sqlOp} $${String(params.length)}`);
     });
 
-    const order: { column: string; desc: boolean; type: string; nullable: boolean }[] = [];
+    const order: OrderKey[] = [];
     (options.orderBy ?? []).forEach((o, i) => {
       const col = columnType(o.field);
       if (!col || col.def.type === 'json' || col.def.type === 'text') {
@@ -1094,6 +1122,7 @@ export class ModelTx {
         column: col.column,
         desc: o.desc === true,
         type: sqlType(col.def),
+        def: col.def,
         nullable: col.column !== 'version' && col.column !== 'created_at',
       });
     });
@@ -1101,6 +1130,7 @@ export class ModelTx {
       column: 'id',
       desc: (options.orderBy ?? []).some((o) => o.field === 'id' && o.desc),
       type: 'int',
+      def: { type: 'integer' },
       nullable: false,
     });
 
@@ -1127,7 +1157,7 @@ export class ModelTx {
     // The filter without the page's position: what totalSize counts.
     const matching = { where: [...where], params: [...params] };
     if (options.pageToken) {
-      const after = decodeToken(options.pageToken, queryKey, order.length);
+      const after = decodeToken(options.pageToken, queryKey, order);
       if (!after) {
         problems.push({
           field: 'page_token',
@@ -1382,22 +1412,59 @@ function encodeToken(queryKey: string, values: unknown[]): string {
   return Buffer.from(JSON.stringify({ k: hashKey(queryKey), v: values })).toString('base64url');
 }
 
-function decodeToken(token: string, queryKey: string, n: number): unknown[] | undefined {
+/**
+ * The position a page token holds, or undefined when it is not one of this listing's. Tokens are
+ * not signed, so each value is checked as its order column's type (a token edited by hand must
+ * not reach SQL as a value of the wrong type).
+ */
+function decodeToken(token: string, queryKey: string, order: OrderKey[]): unknown[] | undefined {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
-      k?: unknown;
-      v?: unknown;
-    };
-    if (parsed.k !== hashKey(queryKey) || !Array.isArray(parsed.v) || parsed.v.length !== n)
-      return undefined;
-    if (!parsed.v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)))
-      return undefined;
-    if (typeof parsed.v.at(-1) !== 'number') return undefined;
-    return parsed.v as unknown[];
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { k, v } = parsed as { k?: unknown; v?: unknown };
+  if (k !== hashKey(queryKey) || !Array.isArray(v)) return undefined;
+  const values = v as unknown[];
+  if (values.length !== order.length) return undefined;
+  const out: unknown[] = [];
+  for (const [i, o] of order.entries()) {
+    const value = values[i];
+    if (value === null) {
+      if (!o.nullable) return undefined;
+      out.push(null);
+      continue;
+    }
+    if (!['string', 'number', 'boolean'].includes(typeof value)) return undefined;
+    const cv = coerce(o.def, value);
+    if ('reason' in cv || cv.value === null) return undefined;
+    out.push(cv.value);
+  }
+  return out;
 }
+
+/** A column a listing is ordered by (the id last), as its page tokens hold it. */
+interface OrderKey {
+  column: string;
+  desc: boolean;
+  /** Its SQL type, for the casts of the keyset condition. */
+  type: string;
+  /** Its field definition, to check a token's value. */
+  def: FieldDef;
+  nullable: boolean;
+}
+
+/** The comparison operators of filters (a Map: "constructor" is not one). */
+const COMPARISONS = new Map([
+  ['eq', '='],
+  ['ne', '<>'],
+  ['lt', '<'],
+  ['le', '<='],
+  ['gt', '>'],
+  ['ge', '>='],
+]);
 
 function hashKey(s: string): string {
   let h = 2166136261;
@@ -1406,11 +1473,7 @@ function hashKey(s: string): string {
 }
 
 /** The rows after `after` in the order (NULLS LAST in both directions). */
-function keysetAfter(
-  order: { column: string; desc: boolean; type: string; nullable: boolean }[],
-  after: unknown[],
-  params: unknown[],
-): string {
+function keysetAfter(order: OrderKey[], after: unknown[], params: unknown[]): string {
   const alternatives: string[] = [];
   for (let i = 0; i < order.length; i++) {
     const eqs: string[] = [];

@@ -73,8 +73,26 @@ export function modelInfo(registry: Registry, name: string): ModelInfo {
 const INT32_MAX = 2147483647;
 
 /** A value checked and normalised for its column, or the reason it is refused. */
+/** PostgreSQL stores no NUL character in text or JSON: such a value is refused with this. */
+const NUL_REASON = 'contains a NUL character (\\u0000), which cannot be stored';
+
+/** Whether a JSON value holds a NUL character in any string or key. */
+function holdsNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(holdsNul);
+  if (v && typeof v === 'object') {
+    return Object.entries(v).some(([k, x]) => k.includes('\u0000') || holdsNul(x));
+  }
+  return false;
+}
+
+/** Timestamps PostgreSQL and ISO 8601 text both hold: years 1 to 9999. */
+const MIN_TIME = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+
 export function coerce(def: FieldDef, value: unknown): { value: unknown } | { reason: string } {
   if (value === null || value === undefined) return { value: null };
+  if (typeof value === 'string' && value.includes('\u0000')) return { reason: NUL_REASON };
   switch (def.type) {
     case 'string':
     case 'text':
@@ -122,17 +140,22 @@ export function coerce(def: FieldDef, value: unknown): { value: unknown } | { re
       return { reason: `must be true or false, not ${describe(value)}` };
     }
     case 'json': {
+      let parsed: unknown;
       try {
-        const text = JSON.stringify(value);
-        return { value: JSON.parse(text) as unknown };
+        parsed = JSON.parse(JSON.stringify(value)) as unknown;
       } catch {
         return { reason: 'must be JSON' };
       }
+      if (holdsNul(parsed)) return { reason: NUL_REASON };
+      return { value: parsed };
     }
     case 'timestamp': {
       const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
       if (!d || Number.isNaN(d.getTime())) {
         return { reason: `must be an ISO 8601 time, not ${describe(value)}` };
+      }
+      if (d.getTime() < MIN_TIME || d.getTime() > MAX_TIME) {
+        return { reason: `${d.toISOString()} is out of range (years 1 to 9999)` };
       }
       return { value: d.toISOString() };
     }

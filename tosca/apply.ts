@@ -226,7 +226,9 @@ export async function applyRecipes(
         await write();
       } catch (err) {
         await tx.client.query('ROLLBACK TO SAVEPOINT tosca_template');
-        problems.push(...problemsOf(err, item.t, item.file));
+        // A unique index's refusal, explained on this transaction (the holder may be an object
+        // this recipe made), is placed at the template like any other refusal.
+        problems.push(...problemsOf((await tx.explainRefusal(err)) ?? err, item.t, item.file));
       }
     };
     for (const recipe of recipes) {

@@ -113,6 +113,12 @@ interface Place {
   key?: boolean;
 }
 
+/** A YAML parser's reason, its first line; a parser's own stack overflow said as what it means. */
+const yamlReason = (message: string): string =>
+  /Maximum call stack/i.test(message)
+    ? 'nested too deeply to read'
+    : (message.split('\n')[0] ?? '');
+
 /** Positions of paths in the text, from a `yaml` Document parsed on first need. */
 class Locator {
   private doc: Document | undefined;
@@ -126,10 +132,22 @@ class Locator {
   private parsed(): { doc: Document; lc: LineCounter } {
     if (!this.doc || !this.lc) {
       this.lc = new LineCounter();
-      this.doc = parseDocument(this.text, { lineCounter: this.lc, uniqueKeys: true });
+      try {
+        this.doc = parseDocument(this.text, { lineCounter: this.lc, uniqueKeys: true });
+      } catch (err) {
+        // The positioned parser recurses per level of nesting: a document nested thousands
+        // deep overflows its stack. Places are then the document's start.
+        if (!(err instanceof RangeError)) throw err;
+        this.lc = new LineCounter();
+        this.doc = parseDocument('', { lineCounter: this.lc });
+        this.unplaceable = true;
+      }
     }
     return { doc: this.doc, lc: this.lc };
   }
+
+  /** Whether the text could not be parsed with positions (too deeply nested). */
+  unplaceable = false;
 
   /** The YAML errors of the text (syntax, duplicate keys), placed. */
   yamlErrors(): Problem[] {
@@ -140,7 +158,7 @@ class Locator {
         file: this.file,
         line: p.line,
         col: p.col,
-        reason: `not valid YAML: ${e.message.split('\n')[0] ?? ''}`,
+        reason: `not valid YAML: ${yamlReason(e.message)}`,
       };
     });
   }
@@ -195,12 +213,23 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
   let root: unknown;
   try {
     root = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, filename: file });
-  } catch {
-    // Not valid YAML: the positioned parser says where and why.
+  } catch (err) {
+    // Not valid YAML: the positioned parser says where and why; else js-yaml's own reason and
+    // place (e.g. nesting too deep for the positioned parser).
     const errors = locator.yamlErrors();
-    throw new RecipeError(
-      errors.length ? errors : [{ ...locator.at({ path: [] }), reason: 'not valid YAML' }],
-    );
+    if (errors.length) throw new RecipeError(errors);
+    if (err instanceof jsyaml.YAMLException) {
+      throw new RecipeError([
+        {
+          file,
+          line: err.mark.line + 1,
+          col: err.mark.column + 1,
+          reason: `not valid YAML: ${yamlReason(err.reason)}`,
+        },
+      ]);
+    }
+    const why = err instanceof RangeError ? 'nested too deeply to read' : 'not valid YAML';
+    throw new RecipeError([{ ...locator.at({ path: [] }), reason: why }]);
   }
   const found: (Place & Omit<Problem, keyof Position>)[] = [];
   const problem = (
@@ -336,7 +365,12 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
         const def: FieldDef | undefined =
           name === 'name'
             ? { type: 'string', maxLength: 256 }
-            : (model.allFields[name] ?? USER_BOOKKEEPING[name]);
+            : // Own keys only: a property named "constructor" is no field.
+              Object.hasOwn(model.allFields, name)
+              ? model.allFields[name]
+              : Object.hasOwn(USER_BOOKKEEPING, name)
+                ? USER_BOOKKEEPING[name]
+                : undefined;
         if (!def) {
           problem(keyPlace, `unknown property: ${model.name} has no field ${name}`, {
             template: label,
