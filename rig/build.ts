@@ -90,6 +90,15 @@ export function goBuilds(): GoBuild[] {
       ldflags: `-s -w -X main.version=${versions.grpcurl}`,
     },
     {
+      // A gRPC load generator for the load tests (test/load/), not a daemon: `rig up` only builds it.
+      name: 'ghz',
+      version: versions.ghz,
+      module: 'ghz',
+      packages: ['github.com/bojand/ghz/cmd/ghz'],
+      // ghz --version prints main.version.
+      ldflags: `-s -w -X main.version=${versions.ghz}`,
+    },
+    {
       // KubeVirt's own CRD generator (rig/go/kubevirt/main.go), not a daemon: `rig up` runs it
       // once the apiserver is up and applies the CRDs it prints (rig/components/kubevirt.ts).
       name: 'kubevirt-crds',
@@ -117,7 +126,7 @@ async function goVersion(): Promise<string> {
     return (await run('go', ['env', 'GOVERSION'])).trim();
   } catch {
     throw new Error(
-      `Go is needed to build the rig's Kubernetes, etcd, kwok, grpcurl and KubeVirt CRD generator (go${versions.go} or later), and 'go' was not found on PATH`,
+      `Go is needed to build the rig's Kubernetes, etcd, kwok, grpcurl, ghz and KubeVirt CRD generator (go${versions.go} or later), and 'go' was not found on PATH`,
     );
   }
 }

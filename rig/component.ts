@@ -12,6 +12,8 @@ export interface Binaries {
   kwok: string;
   /** Folder with grpcurl, the gRPC command-line client (a tool for tests, not a daemon). */
   grpcurl: string;
+  /** Folder with ghz, the gRPC load generator (a tool for the load tests, not a daemon). */
+  ghz: string;
   /** Folder with kubevirt-crds, which prints KubeVirt's CRDs from KubeVirt's own generator. */
   kubevirtCrds: string;
   /** PostgreSQL's bin folder (Debian's /usr/lib/postgresql/N/bin). */

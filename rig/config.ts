@@ -13,6 +13,7 @@ export interface Versions {
   etcd: string;
   kwok: string;
   grpcurl: string;
+  ghz: string;
   multus: string;
   kubevirt: string;
   go: string;

@@ -160,6 +160,7 @@ export async function prepareContext(config: RigConfig, extras: Extra[] = []): P
       etcd: binDirs.etcd ?? '',
       kwok: binDirs.kwok ?? '',
       grpcurl: binDirs.grpcurl ?? '',
+      ghz: binDirs.ghz ?? '',
       kubevirtCrds: binDirs['kubevirt-crds'] ?? '',
       postgres: pgBin,
     },
@@ -181,6 +182,7 @@ export function rigEnv(ctx: RigContext, extras: Extra[] = []): Record<string, st
     OVN_SB_DB: ovnSbRemote(ctx),
     SYNCORD_VTN_ADDRESS: vtnAddress(ctx),
     SYNCORD_GRPCURL: join(ctx.bins.grpcurl, 'grpcurl'),
+    SYNCORD_GHZ: join(ctx.bins.ghz, 'ghz'),
     SYNCORD_KUBECTL: join(ctx.bins.kubernetes, 'kubectl'),
     SYNCORD_CHROMIUM: chromiumPath(),
   };
@@ -404,6 +406,7 @@ async function contextForProbes(config: RigConfig): Promise<RigContext> {
       etcd: '',
       kwok: '',
       grpcurl: '',
+      ghz: '',
       kubevirtCrds: '',
       postgres: postgresBinDir() ?? '',
     },

@@ -14,6 +14,8 @@ export interface RigEnv {
   SYNCORD_VTN_ADDRESS: string;
   /** The grpcurl binary the rig built. */
   SYNCORD_GRPCURL: string;
+  /** The ghz binary (gRPC load generator) the rig built. */
+  SYNCORD_GHZ: string;
   /**
    * Syncord's own kubeconfig: the ServiceAccount of deploy/rbac/syncord.yaml. Copied into the
    * environment like the rest, so every Syncord a test runs (in the test's process or spawned)
@@ -34,6 +36,7 @@ const keys: (keyof RigEnv)[] = [
   'OVN_SB_DB',
   'SYNCORD_VTN_ADDRESS',
   'SYNCORD_GRPCURL',
+  'SYNCORD_GHZ',
   'SYNCORD_KUBECONFIG',
   'SYNCORD_KUBECTL',
   'SYNCORD_CHROMIUM',
