@@ -15,7 +15,16 @@ import {
   type Results,
 } from './operations.js';
 import { parseSchema, type DatabaseSchema, type TableSchema } from './schema.js';
-import { applyDiff, decodeRow, OvsdbSchemaError, rowsEqual, type Row } from './values.js';
+import {
+  applyDiff,
+  decodeRow,
+  OvsdbDecodeError,
+  OvsdbSchemaError,
+  rowsEqual,
+  uuidPattern,
+  type Row,
+  type Value,
+} from './values.js';
 
 export * from './operations.js';
 export * from './schema.js';
@@ -95,8 +104,6 @@ interface MonitorEvents {
   /** The replica matches the server: after the initial rows, and after each resync. */
   synced: [{ resync: boolean }];
 }
-
-type TableUpdates = Record<string, Record<string, Json>>;
 
 interface Waiter {
   resolve: (conn: JsonRpcConnection) => void;
@@ -209,10 +216,18 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       this.buffered = undefined;
       throw err;
     }
-    this.lastSchema = schema;
     const fresh = new Map<string, Map<string, Row>>();
     for (const name of Object.keys(this.tables)) fresh.set(name, new Map());
-    this.collect(schema, reply, method === 'monitor_cond' ? 'update2' : 'update', fresh);
+    // The initial rows are all decoded before the replica is touched: an OvsdbDecodeError leaves
+    // it as it was (and the caller, monitor() or a reconnection, fails and retries).
+    try {
+      const initial = method === 'monitor_cond' ? 'update2' : 'update';
+      this.commit(this.decodeUpdates(schema, reply, initial, fresh, 'initial'), fresh);
+    } catch (err) {
+      this.buffered = undefined;
+      throw err;
+    }
+    this.lastSchema = schema;
     const cause = this.established ? 'resync' : 'initial';
     for (const [name, rows] of fresh) {
       const old = this.replica.get(name) ?? new Map<string, Row>();
@@ -238,7 +253,12 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.emit('synced', { resync: cause === 'resync' });
   }
 
-  /** @internal An update or update2 notification's table-updates. */
+  /**
+   * @internal An update or update2 notification's table-updates. The whole notification is
+   * decoded before any of it is applied: if any part does not fit the schema this throws an
+   * OvsdbDecodeError and the replica is left as it was (no change events); otherwise every row
+   * change is applied, then the change events are emitted.
+   */
   notify(method: string, updates: Json): void {
     if (this.buffered) this.buffered.push([method, updates]);
     else this.apply(method, updates);
@@ -247,59 +267,90 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private apply(method: string, updates: Json): void {
     const schema = this.lastSchema;
     if (!schema) return;
-    const changes: RowChange[] = [];
-    this.collect(schema, updates, method, this.replica, changes);
+    const changes = this.decodeUpdates(schema, updates, method, this.replica, 'update');
+    this.commit(changes, this.replica);
     for (const change of changes) this.emit('change', change);
   }
 
+  /** Applies decoded row changes to a replica. */
+  private commit(changes: readonly RowChange[], into: Map<string, Map<string, Row>>): void {
+    for (const change of changes) {
+      const rows = into.get(change.table);
+      if (!rows) continue;
+      if (change.new) rows.set(change.uuid, change.new);
+      else rows.delete(change.uuid);
+    }
+  }
+
   /**
-   * Applies table-updates (monitor) or table-updates2 (monitor_cond) to a replica, collecting the
-   * changes when asked.
+   * Decodes table-updates (monitor) or table-updates2 (monitor_cond) against a replica, without
+   * touching it: the row changes they make, or an OvsdbDecodeError for anything that does not fit
+   * the schema or RFC 7047's grammar (tables the monitor does not watch are skipped).
    */
-  private collect(
+  private decodeUpdates(
     schema: DatabaseSchema,
     updates: Json,
     method: string,
-    into: Map<string, Map<string, Row>>,
-    changes?: RowChange[],
-  ): void {
-    if (typeof updates !== 'object' || updates === null || Array.isArray(updates)) return;
-    for (const [name, rowsJson] of Object.entries(updates as TableUpdates)) {
+    from: ReadonlyMap<string, ReadonlyMap<string, Row>>,
+    cause: RowChange['cause'],
+  ): RowChange[] {
+    const where = `monitor ${this.id}: ${method}`;
+    if (!isJsonObject(updates)) {
+      throw new OvsdbDecodeError(
+        undefined,
+        undefined,
+        `${where}: the table updates are not an object`,
+      );
+    }
+    const changes: RowChange[] = [];
+    for (const [name, rowsJson] of Object.entries(updates)) {
       const table = schema.tables.get(name);
-      const rows = into.get(name);
-      if (!table || !rows || typeof rowsJson !== 'object') continue;
+      const rows = from.get(name);
+      if (!table || !rows) continue;
+      if (!isJsonObject(rowsJson)) {
+        throw new OvsdbDecodeError(name, undefined, `${where}: the row updates are not an object`);
+      }
       const columns = this.columnsFor(schema, table);
       for (const [uuid, u] of Object.entries(rowsJson)) {
-        if (typeof u !== 'object' || u === null || Array.isArray(u)) continue;
+        const bad: (reason: string) => never = (reason) => {
+          throw new OvsdbDecodeError(name, undefined, `${where}: row ${uuid}: ${reason}`);
+        };
+        if (!uuidPattern.test(uuid)) bad('the row key is not a UUID');
+        if (!isJsonObject(u)) bad('the row update is not an object');
         const old = rows.get(uuid);
         let next: Row | undefined;
         if (method === 'update2') {
+          const kinds = ['initial', 'insert', 'modify', 'delete'].filter((k) => k in u);
+          if (kinds.length !== 1) bad('expected exactly one of initial, insert, modify or delete');
           const body = u.initial ?? u.insert;
           if (body !== undefined) next = decodeRow(table, uuid, body, columns);
-          else if (u.modify !== undefined && old) {
-            next = { ...old };
-            if (typeof u.modify === 'object' && u.modify !== null && !Array.isArray(u.modify)) {
-              for (const [column, diff] of Object.entries(u.modify)) {
-                const col = table.columns.get(column);
-                if (col) next[column] = applyDiff(col, old[column], diff);
-              }
+          else if (u.modify !== undefined) {
+            const diffs = u.modify;
+            if (!old) bad('modify of a row the replica does not hold');
+            if (!isJsonObject(diffs)) bad('the modify diff is not an object');
+            const row = new Map<string, Value>(Object.entries(old));
+            for (const [column, diff] of Object.entries(diffs)) {
+              const col = table.columns.get(column);
+              if (!col) bad(`modify of ${column}, not a column of ${name}`);
+              row.set(column, applyDiff(col, old[column], diff, name));
             }
-          } else if ('delete' in u) next = undefined;
-          else continue;
+            next = Object.fromEntries(row);
+          } else next = undefined;
         } else {
+          if (!('new' in u) && !('old' in u)) bad('expected old or new');
           next = u.new === undefined ? undefined : decodeRow(table, uuid, u.new, columns);
         }
-        if (next) rows.set(uuid, next);
-        else rows.delete(uuid);
-        if (!changes) continue;
-        if (next && old)
-          changes.push({ table: name, uuid, kind: 'modify', old, new: next, cause: 'update' });
-        else if (next)
-          changes.push({ table: name, uuid, kind: 'insert', new: next, cause: 'update' });
-        else if (old) changes.push({ table: name, uuid, kind: 'delete', old, cause: 'update' });
+        if (next && old) changes.push({ table: name, uuid, kind: 'modify', old, new: next, cause });
+        else if (next) changes.push({ table: name, uuid, kind: 'insert', new: next, cause });
+        else if (old) changes.push({ table: name, uuid, kind: 'delete', old, cause });
       }
     }
+    return changes;
   }
+}
+
+function isJsonObject(j: Json | undefined): j is { [key: string]: Json } {
+  return typeof j === 'object' && j !== null && !Array.isArray(j);
 }
 
 const defaults = {
@@ -527,7 +578,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     }
     this.conn = conn;
     conn.onNotification = (method, params) => {
-      this.onNotification(method, params);
+      this.onNotification(conn, method, params);
     };
     conn.onClose = (err) => {
       this.onConnectionLost(conn, err);
@@ -569,11 +620,32 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     return this.closed;
   }
 
-  private onNotification(method: string, params: Json): void {
+  private onNotification(conn: JsonRpcConnection, method: string, params: Json): void {
     if ((method === 'update' || method === 'update2') && Array.isArray(params)) {
       const id = params[0];
       const monitor = typeof id === 'string' ? this.monitors.get(id) : undefined;
-      monitor?.notify(method, params[1] ?? null);
+      if (!monitor) return;
+      try {
+        monitor.notify(method, params[1] ?? null);
+      } catch (err) {
+        // An update the monitor cannot decode (it left its replica as it was: all of an update or
+        // none of it) must not crash the process, as a throw from this socket handler would; nor
+        // may the replica go on without it, as it would no longer equal the database. So the
+        // connection is dropped, as for a monitor the server canceled: the 'disconnected' event
+        // carries the reason (which the OVN connection logs), and the reconnection re-fetches the
+        // schema and rebuilds every replica from a fresh snapshot, emitting the differences as
+        // 'resync' changes (and 'synced' with resync: true) so that the synchronizer's observer
+        // rescans. Transactions in flight fail as on any lost connection (applied: 'unknown',
+        // read back before retrying). A server that keeps sending such updates is reconnected to
+        // after the first backoff delay each time, with a 'disconnected' event saying why each
+        // time. Without reconnection (reconnect: false) the client stays down.
+        // (An error thrown by a 'change' listener lands here too, and is handled the same way.)
+        const reason = err instanceof Error ? err.message : String(err);
+        conn.destroy(
+          `monitor ${monitor.id}: refused an ${method} notification (${reason}); ` +
+            'dropping the connection to resynchronise the replica',
+        );
+      }
     } else if (method === 'monitor_canceled' && Array.isArray(params)) {
       // The server dropped a monitor (e.g. the database was removed): a reconnection restarts it.
       const id = params[0];

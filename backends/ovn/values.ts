@@ -283,55 +283,217 @@ export function encodeMapKeys(
   return ['set', encoded];
 }
 
-/** Decodes an OVSDB atom: ["uuid", u] and ["named-uuid", n] become their strings. */
-export function decodeAtom(j: Json): Atom {
-  if (typeof j === 'string' || typeof j === 'number' || typeof j === 'boolean') return j;
-  if (Array.isArray(j) && (j[0] === 'uuid' || j[0] === 'named-uuid') && typeof j[1] === 'string') {
-    return j[1];
+// Decoding: what the server sends, checked against the column's type (RFC 7047 section 5.1)
+// before it reaches a replica or a caller. Anything that does not fit (an atom of another type, a
+// malformed uuid, a set of too many elements, a map pair that is not a pair, a row that is not an
+// object) is an OvsdbDecodeError naming the table and column: never a value of the wrong type,
+// and never one element of a set silently kept while the rest are dropped.
+//
+// The base type's constraints (enum, minInteger/maxInteger, minReal/maxReal, minLength/maxLength)
+// are left to the server, which enforces them on every write: a value outside them is still of
+// the promised JS type, and refusing it would only keep a replica from ever synchronising. The
+// element counts (min/max) are checked, as they decide the value's JS shape.
+
+/** A value, row or update from the server that does not fit the database's schema. */
+export class OvsdbDecodeError extends Error {
+  constructor(
+    readonly table: string | undefined,
+    readonly column: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`${decodeWhere(table, column)}: ${reason}`);
+    this.name = 'OvsdbDecodeError';
   }
-  throw new Error(`not an OVSDB atom: ${JSON.stringify(j)}`);
 }
 
-function setItems(j: Json): Json[] {
-  if (Array.isArray(j) && j[0] === 'set' && Array.isArray(j[1])) return j[1];
+function decodeWhere(table: string | undefined, column: string | undefined): string {
+  if (table !== undefined && column !== undefined) return `decoding ${table}.${column}`;
+  if (table !== undefined) return `decoding table ${table}`;
+  if (column !== undefined) return `decoding column ${column}`;
+  return 'decoding an OVSDB value';
+}
+
+interface DecodeAt {
+  table?: string | undefined;
+  column?: string | undefined;
+}
+
+function refuse(at: DecodeAt, reason: string): never {
+  throw new OvsdbDecodeError(at.table, at.column, reason);
+}
+
+/** Wire JSON for an error message, cut short. */
+function shown(j: Json | undefined): string {
+  if (j === undefined) return 'nothing';
+  const text = JSON.stringify(j);
+  const kind =
+    j === null
+      ? 'null'
+      : Array.isArray(j)
+        ? 'an array'
+        : typeof j === 'object'
+          ? 'an object'
+          : typeof j;
+  return `${kind} ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`;
+}
+
+function article(name: string): string {
+  return /^[aeiou]/i.test(name) ? `an ${name}` : `a ${name}`;
+}
+
+/** ["uuid", u] with u a UUID: its text; undefined for anything else. */
+function wireUuid(j: Json): string | undefined {
+  if (
+    Array.isArray(j) &&
+    j.length === 2 &&
+    j[0] === 'uuid' &&
+    typeof j[1] === 'string' &&
+    uuidPattern.test(j[1])
+  ) {
+    return j[1];
+  }
+  return undefined;
+}
+
+function refuseNamedUuid(j: Json, at: DecodeAt): void {
+  if (Array.isArray(j) && j[0] === 'named-uuid') {
+    refuse(at, `${shown(j)}: a named-uuid is only valid in a request, never in the server's data`);
+  }
+}
+
+/** Decodes an atom of a base type: ["uuid", u] becomes u; anything of another type is refused. */
+function decodeTypedAtom(base: BaseType, j: Json, at: DecodeAt): Atom {
+  switch (base.type) {
+    case 'integer':
+      if (typeof j === 'number' && Number.isInteger(j)) return j;
+      break;
+    case 'real':
+      if (typeof j === 'number' && Number.isFinite(j)) return j;
+      break;
+    case 'boolean':
+      if (typeof j === 'boolean') return j;
+      break;
+    case 'string':
+      if (typeof j === 'string') return j;
+      break;
+    case 'uuid': {
+      const u = wireUuid(j);
+      if (u !== undefined) return u;
+      refuseNamedUuid(j, at);
+      refuse(at, `expected a ${typeName(base)} as ["uuid", "<UUID>"], got ${shown(j)}`);
+    }
+  }
+  refuse(at, `expected ${article(base.type)}, got ${shown(j)}`);
+}
+
+/**
+ * Decodes an atom with no type to go by: a string, number or boolean, or ["uuid", u] (as u).
+ * Throws OvsdbDecodeError for anything else.
+ */
+export function decodeAtom(j: Json): Atom {
+  return decodeAnyAtom(j, {});
+}
+
+function decodeAnyAtom(j: Json, at: DecodeAt): Atom {
+  if (typeof j === 'string' || typeof j === 'boolean') return j;
+  if (typeof j === 'number' && Number.isFinite(j)) return j;
+  const u = wireUuid(j);
+  if (u !== undefined) return u;
+  refuseNamedUuid(j, at);
+  refuse(at, `not an OVSDB atom: ${shown(j)}`);
+}
+
+/** A set's elements: ["set", [...]], or one atom standing for a set of one (RFC 7047 5.1). */
+function setElements(j: Json, at: DecodeAt): Json[] {
+  if (Array.isArray(j) && j[0] === 'set') {
+    if (j.length !== 2 || !Array.isArray(j[1])) refuse(at, `malformed set ${shown(j)}`);
+    return j[1];
+  }
+  if (Array.isArray(j) && j[0] === 'map') refuse(at, `expected a set or an atom, got ${shown(j)}`);
   return [j];
 }
 
-function decodeMap(j: Json): Record<string, Atom> {
-  if (!Array.isArray(j) || j[0] !== 'map' || !Array.isArray(j[1])) {
-    throw new Error(`not an OVSDB map: ${JSON.stringify(j)}`);
+function checkDecodedCount(col: ColumnSchema, n: number, at: DecodeAt, what: string): void {
+  const { min, max } = col.type;
+  if (n < min)
+    refuse(
+      at,
+      `${what} has ${n} element${n === 1 ? '' : 's'}, fewer than the column's minimum ${min}`,
+    );
+  if (n > max) refuse(at, `${what} has ${n} elements, more than the column's maximum ${max}`);
+}
+
+/** A set's atoms, checked against the key type and for duplicates (not for their count). */
+function decodeSetAtoms(col: ColumnSchema, j: Json, at: DecodeAt): Atom[] {
+  const atoms = setElements(j, at).map((e) => decodeTypedAtom(col.type.key, e, at));
+  if (new Set(atoms).size !== atoms.length) refuse(at, `duplicate elements in set ${shown(j)}`);
+  return atoms;
+}
+
+/** A map's pairs, keyed by the key's text, checked against the types (not for their count). */
+function decodeMapPairs(col: ColumnSchema, j: Json, at: DecodeAt): Map<string, Atom> {
+  if (!Array.isArray(j) || j[0] !== 'map' || j.length !== 2 || !Array.isArray(j[1])) {
+    refuse(at, `expected a map as ["map", [[key, value], ...]], got ${shown(j)}`);
   }
-  const out: Record<string, Atom> = {};
+  const value = col.type.value;
+  if (!value) refuse(at, 'is not a map column');
+  const out = new Map<string, Atom>();
   for (const pair of j[1]) {
     if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new Error(`not a map pair: ${JSON.stringify(pair)}`);
+      refuse(at, `map pair ${shown(pair)} is not a [key, value] pair`);
     }
-    out[String(decodeAtom(pair[0]!))] = decodeAtom(pair[1]!);
+    const key = String(
+      decodeTypedAtom(col.type.key, pair[0]!, { ...at, column: `${at.column ?? ''} key` }),
+    );
+    if (out.has(key)) refuse(at, `duplicate map key ${JSON.stringify(key)}`);
+    out.set(key, decodeTypedAtom(value, pair[1]!, { ...at, column: `${at.column ?? ''}:${key}` }));
   }
   return out;
 }
 
-/** Decodes an OVSDB value into the plain form of the column's shape. */
-export function decodeValue(col: ColumnSchema, j: Json): Value {
+/**
+ * Decodes an OVSDB value into the plain form of the column's shape, or throws OvsdbDecodeError
+ * saying why it does not fit the column's type. `table` names the table in the error.
+ */
+export function decodeValue(col: ColumnSchema, j: Json, table?: string): Value {
+  const at: DecodeAt = { table, column: col.name };
   switch (col.shape) {
     case 'scalar':
-      return decodeAtom(setItems(j)[0] ?? null);
     case 'optional': {
-      const items = setItems(j);
-      return items.length === 0 ? null : decodeAtom(items[0]!);
+      const elements = setElements(j, at);
+      checkDecodedCount(col, elements.length, at, 'the value');
+      return elements.length === 0 ? null : decodeTypedAtom(col.type.key, elements[0]!, at);
     }
-    case 'set':
-      return setItems(j).map(decodeAtom);
-    case 'map':
-      return decodeMap(j);
+    case 'set': {
+      const atoms = decodeSetAtoms(col, j, at);
+      checkDecodedCount(col, atoms.length, at, 'the set');
+      return atoms;
+    }
+    case 'map': {
+      const pairs = decodeMapPairs(col, j, at);
+      checkDecodedCount(col, pairs.size, at, 'the map');
+      // fromEntries: a key such as "__proto__" stays a key.
+      return Object.fromEntries(pairs);
+    }
   }
 }
 
 /** Decodes a value with no schema to go by (a column the schema lacks). */
-export function decodeUntyped(j: Json): Value {
-  if (Array.isArray(j) && j[0] === 'map') return decodeMap(j);
-  if (Array.isArray(j) && j[0] === 'set') return setItems(j).map(decodeAtom);
-  return decodeAtom(j);
+export function decodeUntyped(j: Json, at: DecodeAt = {}): Value {
+  if (Array.isArray(j) && j[0] === 'map') {
+    if (j.length !== 2 || !Array.isArray(j[1])) refuse(at, `malformed map ${shown(j)}`);
+    const out = new Map<string, Atom>();
+    for (const pair of j[1]) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        refuse(at, `map pair ${shown(pair)} is not a [key, value] pair`);
+      }
+      out.set(String(decodeAnyAtom(pair[0]!, at)), decodeAnyAtom(pair[1]!, at));
+    }
+    return Object.fromEntries(out);
+  }
+  if (Array.isArray(j) && j[0] === 'set')
+    return setElements(j, at).map((e) => decodeAnyAtom(e, at));
+  return decodeAnyAtom(j, at);
 }
 
 /** The value a column holds when nothing was written to it. */
@@ -360,7 +522,8 @@ export function defaultValue(col: ColumnSchema): Value {
 
 /**
  * Decodes a row from a monitor or select. Columns listed but absent get their default (monitor
- * updates leave out columns that hold their default value).
+ * updates leave out columns that hold their default value). A row that is not a JSON object, or
+ * a column value that does not fit its type, is an OvsdbDecodeError.
  */
 export function decodeRow(
   table: TableSchema,
@@ -368,19 +531,27 @@ export function decodeRow(
   j: Json,
   columns: readonly string[] = [],
 ): Row {
-  const row: Row = {};
-  if (uuid !== undefined) row._uuid = uuid;
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) {
+    refuse(
+      { table: table.name },
+      `row${uuid === undefined ? '' : ` ${uuid}`} is not a JSON object: got ${shown(j)}`,
+    );
+  }
+  const row = new Map<string, Value>();
+  if (uuid !== undefined) row.set('_uuid', uuid);
   for (const name of columns) {
     const col = table.columns.get(name);
-    if (col && !(name in row)) row[name] = defaultValue(col);
+    if (col && !row.has(name)) row.set(name, defaultValue(col));
   }
-  if (typeof j === 'object' && j !== null && !Array.isArray(j)) {
-    for (const [name, v] of Object.entries(j)) {
-      const col = table.columns.get(name);
-      row[name] = col ? decodeValue(col, v) : decodeUntyped(v);
-    }
+  for (const [name, v] of Object.entries(j)) {
+    const col = table.columns.get(name);
+    row.set(
+      name,
+      col ? decodeValue(col, v, table.name) : decodeUntyped(v, { table: table.name, column: name }),
+    );
   }
-  return row;
+  // fromEntries: a column named "__proto__" would stay a column.
+  return Object.fromEntries(row);
 }
 
 function compareAtoms(a: Atom, b: Atom): number {
@@ -393,15 +564,23 @@ function compareAtoms(a: Atom, b: Atom): number {
 /**
  * Applies an update2 "modify" diff to a column's old value (ovsdb-server(7)): a scalar's diff is
  * its new value, a set's diff is the symmetric difference, and a map's diff lists pairs to add
- * (new key), remove (same key and value) or change (same key, new value).
+ * (new key), remove (same key and value) or change (same key, new value). A diff that does not
+ * fit the column's type, or a result with more (or fewer) elements than the column allows, is an
+ * OvsdbDecodeError. `table` names the table in the error.
  */
-export function applyDiff(col: ColumnSchema, old: Value | undefined, diff: Json): Value {
+export function applyDiff(
+  col: ColumnSchema,
+  old: Value | undefined,
+  diff: Json,
+  table?: string,
+): Value {
+  const at: DecodeAt = { table, column: col.name };
   switch (col.shape) {
     // A column of at most one value: ovsdb-server sends the new value, not a set difference
     // (seen on the wire: {"modify": {"up": true}} for false -> true).
     case 'scalar':
     case 'optional':
-      return decodeValue(col, diff);
+      return decodeValue(col, diff, table);
     case 'set': {
       const current: Atom[] =
         old === null || old === undefined
@@ -411,21 +590,23 @@ export function applyDiff(col: ColumnSchema, old: Value | undefined, diff: Json)
             : typeof old === 'object'
               ? []
               : [old];
-      for (const atom of setItems(diff).map(decodeAtom)) {
-        const at = current.indexOf(atom);
-        if (at >= 0) current.splice(at, 1);
+      for (const atom of decodeSetAtoms(col, diff, at)) {
+        const i = current.indexOf(atom);
+        if (i >= 0) current.splice(i, 1);
         else current.push(atom);
       }
+      checkDecodedCount(col, current.length, at, 'the set after the diff');
       return current.sort(compareAtoms);
     }
     case 'map': {
       const current = new Map<string, Atom>(
         typeof old === 'object' && old !== null && !Array.isArray(old) ? Object.entries(old) : [],
       );
-      for (const [k, v] of Object.entries(decodeMap(diff))) {
+      for (const [k, v] of decodeMapPairs(col, diff, at)) {
         if (current.get(k) === v) current.delete(k);
         else current.set(k, v);
       }
+      checkDecodedCount(col, current.size, at, 'the map after the diff');
       return Object.fromEntries(current);
     }
   }
