@@ -217,7 +217,10 @@ export class Engine {
   /** Starts the watch, the workers, the steps' watches and the first resync. */
   async start(): Promise<void> {
     const signal = this.controller.signal;
-    for (const step of this.allSteps()) await step.start?.(this.ctx);
+    for (const step of this.allSteps()) {
+      await step.start?.(this.ctx);
+      this.startedSteps.push(step);
+    }
     // Watch first, then resync: nothing committed in between is missed.
     let resolveReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (resolveReady = resolve));
@@ -244,8 +247,10 @@ export class Engine {
     this.queue.shutDown();
     this.fanOuts.clear();
     await Promise.allSettled([...this.running, this.fanOuts.drained()]);
-    for (const step of this.allSteps()) await step.stop?.();
+    // Only the steps that started (a start that failed midway stops what it had started).
+    for (const step of this.startedSteps.splice(0).reverse()) await step.stop?.();
   }
+  private readonly startedSteps: SyncStep[] = [];
 
   /** Whether the queue is empty and no worker is busy (tests and benchmarks wait for this). */
   idle(): boolean {

@@ -64,6 +64,9 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** The pause before campaigning again after the engine failed to start. */
+const START_RETRY_MS = 2000;
+
 export async function serve(options: ServeOptions): Promise<Server> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[syncord] ${line}\n`));
   const db = options.databaseUrl
@@ -115,9 +118,23 @@ export async function serve(options: ServeOptions): Promise<Server> {
           metrics.observeReconcile(step, outcome, seconds);
         },
       });
+      try {
+        await e.start();
+      } catch (err) {
+        // A step that cannot start (its backend refusing, say): give the lock up, so that a
+        // standby may try, and campaign again after a pause; never lead without synchronizing.
+        log(
+          `synchronizer could not start: ${err instanceof Error ? err.message : String(err)}; ` +
+            'giving up leadership and trying again',
+        );
+        metrics.setLeader(false);
+        await e.stop().catch(() => undefined);
+        await current.release();
+        if (!stopping()) await new Promise((r) => setTimeout(r, START_RETRY_MS));
+        continue;
+      }
       engine = e;
       metrics.setEngine(e);
-      await e.start();
       log(`synchronizing with ${String(options.steps.length)} steps`);
       const why = await lost;
       metrics.setLeader(false);

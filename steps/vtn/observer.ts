@@ -57,6 +57,7 @@ export class VtnObserver {
   }
 
   async stop(): Promise<void> {
+    if (this.started === 0) return;
     if (--this.started > 0) return;
     this.ctx = undefined;
     clearTimeout(this.retry);

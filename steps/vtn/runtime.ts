@@ -18,17 +18,26 @@ export interface VtnStepOptions {
 
 export class VtnRuntime {
   readonly instance: string;
-  readonly client: VtnClient;
   readonly log: (line: string) => void;
+  private current: VtnClient | undefined;
 
   constructor(readonly options: VtnStepOptions) {
     this.instance = resolveInstance(options.instance);
-    this.client = new VtnClient(options.address, options.client);
     this.log = options.log ?? (() => undefined);
   }
 
+  /**
+   * The client, made on first use and again after close(): the steps outlive an engine (a
+   * replica that loses leadership stops its engine, closing this, and starts a new one with the
+   * same steps when it leads again), and a closed gRPC channel cannot be reopened.
+   */
+  get client(): VtnClient {
+    return (this.current ??= new VtnClient(this.options.address, this.options.client));
+  }
+
   close(): void {
-    this.client.close();
+    this.current?.close();
+    this.current = undefined;
   }
 }
 

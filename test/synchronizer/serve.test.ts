@@ -88,3 +88,70 @@ describe('synchronizer: serve with two replicas', function () {
     expect(took).to.be.below(10_000);
   });
 });
+
+describe('synchronizer: serve when the engine cannot start', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  let server: Server | undefined;
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+  });
+  after(async () => {
+    await server?.stop();
+    await db.drop();
+  });
+
+  it('gives the lock up and tries again, never leading without synchronizing', async () => {
+    let starts = 0;
+    let stops = 0;
+    const synced: string[] = [];
+    const step: SyncStep = {
+      name: 'memory/site',
+      observes: 'Site',
+      // Its backend refuses the first two starts (e.g. unreachable while the replica led).
+      start: () => {
+        starts++;
+        return starts <= 2 ? Promise.reject(new Error('backend not ready')) : Promise.resolve();
+      },
+      stop: () => {
+        stops++;
+        return Promise.resolve();
+      },
+      sync: (o) => {
+        synced.push(String(o.name));
+        return Promise.resolve(`noted ${String(o.name)}`);
+      },
+      delete: () => Promise.resolve(undefined),
+    };
+    const lines: string[] = [];
+    server = await serve({
+      registry: db.registry,
+      steps: [step],
+      databaseUrl: db.url,
+      port: 0,
+      api: false,
+      log: (line) => lines.push(line),
+    });
+    const s = server;
+    // While its step cannot start, the replica does not say it leads.
+    await eventually('the first start to fail', () =>
+      Promise.resolve(starts >= 1 ? true : undefined),
+    );
+    const ready = await (await fetch(`${s.url}/readyz`)).text();
+    expect(ready).to.not.match(/leading/);
+    await eventually('leading with its engine', () =>
+      Promise.resolve(s.engine() ? true : undefined),
+    );
+    expect(starts).to.equal(3);
+    // A failed start stops nothing it did not start.
+    expect(stops).to.equal(0);
+    expect(lines.filter((l) => l.includes('could not start: backend not ready'))).to.have.length(2);
+    const site = await db.service.create('Site', { name: 'after-retries' });
+    await eventually('synced', async () =>
+      (await db.service.get('Site', site.id)).backend_code === 1 ? true : undefined,
+    );
+    expect(synced).to.include('after-retries');
+  });
+});
