@@ -22,6 +22,7 @@
 // databases, deletes its namespaces (and their pods) at the end, and refuses to run against a
 // cluster whose nodes are not kwok's. The rig's kwok nodes allow 110 pods each; when the free
 // room is short of N, the run raises the nodes' `pods` allocatable and puts it back afterwards.
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import pg from 'pg';
@@ -292,8 +293,18 @@ class CallTimer {
 // ---------------------------------------------------------------------------------------------
 // The cluster: kwok nodes only, with room for the pods.
 
+/**
+ * The bench's own clients (the floor, its checks of kwok's nodes and their room for pods) act as
+ * the operator, from $KUBECONFIG: the rig's admin. Syncord's engine in the bench uses its own
+ * kubeconfig ($SYNCORD_KUBECONFIG, least privilege), as `syncord serve` does.
+ */
+const operatorKubeconfig = (): string | undefined => {
+  const file = process.env.KUBECONFIG?.trim();
+  return file ? readFileSync(file, 'utf8') : undefined;
+};
+
 export class Kube {
-  readonly cluster = KubernetesCluster.fromKubeconfig();
+  readonly cluster = KubernetesCluster.fromKubeconfig(operatorKubeconfig());
   readonly core = this.cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
 
   /** Refuses a cluster with a node that is not one of kwok's (it would run real pods). */
