@@ -4,7 +4,8 @@
 // shared. Expected codes are written out, not computed from the rules under test.
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
-import { apiDefinition, startApiServer, type ApiServer } from '../../api/server.js';
+import { startApiServer, type ApiServer } from '../../api/server.js';
+import { callApi } from '../support/api-call.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { twoTenants } from '../support/tenants.js';
 
@@ -15,26 +16,7 @@ const PASSWORD = 'correct horse battery';
 
 type Code = 'OK' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'NOT_FOUND';
 
-function call(address: string, token: string | undefined, method: string, req: Obj): Promise<Obj> {
-  const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
-    syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
-  };
-  const client = new pkg.syncord.v1.ModelService(address, grpc.credentials.createInsecure());
-  const md = new grpc.Metadata();
-  if (token) md.set('authorization', `Bearer ${token}`);
-  return new Promise<Obj>((resolve, reject) => {
-    const fn = client[method] as (
-      r: Obj,
-      m: grpc.Metadata,
-      cb: (e: grpc.ServiceError | null, res?: Obj) => void,
-    ) => void;
-    fn.call(client, req, md, (e, res) => {
-      client.close();
-      if (e) reject(e);
-      else resolve(res ?? {});
-    });
-  });
-}
+const call = callApi;
 
 const codeOf = (p: Promise<unknown>): Promise<Code> =>
   p.then(

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { apiDefinition } from '../../api/server.js';
 import { KubernetesCluster } from '../../backends/kubernetes/index.js';
 import { serve, type Server } from '../../synchronizer/serve.js';
+import { callApi } from '../support/api-call.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 
 type Obj = Record<string, unknown>;
@@ -39,19 +40,7 @@ describe('security: secrets are write-only (Cluster kubeconfig, password, applic
   let client: InstanceType<grpc.ServiceClientConstructor>;
 
   const unary = (method: string, req: Obj): Promise<Obj> =>
-    new Promise((resolve, reject) => {
-      const md = new grpc.Metadata();
-      md.set('authorization', `Bearer ${token}`);
-      const fn = client[method] as (
-        r: Obj,
-        m: grpc.Metadata,
-        cb: (e: grpc.ServiceError | null, res?: Obj) => void,
-      ) => void;
-      fn.call(client, req, md, (e, res) => {
-        if (e) reject(e);
-        else resolve(res ?? {});
-      });
-    });
+    callApi(server.apiAddress ?? '', token, method, req);
 
   const http = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${server.url}${path}`, {

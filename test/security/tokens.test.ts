@@ -5,32 +5,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { TOKEN_CACHE_MS } from '../../api/auth.js';
-import { apiDefinition, startApiServer, type ApiServer } from '../../api/server.js';
+import { startApiServer, type ApiServer } from '../../api/server.js';
+import { callApi } from '../support/api-call.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 
-type Obj = Record<string, unknown>;
 const PASSWORD = 'correct horse battery';
 
-function call(address: string, token: string, method: string, req: Obj): Promise<Obj> {
-  const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
-    syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
-  };
-  const client = new pkg.syncord.v1.ModelService(address, grpc.credentials.createInsecure());
-  const md = new grpc.Metadata();
-  if (token) md.set('authorization', `Bearer ${token}`);
-  return new Promise<Obj>((resolve, reject) => {
-    const fn = client[method] as (
-      r: Obj,
-      m: grpc.Metadata,
-      cb: (e: grpc.ServiceError | null, res?: Obj) => void,
-    ) => void;
-    fn.call(client, req, md, (e, res) => {
-      client.close();
-      if (e) reject(e);
-      else resolve(res ?? {});
-    });
-  });
-}
+const call = callApi;
 
 /** The status of WhoAmI with this token, and the error's text. */
 async function whoami(address: string, token: string): Promise<string> {
