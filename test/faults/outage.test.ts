@@ -54,6 +54,47 @@ async function startEngine(steps: SyncStep[], log: string[]): Promise<Run> {
   return { db, svc: db.service, engine, log };
 }
 
+/**
+ * While the backend is down: records the objects' statuses, makes the edits (a port added, a
+ * network edited, a port deleted), waits out the outage and checks that the new port could not be
+ * synced. Returns the new port, the deleted one and the recorder.
+ */
+async function editWhileDown(
+  svc: ModelService,
+  backend: string,
+  down: number,
+  o: {
+    networks: ModelObject[];
+    ports: ModelObject[];
+    si: ModelObject;
+    edited: ModelObject;
+    edit: Record<string, unknown>;
+  },
+): Promise<{ added: ModelObject; removed: ModelObject; rec: StatusRecorder }> {
+  const tracked: { model: string; id: number }[] = [
+    ...o.networks.map((n) => ({ model: 'Network', id: n.id })),
+    ...o.ports.map((p) => ({ model: 'Port', id: p.id })),
+  ];
+  const rec = new StatusRecorder(svc, () => tracked);
+  rec.start();
+  const added = await svc.create('Port', {
+    network_id: o.edited.id,
+    service_instance_id: o.si.id,
+  });
+  tracked.push({ model: 'Port', id: added.id });
+  await svc.update('Network', o.edited.id, o.edit);
+  const removed = o.ports[0]!;
+  await svc.delete('Port', removed.id);
+  await sleep(Math.max(0, OUTAGE_MS - (Date.now() - down)));
+  // Still down at the end of the outage: the new port is not synced (its status says why).
+  const waiting = await svc.get('Port', added.id);
+  expect(
+    waiting.synced_version,
+    `the new port cannot be synced while ${backend} is down`,
+  ).to.not.equal(waiting.version);
+  return { added, removed, rec };
+}
+
 /** Two networks, an instance, and three ports (two on the first network, one on the second). */
 async function topology(svc: ModelService, tag: string, nets: Record<string, unknown>[]) {
   const service = await svc.create('Service', { name: `${tag}-svc` });
@@ -120,25 +161,13 @@ describe(`faults: backend outages of ${OUTAGE}`, function () {
       // The server stops (SIGTERM, as a service stop does); its database file stays.
       await srv.signal('SIGTERM');
       const down = Date.now();
-      const tracked: { model: string; id: number }[] = [
-        ...networks.map((n) => ({ model: 'Network', id: n.id })),
-        ...ports.map((p) => ({ model: 'Port', id: p.id })),
-      ];
-      const rec = new StatusRecorder(svc, () => tracked);
-      rec.start();
-      // Edits while it is down: a port added, a network's exclude range changed, a port deleted.
-      const added = await svc.create('Port', { network_id: b.id, service_instance_id: si.id });
-      tracked.push({ model: 'Port', id: added.id });
-      await svc.update('Network', b.id, { exclude_ips: '10.62.0.100..10.62.0.120' });
-      const removed = ports[0]!;
-      await svc.delete('Port', removed.id);
-      await sleep(Math.max(0, OUTAGE_MS - (Date.now() - down)));
-      // Still down at the end of the outage: the new port is not synced and says why.
-      const waiting = await svc.get('Port', added.id);
-      expect(
-        waiting.synced_version,
-        'the new port cannot be synced while OVN is down',
-      ).to.not.equal(waiting.version);
+      const { added, removed, rec } = await editWhileDown(svc, 'OVN', down, {
+        networks,
+        ports,
+        si,
+        edited: b,
+        edit: { exclude_ips: '10.62.0.100..10.62.0.120' },
+      });
       await srv.start();
       const up = Date.now();
 
@@ -266,23 +295,13 @@ describe(`faults: backend outages of ${OUTAGE}`, function () {
 
       await vtn.stop('SIGTERM');
       const down = Date.now();
-      const tracked: { model: string; id: number }[] = [
-        ...networks.map((n) => ({ model: 'Network', id: n.id })),
-        ...ports.map((p) => ({ model: 'Port', id: p.id })),
-      ];
-      const rec = new StatusRecorder(svc, () => tracked);
-      rec.start();
-      const added = await svc.create('Port', { network_id: b.id, service_instance_id: si.id });
-      tracked.push({ model: 'Port', id: added.id });
-      await svc.update('Network', b.id, { type: 'FLAT' });
-      const removed = ports[0]!;
-      await svc.delete('Port', removed.id);
-      await sleep(Math.max(0, OUTAGE_MS - (Date.now() - down)));
-      const waiting = await svc.get('Port', added.id);
-      expect(
-        waiting.synced_version,
-        'the new port cannot be synced while VTN is down',
-      ).to.not.equal(waiting.version);
+      const { added, removed, rec } = await editWhileDown(svc, 'VTN', down, {
+        networks,
+        ports,
+        si,
+        edited: b,
+        edit: { type: 'FLAT' },
+      });
       vtn = await spawnVtn({ state, listen: address });
       const up = Date.now();
 

@@ -23,7 +23,8 @@ import { TcpProxy } from '../support/proxy.js';
 import { rig, sleep, uniqueName } from '../support/rig.js';
 import { exited, spawnServe } from '../support/serve.js';
 import { spawnVtn } from '../support/vtn.js';
-import { FULL, freePort } from './support.js';
+import { freePort } from '../support/rig.js';
+import { FULL } from './support.js';
 
 process.env.PATH = `${process.env.PATH ?? ''}:/usr/sbin`;
 

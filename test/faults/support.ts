@@ -1,7 +1,6 @@
 // What the fault tests share: the outage's length, a recorder of the statuses objects show while
 // a fault lasts, and waits with the object's status in their failure.
 import { expect } from 'chai';
-import { createServer } from 'node:net';
 import type { ModelService } from '../../models/service.js';
 import { eventually } from '../support/rig.js';
 
@@ -169,18 +168,4 @@ export async function reaped(
     },
     timeoutMs,
   );
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }

@@ -2,27 +2,14 @@
 // restart the server (never the rig's). It runs in the foreground as our child process.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../support/rig.js';
 
 const exec = promisify(execFile);
 const schemaFile = '/usr/share/ovn/ovn-nb.ovsschema';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 function canConnect(options: { path: string } | { host: string; port: number }): Promise<boolean> {
   return new Promise((resolve) => {

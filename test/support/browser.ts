@@ -2,7 +2,6 @@
 // Chromium driven headless through playwright-core, and screenshots kept for a look.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -62,20 +61,7 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/** A TCP port free on 127.0.0.1 now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
+export { freePort } from './rig.js';
 
 /**
  * Starts recording, in the page, every status a badge shows: `badgeHistory(page, testid)` then

@@ -1,5 +1,6 @@
 // How tests find the rig: the environment `rig/rig env` prints (KUBECONFIG, DATABASE_URL,
 // OVN_NB_DB, OVN_SB_DB, SYNCORD_VTN_ADDRESS). When the rig is not running, the first test that needs it starts it.
+import { createServer } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { loadConfig } from '../../rig/config.js';
 import { isUp, readEnv, up } from '../../rig/control.js';
@@ -76,6 +77,21 @@ export function kubeConfig(env: RigEnv): k8s.KubeConfig {
 /** A name no other test run uses: tests make their own namespaces, switches and databases. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => {
+        resolve(port);
+      });
+    });
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
