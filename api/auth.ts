@@ -12,8 +12,9 @@
 //   no one else may read);
 // - a user limited to a trust domain sees the objects of that trust domain and the shared ones
 //   (those that belong to no trust domain: sites, services, images, ...), and writes only objects
-//   of its trust domain. An object belongs to the trust domains its references lead to (a
-//   Network through its owner Slice, a Port through its instance's slice, ...).
+//   of its trust domain alone (never a trust domain itself, nor an object that also belongs to
+//   another). An object belongs to the trust domains its references lead to (a Network through
+//   its owner Slice, a Port through its instance's slice, ...).
 import { createHash, randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { NotFoundError } from '../models/errors.js';
@@ -217,9 +218,20 @@ export class Authenticator {
     return tds.size === 0 || tds.has(p.trustDomainId);
   }
 
-  /** Refuses a write by a scoped caller of an object outside its trust domain (or shared). */
+  /**
+   * Refuses a write by a scoped caller of an object that is not its trust domain's alone: a
+   * shared object, another trust domain's, one that links its trust domain to another (a
+   * NetworkSlice of its network in another's slice), or a trust domain itself (the boundary
+   * its users are kept in is set by those who see every trust domain).
+   */
   async checkScope(p: Principal, model: string, obj: Record<string, unknown>): Promise<void> {
     if (p.trustDomainId === null || p.role === 'admin') return;
+    if (this.registry.get('TrustDomain').family.includes(model)) {
+      throw new AuthError(
+        'denied',
+        'trust domains are changed only by an operator of every trust domain or an admin',
+      );
+    }
     const tds = await this.trustDomainsOf(model, obj);
     if (tds.size === 0) {
       throw new AuthError(
@@ -227,10 +239,11 @@ export class Authenticator {
         `${model} objects of no trust domain are shared: only an operator of every trust domain or an admin may change them`,
       );
     }
-    if (!tds.has(p.trustDomainId)) {
+    const others = [...tds].filter((td) => td !== p.trustDomainId);
+    if (others.length) {
       throw new AuthError(
         'denied',
-        `this ${model} belongs to trust domain ${[...tds].join(', ')}, not to yours (${String(p.trustDomainId)})`,
+        `this ${model} belongs to trust domain ${[...tds].join(', ')}, not to yours (${String(p.trustDomainId)}) alone`,
       );
     }
   }

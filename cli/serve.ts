@@ -41,12 +41,29 @@ export function addServeCommand(program: Command): void {
       '--tls-client-ca <file>',
       'mutual TLS: clients must present a certificate signed by this CA (PEM; env SYNCORD_TLS_CLIENT_CA)',
     )
+    .option(
+      '--ovn-ssl-key <file>',
+      "for an ssl: OVN_NB_DB/OVN_SB_DB, this client's private key (PEM; env SYNCORD_OVN_SSL_KEY)",
+    )
+    .option(
+      '--ovn-ssl-cert <file>',
+      "for an ssl: OVN remote, this client's certificate (PEM; env SYNCORD_OVN_SSL_CERT)",
+    )
+    .option(
+      '--ovn-ssl-ca <file>',
+      "for an ssl: OVN remote, the CA that signed the ovsdb-server's certificate (PEM; env SYNCORD_OVN_SSL_CA)",
+    )
     .addHelpText(
       'after',
       `
 TLS: with --tls-cert and --tls-key both the gRPC API and the HTTP endpoints (/healthz, /readyz,
 /metrics, /api/v1/ and the GUI) serve TLS only; plaintext clients are refused. A flag wins over
-its environment variable. The files are read once, at start.`,
+its environment variable. The files are read once, at start.
+
+OVN over TLS: an ssl:HOST:PORT OVN_NB_DB (or OVN_SB_DB) needs --ovn-ssl-key, --ovn-ssl-cert and
+--ovn-ssl-ca, as ovn-nbctl's --private-key, --certificate and --ca-cert: the server's certificate
+must be signed by that CA (its name is not checked, as ovs does not); the server checks ours.
+With tcp: and unix: remotes they are ignored (the log says so).`,
     )
     .action(
       async (opts: {
@@ -58,6 +75,9 @@ its environment variable. The files are read once, at start.`,
         tlsCert?: string;
         tlsKey?: string;
         tlsClientCa?: string;
+        ovnSslKey?: string;
+        ovnSslCert?: string;
+        ovnSslCa?: string;
       }) => {
         const { host, port } = parseListen(opts.listen);
         const api = opts.apiListen === 'off' ? false : parseListen(opts.apiListen);
@@ -69,7 +89,9 @@ its environment variable. The files are read once, at start.`,
         if (!(resync > 0))
           throw new CliError(`--resync ${opts.resync}: a positive number of seconds`);
         const tls = servingTls(opts);
-        const { steps, policies } = defaultSteps();
+        const { steps, policies } = defaultSteps({
+          ovnSsl: { key: opts.ovnSslKey, cert: opts.ovnSslCert, ca: opts.ovnSslCa },
+        });
         // The GUI lists what the steps that run own (their backends: the names' first part).
         const backends = new Set(steps.map((s) => s.name.split('/')[0] ?? s.name));
         const server = await serve({

@@ -5,7 +5,13 @@
 // No npm package does this (the two OVSDB clients once published are gone from the registry), so
 // it is written here on the JSON-RPC layer of jsonrpc.ts.
 import { EventEmitter } from 'node:events';
-import { JsonRpcClosedError, JsonRpcConnection, JsonRpcError, type Json } from './jsonrpc.js';
+import {
+  JsonRpcClosedError,
+  JsonRpcConnection,
+  JsonRpcError,
+  type Json,
+  type OvsdbSsl,
+} from './jsonrpc.js';
 import {
   decodeResults,
   encodeTransaction,
@@ -29,7 +35,13 @@ import {
 export * from './operations.js';
 export * from './schema.js';
 export * from './values.js';
-export { JsonRpcClosedError, JsonRpcError, parseEndpoint, type Json } from './jsonrpc.js';
+export {
+  JsonRpcClosedError,
+  JsonRpcError,
+  parseEndpoint,
+  type Json,
+  type OvsdbSsl,
+} from './jsonrpc.js';
 
 export interface OvsdbClientOptions {
   /** The database every call speaks to, e.g. 'OVN_Northbound'. */
@@ -54,6 +66,11 @@ export interface OvsdbClientOptions {
   monitorMethod?: 'monitor_cond' | 'monitor';
   /** Sees every JSON-RPC message sent and received. */
   trace?: (direction: 'send' | 'recv', text: string) => void;
+  /**
+   * For an `ssl:` endpoint (required for one): the private key, certificate and CA certificate
+   * (PEM), used for the first connection and every reconnection.
+   */
+  ssl?: OvsdbSsl;
 }
 
 /**
@@ -571,6 +588,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     const conn = await JsonRpcConnection.connect(this.endpoint, {
       timeoutMs: this.options.connectTimeoutMs,
       ...(this.options.trace ? { trace: this.options.trace } : {}),
+      ...(this.options.ssl ? { ssl: this.options.ssl } : {}),
     });
     if (this.closed) {
       conn.close();

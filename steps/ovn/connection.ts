@@ -3,7 +3,12 @@
 // monitors by itself), with one monitor of the tables the steps and the observer read. Row
 // changes are re-emitted for the observer.
 import { EventEmitter } from 'node:events';
-import { OvsdbClient, type Monitor, type RowChange } from '../../backends/ovn/ovsdb.js';
+import {
+  OvsdbClient,
+  type Monitor,
+  type OvsdbSsl,
+  type RowChange,
+} from '../../backends/ovn/ovsdb.js';
 
 /** The northbound tables and columns Syncord writes and watches. */
 export const NB_TABLES = {
@@ -72,6 +77,8 @@ export class OvnConnection extends EventEmitter<ConnectionEvents> {
     readonly nbEndpoint: string,
     readonly sbEndpoint: string | undefined,
     private readonly log: (line: string) => void,
+    /** The key, certificate and CA certificate for `ssl:` endpoints. */
+    private readonly ssl?: OvsdbSsl,
   ) {
     super();
   }
@@ -111,7 +118,11 @@ export class OvnConnection extends EventEmitter<ConnectionEvents> {
     const what = which === 'nb' ? 'northbound' : 'southbound';
     let client: OvsdbClient;
     try {
-      client = await OvsdbClient.connect(endpoint, { database, waitForConnectionMs: 5000 });
+      client = await OvsdbClient.connect(endpoint, {
+        database,
+        waitForConnectionMs: 5000,
+        ...(this.ssl ? { ssl: this.ssl } : {}),
+      });
     } catch (err) {
       throw new Error(
         `cannot reach the OVN ${what} database at ${endpoint}: ${err instanceof Error ? err.message : String(err)}`,

@@ -10,6 +10,7 @@ import {
   wait,
   type Mutation,
   type Operation,
+  type OvsdbSsl,
   type ReplicaIndex,
   type Row,
   type WaitOp,
@@ -30,10 +31,19 @@ import {
 } from './names.js';
 
 export interface OvnStepOptions {
-  /** The northbound database, e.g. tcp:127.0.0.1:6641 or unix:/run/ovn/ovnnb_db.sock. */
+  /**
+   * The northbound database, e.g. tcp:127.0.0.1:6641, ssl:ovn-central:6641 (needs `ssl`) or
+   * unix:/run/ovn/ovnnb_db.sock.
+   */
   nbEndpoint: string;
   /** The southbound database, for the Port feedback (up, chassis); optional. */
   sbEndpoint?: string;
+  /**
+   * For `ssl:` endpoints: this client's private key and certificate and the CA certificate the
+   * servers' certificates must be signed by (PEM contents, as ovn-nbctl's --private-key,
+   * --certificate and --ca-cert). See ovnOptionsFromEnv for reading them from files.
+   */
+  ssl?: OvsdbSsl;
   /** This deployment's name in `external_ids:syncord-instance`; default $SYNCORD_INSTANCE. */
   instance?: string;
   /** The deployment's router; default `syncord-router` (`syncord-<instance>-router`). */
@@ -56,11 +66,20 @@ export class OvnRuntime {
   readonly log: (line: string) => void;
 
   constructor(readonly options: OvnStepOptions) {
+    // Refused here, when the steps are built, rather than at the first connection attempt.
+    for (const endpoint of [options.nbEndpoint, options.sbEndpoint]) {
+      if (endpoint?.startsWith('ssl:') && !options.ssl) {
+        throw new Error(
+          `${endpoint}: an ssl: remote needs a private key, a certificate and a CA certificate ` +
+            "(the OVN steps' ssl option)",
+        );
+      }
+    }
     this.instance = resolveInstance(options.instance);
     this.routerName = options.routerName ?? defaultRouterName(this.instance);
     this.leaseTime = options.leaseTime ?? 3600;
     this.log = options.log ?? (() => undefined);
-    this.conn = new OvnConnection(options.nbEndpoint, options.sbEndpoint, this.log);
+    this.conn = new OvnConnection(options.nbEndpoint, options.sbEndpoint, this.log, options.ssl);
   }
 
   northbound(): Promise<Database> {

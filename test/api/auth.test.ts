@@ -3,11 +3,10 @@
 // with the status each must get. Trust domain A and B each have a slice and a network; sites are
 // shared. Expected codes are written out, not computed from the rules under test.
 import { expect } from 'chai';
-import * as grpc from '@grpc/grpc-js';
 import { startApiServer, type ApiServer } from '../../api/server.js';
-import { callApi } from '../support/api-call.js';
+import { callApi, codeOf } from '../support/api-call.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
-import { twoTenants } from '../support/tenants.js';
+import { twoTenants, usersWithRoles } from '../support/tenants.js';
 
 type Obj = Record<string, unknown>;
 type Actor = 'admin' | 'operator' | 'viewer' | 'opA' | 'anonymous';
@@ -17,12 +16,6 @@ const PASSWORD = 'correct horse battery';
 type Code = 'OK' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'NOT_FOUND';
 
 const call = callApi;
-
-const codeOf = (p: Promise<unknown>): Promise<Code> =>
-  p.then(
-    () => 'OK',
-    (e: unknown) => grpc.status[(e as grpc.ServiceError).code] as Code,
-  );
 
 describe('api: who may do what (every call by every kind of caller)', function () {
   this.timeout(120_000);
@@ -57,25 +50,14 @@ describe('api: who may do what (every call by every kind of caller)', function (
       site: site.id,
       tdA: tdA.id,
     };
-    const role = async (name: string) => (await svc.create('Role', { name })).id;
-    const roles = {
-      admin: await role('admin'),
-      operator: await role('operator'),
-      viewer: await role('viewer'),
-    };
-    const users: [Actor, number, number | undefined][] = [
-      ['admin', roles.admin, undefined],
-      ['operator', roles.operator, undefined],
-      ['viewer', roles.viewer, undefined],
-      ['opA', roles.operator, tdA.id],
-    ];
-    for (const [actor, roleId, td] of users) {
-      await svc.create('User', {
-        name: actor,
-        password: PASSWORD,
-        role_id: roleId,
-        ...(td ? { trust_domain_id: td } : {}),
-      });
+    const users = [
+      ['admin', 'admin', undefined],
+      ['operator', 'operator', undefined],
+      ['viewer', 'viewer', undefined],
+      ['opA', 'operator', tdA.id],
+    ] as const;
+    await usersWithRoles(svc, users, PASSWORD);
+    for (const [actor] of users) {
       const r = await call(api.address, undefined, 'Login', {
         username: actor,
         password: PASSWORD,

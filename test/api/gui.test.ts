@@ -19,7 +19,7 @@ import type { SyncStep } from '../../synchronizer/engine.js';
 import { serve, type Server } from '../../synchronizer/serve.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
-import { twoTenants } from '../support/tenants.js';
+import { twoTenants, usersWithRoles } from '../support/tenants.js';
 
 type Obj = Record<string, unknown>;
 type Actor = 'admin' | 'viewer' | 'opA';
@@ -114,20 +114,15 @@ describe('api: what the gateway serves for the GUI', function () {
     });
     w = { tdA, tdB, sliceA, netA, netB, netFlannel, vnf, portA, portF };
 
-    const role = async (name: string) => (await svc.create('Role', { name })).id;
-    const users: [Actor, number, number | undefined][] = [
-      ['admin', await role('admin'), undefined],
-      ['viewer', await role('viewer'), undefined],
-      ['opA', await role('operator'), tdA.id],
-    ];
-    for (const [actor, roleId, td] of users) {
-      await svc.create('User', {
-        name: actor,
-        password: PASSWORD,
-        role_id: roleId,
-        ...(td ? { trust_domain_id: td } : {}),
-      });
-    }
+    await usersWithRoles(
+      svc,
+      [
+        ['admin', 'admin', undefined],
+        ['viewer', 'viewer', undefined],
+        ['opA', 'operator', tdA.id],
+      ],
+      PASSWORD,
+    );
     server = await serve({
       registry: db.registry,
       // The Kubernetes steps and the vSG policy, as definitions: nothing synchronizes here.

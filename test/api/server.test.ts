@@ -14,98 +14,16 @@ import {
   renderProto,
   updateFieldNumbers,
 } from '../../api/protogen.js';
-import {
-  apiDefinition,
-  fieldViolations,
-  startApiServer,
-  type ApiServer,
-} from '../../api/server.js';
+import { fieldViolations, startApiServer, type ApiServer } from '../../api/server.js';
 import { defaultRegistry } from '../../models/index.js';
 import { readEnv } from '../../rig/control.js';
 import { loadConfig } from '../../rig/config.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { clientFor, collect } from '../support/api-call.js';
 
 const exec = promisify(execFile);
 
 type Obj = Record<string, unknown>;
-type Call = (req: Obj) => Promise<Obj>;
-
-interface WatchEvent {
-  cursor: string;
-  model: string;
-  id: number;
-  op: string;
-  version: number;
-  object?: { type_url: string; value: Buffer };
-}
-
-function clientFor(
-  address: string,
-  token?: string,
-): {
-  call(method: string): Call;
-  watch(req: Obj): grpc.ClientReadableStream<WatchEvent>;
-  close(): void;
-} {
-  const metadata = () => {
-    const md = new grpc.Metadata();
-    if (token) md.set('authorization', `Bearer ${token}`);
-    return md;
-  };
-  const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
-    syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
-  };
-  const client = new pkg.syncord.v1.ModelService(address, grpc.credentials.createInsecure());
-  return {
-    call: (method) => (req) =>
-      new Promise((resolve, reject) => {
-        const fn = client[method] as (
-          r: Obj,
-          md: grpc.Metadata,
-          cb: (e: grpc.ServiceError | null, res?: Obj) => void,
-        ) => void;
-        fn.call(client, req, metadata(), (e, res) => {
-          if (e) reject(e);
-          else resolve(res ?? {});
-        });
-      }),
-    watch: (req) =>
-      (client.Watch as (r: Obj, md: grpc.Metadata) => grpc.ClientReadableStream<WatchEvent>).call(
-        client,
-        req,
-        metadata(),
-      ),
-    close: () => {
-      client.close();
-    },
-  };
-}
-
-/** Collects a watch's events until `done` says so. */
-async function collect(
-  stream: grpc.ClientReadableStream<WatchEvent>,
-  done: (events: WatchEvent[]) => boolean,
-): Promise<WatchEvent[]> {
-  const events: WatchEvent[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`watch: ${String(events.length)} events, not done`));
-    }, 15_000);
-    stream.on('data', (e: WatchEvent) => {
-      events.push(e);
-      if (done(events)) {
-        clearTimeout(timer);
-        resolve(events);
-      }
-    });
-    stream.on('error', (e: Error) => {
-      clearTimeout(timer);
-      if ((e as grpc.ServiceError).code === grpc.status.CANCELLED) resolve(events);
-      else reject(e);
-    });
-  });
-}
-
 async function refused(p: Promise<unknown>): Promise<grpc.ServiceError> {
   const err = await p.then(
     () => undefined,

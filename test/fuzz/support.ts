@@ -7,12 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import {
-  apiDefinition,
-  fieldViolations,
-  startApiServer,
-  type ApiServer,
-} from '../../api/server.js';
+import { fieldViolations, startApiServer, type ApiServer } from '../../api/server.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 
 export type Obj = Record<string, unknown>;
@@ -59,41 +54,9 @@ export class InputCounter {
 // ---------------------------------------------------------------------------------------------
 // The model API over gRPC (as test/api/server.test.ts reaches it).
 
-export type Call = (req: Obj) => Promise<Obj>;
+import { clientFor, type ApiClient } from '../support/api-call.js';
 
-export interface ApiClient {
-  call(method: string): Call;
-  close(): void;
-}
-
-export function clientFor(address: string, token?: string): ApiClient {
-  const pkg = grpc.loadPackageDefinition(apiDefinition()) as unknown as {
-    syncord: { v1: { ModelService: grpc.ServiceClientConstructor } };
-  };
-  const client = new pkg.syncord.v1.ModelService(address, grpc.credentials.createInsecure());
-  const metadata = () => {
-    const md = new grpc.Metadata();
-    if (token) md.set('authorization', `Bearer ${token}`);
-    return md;
-  };
-  return {
-    call: (method) => (req) =>
-      new Promise((resolve, reject) => {
-        const fn = client[method] as (
-          r: Obj,
-          md: grpc.Metadata,
-          cb: (e: grpc.ServiceError | null, res?: Obj) => void,
-        ) => void;
-        fn.call(client, req, metadata(), (e, res) => {
-          if (e) reject(e);
-          else resolve(res ?? {});
-        });
-      }),
-    close: () => {
-      client.close();
-    },
-  };
-}
+export { clientFor, type ApiClient, type Call } from '../support/api-call.js';
 
 export const PASSWORD = 'correct horse battery';
 

@@ -1,5 +1,6 @@
 // A private ovsdb-server serving a fresh OVN_Northbound database, for tests that kill, stop and
-// restart the server (never the rig's). It runs in the foreground as our child process.
+// restart the server (never the rig's). It runs in the foreground as our child process, on a unix
+// socket and on 127.0.0.1 over tcp, or over ssl (pssl) with the files start() is given.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -22,6 +23,14 @@ function canConnect(options: { path: string } | { host: string; port: number }):
       resolve(false);
     });
   });
+}
+
+/** The server's TLS files (PEM), as ovsdb-server's --private-key, --certificate and --ca-cert. */
+export interface OvsdbServerSsl {
+  key: string;
+  cert: string;
+  /** The CA that must have signed the clients' certificates. */
+  ca: string;
 }
 
 export class PrivateOvsdb {
@@ -52,6 +61,10 @@ export class PrivateOvsdb {
   get tcp(): string {
     return `tcp:127.0.0.1:${this.port}`;
   }
+  /** The port as an ssl: remote (when started with ssl). */
+  get ssl(): string {
+    return `ssl:127.0.0.1:${this.port}`;
+  }
   get unix(): string {
     return `unix:${this.socketPath}`;
   }
@@ -59,8 +72,11 @@ export class PrivateOvsdb {
     return this.child?.pid;
   }
 
-  /** Starts the server on the db file; with tcp false it listens on the unix socket only. */
-  async start({ tcp = true } = {}): Promise<void> {
+  /**
+   * Starts the server on the db file; with tcp false it listens on the unix socket only; with ssl
+   * it serves TLS on the port (pssl, requiring client certificates the CA signed) instead of tcp.
+   */
+  async start({ tcp = true, ssl }: { tcp?: boolean; ssl?: OvsdbServerSsl } = {}): Promise<void> {
     const args = [
       `--remote=punix:${this.socketPath}`,
       `--pidfile=${join(this.dir, 'nb.pid')}`,
@@ -69,7 +85,15 @@ export class PrivateOvsdb {
       '-vconsole:off',
       this.dbFile,
     ];
-    if (tcp) args.unshift(`--remote=ptcp:${this.port}:127.0.0.1`);
+    if (ssl) {
+      args.unshift(
+        `--remote=pssl:${this.port}:127.0.0.1`,
+        `--private-key=${ssl.key}`,
+        `--certificate=${ssl.cert}`,
+        `--ca-cert=${ssl.ca}`,
+      );
+    } else if (tcp) args.unshift(`--remote=ptcp:${this.port}:127.0.0.1`);
+    const inet = tcp || ssl !== undefined;
     const child = spawn('ovsdb-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -84,8 +108,9 @@ export class PrivateOvsdb {
       if (child.exitCode !== null) {
         throw new Error(`ovsdb-server exited with ${child.exitCode}: ${this.output}`);
       }
+      // (Over ssl, a TCP connection shows the port is open; the server logs the TLS that failed.)
       const up = await canConnect(
-        tcp ? { host: '127.0.0.1', port: this.port } : { path: this.socketPath },
+        inet ? { host: '127.0.0.1', port: this.port } : { path: this.socketPath },
       );
       if (up) return;
       if (Date.now() > deadline) throw new Error(`ovsdb-server did not start: ${this.output}`);

@@ -6,10 +6,9 @@
 // as a process serves TLS to grpcurl and https, and refuses bad TLS flags before listening.
 import { expect } from 'chai';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { apiDefinition } from '../../api/server.js';
@@ -19,72 +18,13 @@ import { apiClientCredentials } from '../../cli/tls.js';
 import { CliError } from '../../cli/format.js';
 import { loadConfig } from '../../rig/config.js';
 import { readEnv } from '../../rig/control.js';
-import { run } from '../../rig/process.js';
 import { serve, type Server } from '../../synchronizer/serve.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { makePki, type Pki } from '../support/pki.js';
 import { eventually } from '../support/rig.js';
 import { exited, spawnServe } from '../support/serve.js';
 
 type Obj = Record<string, unknown>;
-
-interface Pki {
-  dir: string;
-  caCert: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-  otherCaCert: string;
-  otherClientCert: string;
-  otherClientKey: string;
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, and a second CA with its own client. */
-async function makePki(): Promise<Pki> {
-  const dir = mkdtempSync(join(tmpdir(), 'syncord-tls-'));
-  const p = (f: string) => join(dir, f);
-  const cert = (cn: string, key: string, out: string, extra: string[] = []) =>
-    run('openssl', [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2'],
-      ...['-subj', `/CN=${cn}`, '-keyout', key, '-out', out, ...extra],
-    ]);
-  const signedBy = (ca: string, caKey: string, usage: string, san?: string) => [
-    ...['-CA', ca, '-CAkey', caKey],
-    ...['-addext', `extendedKeyUsage=${usage}`, '-addext', 'basicConstraints=critical,CA:FALSE'],
-    ...(san ? ['-addext', `subjectAltName=${san}`] : []),
-  ];
-  await cert('syncord-test-ca', p('ca.key'), p('ca.crt'));
-  await cert('other-ca', p('other-ca.key'), p('other-ca.crt'));
-  await cert(
-    '127.0.0.1',
-    p('server.key'),
-    p('server.crt'),
-    signedBy(p('ca.crt'), p('ca.key'), 'serverAuth', 'IP:127.0.0.1'),
-  );
-  await cert(
-    'syncord-client',
-    p('client.key'),
-    p('client.crt'),
-    signedBy(p('ca.crt'), p('ca.key'), 'clientAuth'),
-  );
-  await cert(
-    'stranger',
-    p('other-client.key'),
-    p('other-client.crt'),
-    signedBy(p('other-ca.crt'), p('other-ca.key'), 'clientAuth'),
-  );
-  return {
-    dir,
-    caCert: p('ca.crt'),
-    serverCert: p('server.crt'),
-    serverKey: p('server.key'),
-    clientCert: p('client.crt'),
-    clientKey: p('client.key'),
-    otherCaCert: p('other-ca.crt'),
-    otherClientCert: p('other-client.crt'),
-    otherClientKey: p('other-client.key'),
-  };
-}
 
 /** The model API's client over these credentials: unary calls with a short deadline. */
 function apiClient(address: string, credentials: grpc.ChannelCredentials) {

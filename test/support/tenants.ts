@@ -47,3 +47,31 @@ export async function twoTenants(
   });
   return { owner, site, tdA, tdB, sliceA, sliceB, netA, netB };
 }
+
+/**
+ * Users for authorization tests: each [name, role name, trust domain id or none], all with the
+ * same password; each role made once. The users' ids by name.
+ */
+export async function usersWithRoles(
+  svc: ModelService,
+  users: readonly (readonly [string, 'admin' | 'operator' | 'viewer', number | undefined])[],
+  password: string,
+): Promise<Map<string, number>> {
+  const roles = new Map<string, number>();
+  const ids = new Map<string, number>();
+  for (const [name, role, td] of users) {
+    let roleId = roles.get(role);
+    if (roleId === undefined) {
+      roleId = (await svc.create('Role', { name: role })).id;
+      roles.set(role, roleId);
+    }
+    const user = await svc.create('User', {
+      name,
+      password,
+      role_id: roleId,
+      ...(td !== undefined ? { trust_domain_id: td } : {}),
+    });
+    ids.set(name, user.id);
+  }
+  return ids;
+}

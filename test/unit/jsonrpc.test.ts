@@ -52,7 +52,26 @@ describe('JSON-RPC stream splitting (RFC 7047 framing)', () => {
     expect(parseEndpoint('unix:/run/ovn/ovnnb_db.sock')).to.deep.equal({
       path: '/run/ovn/ovnnb_db.sock',
     });
+    expect(parseEndpoint('ssl:127.0.0.1:6641')).to.deep.equal({
+      host: '127.0.0.1',
+      port: 6641,
+      ssl: true,
+    });
+    expect(parseEndpoint('ssl:[fd00::1]:6641')).to.deep.equal({
+      host: 'fd00::1',
+      port: 6641,
+      ssl: true,
+    });
     expect(() => parseEndpoint('ssl:1.2.3.4')).to.throw(/ssl:1.2.3.4: not an OVSDB remote/);
+    expect(() => parseEndpoint('pssl:6641')).to.throw(/expected tcp:HOST:PORT, ssl:HOST:PORT/);
+  });
+
+  it('refuses an ssl: remote without a key, a certificate and a CA, before connecting', async () => {
+    const err = await JsonRpcConnection.connect('ssl:127.0.0.1:1').catch((e: unknown) => e);
+    expect(err).to.be.an('error');
+    expect((err as Error).message).to.equal(
+      'ssl:127.0.0.1:1: an ssl: remote needs a private key, a certificate and a CA certificate',
+    );
   });
 });
 
