@@ -13,8 +13,13 @@ interface Named {
   via: string;
 }
 
-function pick(flag: string, value: string | undefined, env: string): Named | undefined {
-  if (value !== undefined && value !== '') return { file: value, via: flag };
+function pick(
+  flag: string,
+  value: string | undefined,
+  env: string,
+  via?: string,
+): Named | undefined {
+  if (value !== undefined && value !== '') return { file: value, via: via ?? flag };
   const fromEnv = process.env[env];
   if (fromEnv !== undefined && fromEnv !== '') return { file: fromEnv, via: `${env} (${flag})` };
   return undefined;
@@ -54,14 +59,23 @@ function privateKeyOf(key: Named, certPem: Buffer, cert: Named): Buffer {
  * SYNCORD_TLS_CLIENT_CA (a flag wins over its variable); undefined when neither names a
  * certificate or key (plaintext).
  */
-export function servingTls(flags: {
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsClientCa?: string;
-}): ServingTls | undefined {
-  const cert = pick('--tls-cert', flags.tlsCert, 'SYNCORD_TLS_CERT');
-  const key = pick('--tls-key', flags.tlsKey, 'SYNCORD_TLS_KEY');
-  const clientCa = pick('--tls-client-ca', flags.tlsClientCa, 'SYNCORD_TLS_CLIENT_CA');
+export function servingTls(
+  flags: {
+    tlsCert?: string;
+    tlsKey?: string;
+    tlsClientCa?: string;
+  },
+  /** How each value was given when not by its flag (e.g. the configuration file's key). */
+  via: { tlsCert?: string; tlsKey?: string; tlsClientCa?: string } = {},
+): ServingTls | undefined {
+  const cert = pick('--tls-cert', flags.tlsCert, 'SYNCORD_TLS_CERT', via.tlsCert);
+  const key = pick('--tls-key', flags.tlsKey, 'SYNCORD_TLS_KEY', via.tlsKey);
+  const clientCa = pick(
+    '--tls-client-ca',
+    flags.tlsClientCa,
+    'SYNCORD_TLS_CLIENT_CA',
+    via.tlsClientCa,
+  );
   if (cert && !key) {
     throw new CliError(`${cert.via} needs --tls-key (the certificate's private key, PEM)`);
   }

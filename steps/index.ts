@@ -38,6 +38,8 @@ export interface OvnSslFiles {
   cert?: string;
   /** The CA certificate the servers' certificates must be signed by (--ovn-ssl-ca; --ca-cert). */
   ca?: string;
+  /** How each was given when not by its flag, for messages (e.g. the configuration file's key). */
+  via?: { key?: string; cert?: string; ca?: string };
 }
 
 /** Each file: its variable, its flag, and what it holds. */
@@ -74,10 +76,12 @@ function ovnSslFromFiles(
   files: OvnSslFiles,
   log?: (line: string) => void,
 ): OvsdbSsl | undefined {
-  const pick = (k: keyof OvnSslFiles): Named | undefined => {
+  const pick = (k: keyof typeof OVN_SSL_FILES): Named | undefined => {
     const { env: name, flag } = OVN_SSL_FILES[k];
     const fromFlag = files[k];
-    if (fromFlag !== undefined && fromFlag !== '') return { file: fromFlag, via: flag };
+    if (fromFlag !== undefined && fromFlag !== '') {
+      return { file: fromFlag, via: files.via?.[k] ?? flag };
+    }
     const fromEnv = env[name]?.trim();
     if (fromEnv) return { file: fromEnv, via: `${name} (${flag})` };
     return undefined;
@@ -95,7 +99,9 @@ function ovnSslFromFiles(
     }
     return undefined;
   }
-  const missing = (Object.keys(OVN_SSL_FILES) as (keyof OvnSslFiles)[]).filter((k) => !named[k]);
+  const missing = (Object.keys(OVN_SSL_FILES) as (keyof typeof OVN_SSL_FILES)[]).filter(
+    (k) => !named[k],
+  );
   if (missing.length) {
     const [variable, remote] = ssl[0]!;
     const list = missing.map((k) => OVN_SSL_FILES[k]);
@@ -119,7 +125,7 @@ function ovnSslFromFiles(
     if (why) throw new Error(`${n.via} ${n.file}: ${why}`);
     return pem;
   };
-  const { key, cert, ca } = named as Record<keyof OvnSslFiles, Named>;
+  const { key, cert, ca } = named as Record<keyof typeof OVN_SSL_FILES, Named>;
   const caPem = certificate(ca);
   const certPem = certificate(cert);
   const keyPem = read(key);

@@ -238,19 +238,56 @@ export class Engine {
         });
     };
     this.resyncTimer = setTimeout(tick, resyncMs).unref();
-    for (let i = 0; i < (this.options.workers ?? 8); i++) this.running.push(this.worker());
+    for (let i = 0; i < (this.options.workers ?? 8); i++) {
+      const w = this.worker();
+      this.workers.push(w);
+      this.running.push(w);
+    }
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort();
+  /**
+   * Stops the engine: no new work is taken; with `graceMs`, the reconciles in flight may finish
+   * (and record their status) for up to that long before the steps' calls are aborted, so that a
+   * replica shutting down cleanly leaves no half-done write to the next leader. A second call
+   * waits for the first.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.shutdown(options.graceMs ?? 0);
+    return this.stopped;
+  }
+  private stopped: Promise<void> | undefined;
+
+  private async shutdown(graceMs: number): Promise<void> {
     clearTimeout(this.resyncTimer);
+    // Workers finish the object in hand and then find the queue closed.
     this.queue.shutDown();
     this.fanOuts.clear();
+    if (graceMs > 0 && this.queue.inFlight > 0) {
+      const inFlight = this.queue.inFlight;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        Promise.allSettled(this.workers).then(() => false),
+        new Promise<boolean>(
+          (resolve) =>
+            (timer = setTimeout(() => {
+              resolve(true);
+            }, graceMs)),
+        ),
+      ]);
+      clearTimeout(timer);
+      this.log(
+        timedOut
+          ? `stopping: ${String(this.queue.inFlight)} reconciles still running after ${String(graceMs)} ms; aborting them`
+          : `stopping: the ${String(inFlight)} reconciles in flight finished`,
+      );
+    }
+    this.controller.abort();
     await Promise.allSettled([...this.running, this.fanOuts.drained()]);
     // Only the steps that started (a start that failed midway stops what it had started).
     for (const step of this.startedSteps.splice(0).reverse()) await step.stop?.();
   }
   private readonly startedSteps: SyncStep[] = [];
+  private readonly workers: Promise<void>[] = [];
 
   /** Whether the queue is empty and no worker is busy (tests and benchmarks wait for this). */
   idle(): boolean {

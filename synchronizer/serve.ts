@@ -46,6 +46,11 @@ export interface ServeOptions {
    * with a client CA, clients of both must present a certificate it signed (mutual TLS).
    */
   tls?: ServingTls;
+  /**
+   * On stop, how long the reconciles in flight may run to their end before they are aborted
+   * (default 0: at once). The leader lock is released after them.
+   */
+  shutdownGraceMs?: number;
   /** Period of the status history's prune (default 10 minutes). */
   historyPruneMs?: number;
   log?: (line: string) => void;
@@ -88,7 +93,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const models = new ModelService(db.url, options.registry, { poolSize: 20 });
   const firstAdmin = await ensureFirstAdmin(models);
   if (firstAdmin) log(firstAdmin);
-  const metrics = syncMetrics(models, options.registry);
+  const metrics = syncMetrics(models, options.registry, { sync: options.sync !== false });
   const startedAt = Date.now();
   let engine: Engine | undefined;
   const state = { stopping: false };
@@ -204,7 +209,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
           code: 'NOT_FOUND',
           message: gateway
             ? `no route ${path}: the API is under /api/v1/`
-            : 'the API is not served by this process (--api-listen off)',
+            : 'the API is not served by this process (--role sync, or --api-listen off)',
         }),
         'application/json; charset=utf-8',
       );
@@ -291,10 +296,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
       });
       server.closeAllConnections();
     });
-    await leader?.release();
+    // The reconciles in flight finish (within the grace) while this replica still holds the
+    // lock; only then is it given up, so that the next leader never works beside this one.
     const e = engine;
     engine = undefined;
-    await e?.stop();
+    metrics.setEngine(undefined);
+    await e?.stop({ graceMs: options.shutdownGraceMs ?? 0 });
+    await leader?.release();
     await campaigning.catch(() => undefined);
     await models.close();
     await db.stop();

@@ -72,6 +72,9 @@ describe('synchronizer: serve with two replicas', function () {
     expect(m).to.match(/^syncord_reconcile_duration_seconds_count\{step="memory\/site"\} [1-9]/m);
     expect(m).to.match(/^syncord_objects\{model="Site",backend_code="1"\} 1$/m);
     expect(m).to.match(/^# HELP syncord_queue_depth /m);
+    // No Site in error; test/deploy/monitoring.test.ts checks an age of a real error.
+    expect(m).to.match(/^syncord_objects_error_oldest_seconds\{model="Site"\} 0$/m);
+    expect(m).to.match(/^syncord_build_info\{version="[^"]+"\} 1$/m);
     expect((await text(`${b.url}/metrics`)).body).to.match(/^syncord_leader 0$/m);
   });
 
@@ -153,5 +156,107 @@ describe('synchronizer: serve when the engine cannot start', function () {
       (await db.service.get('Site', site.id)).backend_code === 1 ? true : undefined,
     );
     expect(synced).to.include('after-retries');
+  });
+});
+
+describe('synchronizer: graceful stop', function () {
+  this.timeout(60_000);
+  let db: ScratchDb;
+  const servers: Server[] = [];
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    db = await scratchDb();
+  });
+  after(async () => {
+    for (const s of servers) await s.stop();
+    await db.drop();
+  });
+
+  /** A step whose reconcile of a Site takes `ms`, noting when each began and ended. */
+  const slowStep = (name: string, ms: number, notes: string[]): SyncStep => ({
+    name: 'memory/site',
+    observes: 'Site',
+    start: () => {
+      notes.push(`${name} starts ${String(Date.now())}`);
+      return Promise.resolve();
+    },
+    sync: async (o, ctx) => {
+      notes.push(`${name} begins ${String(o.name)}`);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, ms);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          reject(new Error('aborted'));
+        });
+      });
+      notes.push(`${name} ends ${String(o.name)} ${String(Date.now())}`);
+      return `noted ${String(o.name)}`;
+    },
+    delete: () => Promise.resolve(undefined),
+  });
+
+  const start = async (step: SyncStep, graceMs: number, lines: string[] = []) => {
+    const s = await serve({
+      registry: db.registry,
+      steps: [step],
+      databaseUrl: db.url,
+      port: 0,
+      api: false,
+      shutdownGraceMs: graceMs,
+      log: (line) => lines.push(line),
+    });
+    servers.push(s);
+    return s;
+  };
+
+  it('finishes the reconcile in flight and records it before the standby leads', async () => {
+    const notes: string[] = [];
+    const a = await start(slowStep('a', 1500, notes), 10_000);
+    await eventually('a leads', () => Promise.resolve(a.engine() ? true : undefined));
+    const b = await start(slowStep('b', 0, notes), 10_000);
+    const site = await db.service.create('Site', { name: 'slow-site' });
+    await eventually('a reconciling', () =>
+      Promise.resolve(notes.includes('a begins slow-site') ? true : undefined),
+    );
+    const stopped = a.stop();
+    await eventually('b leads', () => Promise.resolve(b.engine() ? true : undefined));
+    await stopped;
+    const at = (prefix: string) =>
+      Number(
+        notes
+          .find((n) => n.startsWith(prefix))
+          ?.split(' ')
+          .at(-1) ?? NaN,
+      );
+    const aEnded = at('a ends slow-site');
+    const bStarted = at('b starts');
+    expect(aEnded, 'a finished its reconcile').to.be.a('number').and.not.NaN;
+    expect(bStarted, 'b started only after a was done').to.be.at.least(aEnded);
+    const o = await db.service.get('Site', site.id);
+    expect(o.backend_code, 'the outcome was recorded by a').to.equal(1);
+    expect(o.backend_status).to.equal('noted slow-site');
+  });
+
+  it('aborts a reconcile that outlasts the grace, and still hands over', async () => {
+    const notes: string[] = [];
+    const lines: string[] = [];
+    // b (from the last test) leads; stop it, so that c leads and finds the new site to do.
+    for (const s of servers.splice(0)) await s.stop();
+    const endless = await db.service.create('Site', { name: 'endless-site' });
+    const c = await start(slowStep('c', 30_000, notes), 300, lines);
+    await eventually('c reconciling', () =>
+      Promise.resolve(notes.some((n) => n.startsWith('c begins')) ? true : undefined),
+    );
+    const t0 = Date.now();
+    await c.stop();
+    expect(Date.now() - t0, 'stopped within the grace, not the 30 s reconcile').to.be.below(5000);
+    expect(lines.join('\n')).to.match(/reconciles still running after 300 ms; aborting them/);
+    expect(notes.some((n) => n.startsWith('c ends'))).to.equal(false);
+    const d = await start(slowStep('d', 0, notes), 0);
+    await eventually('d leads and syncs the site', async () => {
+      const o = await db.service.get('Site', endless.id);
+      return d.engine() && o.backend_code === 1 ? true : undefined;
+    });
   });
 });
