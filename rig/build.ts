@@ -23,11 +23,20 @@ export interface GoBuild {
   version: string;
   /** The wrapper module under rig/go/. */
   module: string;
-  /** Packages to build; each yields one binary named after its last path element. */
+  /**
+   * Packages to build; each yields one binary named after its last path element. None: the
+   * component is only its extraFiles.
+   */
   packages: string[];
   ldflags: string;
   /** Files the component needs at run time from its module, copied next to the binaries. */
   extraFiles?: { module: string; files: string[]; to: string };
+}
+
+/** Prometheus tags release 3.16.0 as Go module version v0.316.0. */
+function prometheusRelease(moduleVersion: string): string {
+  const m = /^v0\.(\d+)(\d\d)\.(\d+)$/.exec(moduleVersion);
+  return m ? `${m[1] ?? ''}.${String(Number(m[2]))}.${m[3] ?? ''}` : moduleVersion;
 }
 
 export function goBuilds(): GoBuild[] {
@@ -99,6 +108,43 @@ export function goBuilds(): GoBuild[] {
       ldflags: `-s -w -X main.version=${versions.ghz}`,
     },
     {
+      // Helm, for the chart's tests (test/deploy/helm.test.ts), not a daemon: `rig up` only builds it.
+      name: 'helm',
+      version: versions.helm,
+      module: 'helm',
+      packages: ['helm.sh/helm/v3/cmd/helm'],
+      // helm version prints internal/version.version.
+      ldflags: `-s -w -X helm.sh/helm/v3/internal/version.version=${versions.helm}`,
+    },
+    {
+      // Prometheus's rule checker (promtool check rules / test rules), for the chart's rule file;
+      // not a daemon: `rig up` only builds it.
+      name: 'promtool',
+      version: versions.promtool,
+      module: 'promtool',
+      packages: ['github.com/prometheus/prometheus/cmd/promtool'],
+      // promtool --version prints common/version.Version: the release (module v0.316.0 is 3.16.0).
+      ldflags: `-s -w -X github.com/prometheus/common/version.Version=${prometheusRelease(versions.promtool)}`,
+    },
+    {
+      // Nothing to build: the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, copied
+      // from its module; `rig up` applies them (rig/components/prometheus-operator.ts) so the
+      // chart's monitoring objects can be applied to the rig's apiserver. No operator runs.
+      name: 'prometheus-operator-crds',
+      version: versions.prometheusOperator,
+      module: 'prometheus-operator',
+      packages: [],
+      ldflags: '',
+      extraFiles: {
+        module: 'github.com/prometheus-operator/prometheus-operator',
+        files: [
+          'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml',
+          'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml',
+        ],
+        to: 'crds',
+      },
+    },
+    {
       // KubeVirt's own CRD generator (rig/go/kubevirt/main.go), not a daemon: `rig up` runs it
       // once the apiserver is up and applies the CRDs it prints (rig/components/kubevirt.ts).
       name: 'kubevirt-crds',
@@ -126,7 +172,7 @@ async function goVersion(): Promise<string> {
     return (await run('go', ['env', 'GOVERSION'])).trim();
   } catch {
     throw new Error(
-      `Go is needed to build the rig's Kubernetes, etcd, kwok, grpcurl, ghz and KubeVirt CRD generator (go${versions.go} or later), and 'go' was not found on PATH`,
+      `Go is needed to build the rig's Kubernetes, etcd, kwok, grpcurl, ghz, helm, promtool and KubeVirt CRD generator (go${versions.go} or later), and 'go' was not found on PATH`,
     );
   }
 }
@@ -147,6 +193,12 @@ function binaryNames(build: GoBuild): string[] {
   return build.packages.map((p) => (p === '.' ? build.name : (p.split('/').pop() ?? p)));
 }
 
+/** What a complete build leaves in its folder: the binaries and the copied files. */
+function outputs(build: GoBuild): string[] {
+  const x = build.extraFiles;
+  return [...binaryNames(build), ...(x ? x.files.map((f) => join(x.to, basename(f))) : [])];
+}
+
 /** Returns the folder holding the component's binaries, building them if the cache lacks them. */
 export async function ensureBuilt(build: GoBuild, config: RigConfig): Promise<string> {
   const goVer = await goVersion();
@@ -158,7 +210,7 @@ export async function ensureBuilt(build: GoBuild, config: RigConfig): Promise<st
     );
   }
   const out = join(config.cacheDir, 'bin', build.name, cacheKey(build, goVer));
-  if (binaryNames(build).every((b) => existsSync(join(out, b)))) return out;
+  if (outputs(build).every((b) => existsSync(join(out, b)))) return out;
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -167,15 +219,19 @@ export async function ensureBuilt(build: GoBuild, config: RigConfig): Promise<st
   await phase(`download ${build.name} ${build.version} modules`, () =>
     run('go', ['mod', 'download'], { cwd: moduleDir, env }),
   );
-  await phase(`build ${binaryNames(build).join(', ')} ${build.version}`, async () => {
-    const args = ['build', '-trimpath', '-ldflags', build.ldflags, '-o', tmp + '/'];
-    if (build.packages.length === 1 && build.packages[0] === '.') {
-      args.splice(args.indexOf('-o') + 1, 1, join(tmp, build.name));
-    }
-    await run('go', [...args, ...build.packages], { cwd: moduleDir, env });
-  });
+  if (build.packages.length) {
+    await phase(`build ${binaryNames(build).join(', ')} ${build.version}`, async () => {
+      const args = ['build', '-trimpath', '-ldflags', build.ldflags, '-o', tmp + '/'];
+      if (build.packages.length === 1 && build.packages[0] === '.') {
+        args.splice(args.indexOf('-o') + 1, 1, join(tmp, build.name));
+      }
+      await run('go', [...args, ...build.packages], { cwd: moduleDir, env });
+    });
+  }
   if (build.extraFiles) {
     const x = build.extraFiles;
+    // A module no package of the wrapper imports is not in `go mod download`'s set: fetch it.
+    await run('go', ['mod', 'download', x.module], { cwd: moduleDir, env });
     const moduleRoot = (
       await run('go', ['list', '-m', '-f', '{{.Dir}}', x.module], { cwd: moduleDir, env })
     ).trim();

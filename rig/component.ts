@@ -14,6 +14,15 @@ export interface Binaries {
   grpcurl: string;
   /** Folder with ghz, the gRPC load generator (a tool for the load tests, not a daemon). */
   ghz: string;
+  /** Folder with helm, for the Helm chart's tests (a tool, not a daemon). */
+  helm: string;
+  /** Folder with promtool, Prometheus's rule checker (a tool, not a daemon). */
+  promtool: string;
+  /**
+   * Folder whose crds/ holds the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs
+   * (copied from its module; no operator runs).
+   */
+  prometheusOperatorCrds: string;
   /** Folder with kubevirt-crds, which prints KubeVirt's CRDs from KubeVirt's own generator. */
   kubevirtCrds: string;
   /** PostgreSQL's bin folder (Debian's /usr/lib/postgresql/N/bin). */

@@ -14,6 +14,9 @@ export interface Versions {
   kwok: string;
   grpcurl: string;
   ghz: string;
+  helm: string;
+  promtool: string;
+  prometheusOperator: string;
   multus: string;
   kubevirt: string;
   go: string;

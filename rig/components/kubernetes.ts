@@ -9,6 +9,7 @@ import { rigDir } from '../config.js';
 import { httpGet } from '../http.js';
 import { run, waitFor } from '../process.js';
 import { installKubevirtCrds } from './kubevirt.js';
+import { installPrometheusOperatorCrds } from './prometheus-operator.js';
 
 const SERVICE_CIDR = '10.96.0.0/16';
 const CLUSTER_CIDR = '10.244.0.0/16';
@@ -118,6 +119,7 @@ export const kubeApiserver: Component = {
       { timeoutMs: 30_000 },
     );
     await installKubevirtCrds(ctx);
+    await installPrometheusOperatorCrds(ctx);
     await writeSyncordKubeconfig(ctx);
   },
 };

@@ -17,6 +17,10 @@ export interface RigEnv {
   SYNCORD_GRPCURL: string;
   /** The ghz binary (gRPC load generator) the rig built. */
   SYNCORD_GHZ: string;
+  /** The helm binary the rig built (the Helm chart's tests). */
+  SYNCORD_HELM: string;
+  /** The promtool binary the rig built (Prometheus rule checks). */
+  SYNCORD_PROMTOOL: string;
   /**
    * Syncord's own kubeconfig: the ServiceAccount of deploy/rbac/syncord.yaml. Copied into the
    * environment like the rest, so every Syncord a test runs (in the test's process or spawned)
@@ -38,6 +42,8 @@ const keys: (keyof RigEnv)[] = [
   'SYNCORD_VTN_ADDRESS',
   'SYNCORD_GRPCURL',
   'SYNCORD_GHZ',
+  'SYNCORD_HELM',
+  'SYNCORD_PROMTOOL',
   'SYNCORD_KUBECONFIG',
   'SYNCORD_KUBECTL',
   'SYNCORD_CHROMIUM',
