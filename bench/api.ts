@@ -184,8 +184,11 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
         const made = await unary('CreateSite', { name: `watched-${String(i)}` }, token);
         sentAt.set(made.id as number, start);
       }
+      // Until every watcher and the floor's own feed have had every create (the feed, in this
+      // busy process, may be the last: stopping it at the watchers' count lost its tail).
       const deadline = now() + 30_000;
-      while (received < WATCHERS * WATCH_EVENTS && now() < deadline) {
+      const feedSaw = () => feedArrivals.filter((a) => sentAt.has(a.id)).length;
+      while ((received < WATCHERS * WATCH_EVENTS || feedSaw() < WATCH_EVENTS) && now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const s of streams) s.cancel();
