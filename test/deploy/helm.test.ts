@@ -14,6 +14,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
 import { rig, uniqueName, type RigEnv } from '../support/rig.js';
+import { normalRules } from '../support/rbac.js';
 
 const CHART = fileURLToPath(new URL('../../deploy/helm/syncord', import.meta.url));
 const FULL = join(CHART, 'ci', 'full-values.yaml');
@@ -45,18 +46,6 @@ function exec(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Ru
     });
   });
 }
-
-/** Rules in a comparable form: sorted lists, in a sorted list. */
-const normal = (rules: readonly k8s.V1PolicyRule[]) =>
-  rules
-    .map((r) =>
-      JSON.stringify({
-        apiGroups: [...(r.apiGroups ?? [])].sort(),
-        resources: [...(r.resources ?? [])].sort(),
-        verbs: [...r.verbs].sort(),
-      }),
-    )
-    .sort();
 
 describe('deploy: the Helm chart (deploy/helm/syncord)', function () {
   this.timeout(240_000);
@@ -242,7 +231,7 @@ describe('deploy: the Helm chart (deploy/helm/syncord)', function () {
       const want = file.find((o) => o.kind === 'ClusterRole')?.rules ?? [];
       expect(want).to.have.length.greaterThan(0);
       const role = find(objs, 'ClusterRole', 'syncord-syncord');
-      expect(normal(role.rules ?? [])).to.deep.equal(normal(want));
+      expect(normalRules(role.rules ?? [])).to.deep.equal(normalRules(want));
       const binding = find(objs, 'ClusterRoleBinding', 'syncord-syncord');
       expect(binding.roleRef).to.deep.equal({
         apiGroup: 'rbac.authorization.k8s.io',

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { KubernetesCluster } from '../../backends/kubernetes/index.js';
 import { kubeConfig, rig, uniqueName, type RigEnv } from '../support/rig.js';
+import { normalRules } from '../support/rbac.js';
 
 const MANIFEST = new URL('../../deploy/rbac/syncord.yaml', import.meta.url);
 const SA_USER = 'system:serviceaccount:syncord-system:syncord';
@@ -22,18 +23,6 @@ interface Doc {
 function manifest(): Doc[] {
   return parseAllDocuments(readFileSync(MANIFEST, 'utf8')).map((d) => d.toJS() as Doc);
 }
-
-/** Rules in a comparable form: sorted lists, no empty ones. */
-const normal = (rules: readonly k8s.V1PolicyRule[]) =>
-  rules
-    .map((r) =>
-      JSON.stringify({
-        apiGroups: [...(r.apiGroups ?? [])].sort(),
-        resources: [...(r.resources ?? [])].sort(),
-        verbs: [...r.verbs].sort(),
-      }),
-    )
-    .sort();
 
 describe('security: Syncord runs in Kubernetes with least privilege (deploy/rbac/syncord.yaml)', function () {
   this.timeout(120_000);
@@ -53,7 +42,7 @@ describe('security: Syncord runs in Kubernetes with least privilege (deploy/rbac
     expect(role?.metadata.name).to.equal('syncord');
     const rbac = kubeConfig(env).makeApiClient(k8s.RbacAuthorizationV1Api);
     const live = await rbac.readClusterRole({ name: 'syncord' });
-    expect(normal(live.rules ?? [])).to.deep.equal(normal(role?.rules ?? []));
+    expect(normalRules(live.rules ?? [])).to.deep.equal(normalRules(role?.rules ?? []));
     // Nothing in the file reads secrets, touches nodes or grants roles.
     const all = (role?.rules ?? []).flatMap((r) => r.resources ?? []);
     expect(all).to.not.include.members(['secrets', 'nodes', 'clusterrolebindings', 'rolebindings']);
