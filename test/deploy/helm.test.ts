@@ -5,7 +5,6 @@
 // value; and the rendered objects, ServiceMonitor and PrometheusRule included, are accepted by
 // the rig's kube-apiserver (which has the Prometheus Operator's CRDs). Helm is the one the rig
 // builds ($SYNCORD_HELM).
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
 import { rig, uniqueName, type RigEnv } from '../support/rig.js';
 import { normalRules } from '../support/rbac.js';
+import { runCommand } from '../support/run.js';
 
 const CHART = fileURLToPath(new URL('../../deploy/helm/syncord', import.meta.url));
 const FULL = join(CHART, 'ci', 'full-values.yaml');
@@ -30,21 +30,6 @@ interface Obj {
   rules?: k8s.V1PolicyRule[];
   roleRef?: k8s.V1RoleRef;
   subjects?: k8s.RbacV1Subject[];
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { maxBuffer: 32 << 20, env }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 describe('deploy: the Helm chart (deploy/helm/syncord)', function () {
@@ -68,7 +53,7 @@ describe('deploy: the Helm chart (deploy/helm/syncord)', function () {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const helm = (...args: string[]) => exec(helmBin, args);
+  const helm = (...args: string[]) => runCommand(helmBin, args);
 
   /** `helm template` of the chart as release `syncord` in `namespace`; fails on an error. */
   async function render(
@@ -472,7 +457,9 @@ describe('deploy: the Helm chart (deploy/helm/syncord)', function () {
     const clusterScoped: string[] = [];
 
     const kubectl = (...args: string[]) =>
-      exec(env.SYNCORD_KUBECTL, args, { ...process.env, KUBECONFIG: env.KUBECONFIG });
+      runCommand(env.SYNCORD_KUBECTL, args, {
+        env: { ...process.env, KUBECONFIG: env.KUBECONFIG },
+      });
 
     after(async function () {
       this.timeout(120_000);

@@ -5,7 +5,6 @@
 // (deploy/helm/syncord/files/grafana-dashboard.json): every metric the rules and the panels name
 // is in the scrape, so that renaming a metric breaks this test, and the panels' PromQL parses.
 // promtool is the one the rig builds ($SYNCORD_PROMTOOL); without it, only its checks are skipped.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,32 +15,12 @@ import type { SyncStep } from '../../synchronizer/engine.js';
 import { serve, type Server } from '../../synchronizer/serve.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually } from '../support/rig.js';
+import { runCommand } from '../support/run.js';
 
 const file = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const RULES = file('deploy/helm/syncord/files/prometheus-rules.yaml');
 const RULES_TEST = file('deploy/monitoring/alerts.test.yaml');
 const DASHBOARD = file('deploy/helm/syncord/files/grafana-dashboard.json');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(bin: string, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
 
 /** A scrape in the text format: the samples' names, and each family's HELP and TYPE. */
 interface Scrape {
@@ -281,7 +260,7 @@ describe('deploy: Prometheus metrics, rules and the Grafana dashboard', function
 
   it("promtool check metrics finds nothing wrong with Syncord's own metrics", async function () {
     const bin = needPromtool(this);
-    const r = await exec(bin, ['check', 'metrics'], scrape.text);
+    const r = await runCommand(bin, ['check', 'metrics'], { input: scrape.text });
     // prom-client's default metrics (syncord_process_*) are not ours to rename.
     const problems = `${r.stdout}\n${r.stderr}`
       .split('\n')
@@ -291,14 +270,14 @@ describe('deploy: Prometheus metrics, rules and the Grafana dashboard', function
 
   it('promtool check rules accepts the rule file', async function () {
     const bin = needPromtool(this);
-    const r = await exec(bin, ['check', 'rules', RULES]);
+    const r = await runCommand(bin, ['check', 'rules', RULES]);
     expect(r.code, `${r.stdout}${r.stderr}`).to.equal(0);
     expect(r.stdout).to.match(/SUCCESS: 6 rules found/);
   });
 
   it('promtool test rules: each alert fires when it should and not in its near miss', async function () {
     const bin = needPromtool(this);
-    const r = await exec(bin, ['test', 'rules', RULES_TEST]);
+    const r = await runCommand(bin, ['test', 'rules', RULES_TEST]);
     expect(r.code, `${r.stdout}${r.stderr}`).to.equal(0);
     const tested = parse(readFileSync(RULES_TEST, 'utf8')) as {
       tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
@@ -409,7 +388,7 @@ describe('deploy: Prometheus metrics, rules and the Grafana dashboard', function
         ],
       }),
     );
-    const r = await exec(bin, ['check', 'rules', path]);
+    const r = await runCommand(bin, ['check', 'rules', path]);
     expect(r.code, `${r.stdout}${r.stderr}`).to.equal(0);
   });
 });
