@@ -3,6 +3,7 @@
 // owner); the bookkeeping every model has is listed first, marked `bookkeeping`.
 import type { FieldDef, Registry, ResolvedModel } from '../models/registry.js';
 import { columnOf } from '../models/schema.js';
+import { POLICY_DEFS } from '../models/validate.js';
 import { BOOKKEEPING_FIELDS } from './protogen.js';
 
 export interface FieldMeta {
@@ -107,6 +108,13 @@ function bookkeepingMeta(m: ResolvedModel): FieldMeta[] {
     bookkeeping: true,
     immutable: false,
     ...(b.name === 'no_sync' || b.name === 'write_protect' ? { default: false } : {}),
+    ...(POLICY_DEFS[b.name]
+      ? {
+          type: 'choice',
+          default: POLICY_DEFS[b.name]!.default,
+          choices: [...(POLICY_DEFS[b.name]!.choices ?? [])],
+        }
+      : {}),
     ...(b.name === 'name' ? { max_length: 256 } : {}),
     ...(b.comment ? { help: b.comment } : {}),
   }));

@@ -106,6 +106,26 @@ export const BOOKKEEPING_FIELDS: {
     readOnly: true,
     comment: 'Set while a deleted object is torn down.',
   },
+  {
+    name: 'management_policy',
+    type: 'string',
+    number: 18,
+    optional: true,
+    readOnly: false,
+    comment:
+      'full (default): create, update and repair the backend; observe: only read it into status,\n' +
+      'never write it; create-only: create it once, apply no later edit.',
+  },
+  {
+    name: 'deletion_policy',
+    type: 'string',
+    number: 19,
+    optional: true,
+    readOnly: false,
+    comment:
+      'delete (default): deleting the object tears its backend objects down; orphan: it takes\n' +
+      "Syncord's owner marks off them and leaves them running (their addresses stay held).",
+  },
 ];
 export const FIRST_FIELD = 20;
 

@@ -250,6 +250,20 @@ export function describeModel(registry: Registry, model: ResolvedModel): string 
     ]),
     ['no_sync', 'boolean', 'no', 'false', 'the synchronizer leaves the object alone'],
     ['write_protect', 'boolean', 'no', 'false', 'refuses updates and deletes until cleared'],
+    [
+      'management_policy',
+      'string',
+      'no',
+      'full',
+      'full, observe (only read the backend into status) or create-only (no updates)',
+    ],
+    [
+      'deletion_policy',
+      'string',
+      'no',
+      'delete',
+      'delete (tear the backend down) or orphan (unmark it and leave it running)',
+    ],
   ];
   lines.push(renderTable(['FIELD', 'TYPE', 'REQUIRED', 'DEFAULT', 'DETAILS'], rows).trimEnd());
   lines.push('');

@@ -20,7 +20,7 @@ import {
   type ListOptions,
   type ModelObject,
 } from '../models/service.js';
-import { checkUserWrite, modelInfo } from '../models/validate.js';
+import { checkUserWrite, modelInfo, POLICY_DEFS } from '../models/validate.js';
 import {
   CliError,
   OUTPUT_FORMATS,
@@ -204,6 +204,8 @@ const FLAG_FIELD: FieldDef = { type: 'boolean' };
 function fieldOf(model: ResolvedModel, key: string): FieldRef | undefined {
   if (key === 'name') return { key, def: NAME_FIELD };
   if (key === 'no_sync' || key === 'write_protect') return { key, def: FLAG_FIELD };
+  const policy = POLICY_DEFS[key];
+  if (policy) return { key, def: policy };
   for (const [name, def] of Object.entries(model.allFields)) {
     const column = columnOf(name, def);
     if (key === name || key === column) return { key: column, def };

@@ -119,11 +119,33 @@ export const BOOKKEEPING = [
   'deleted_at',
   'no_sync',
   'write_protect',
+  'management_policy',
+  'deletion_policy',
   'leaf_model',
 ] as const;
 
 /** Bookkeeping a user may set through the model service (the rest belongs to the system). */
-export const USER_BOOKKEEPING = ['name', 'no_sync', 'write_protect'] as const;
+export const USER_BOOKKEEPING = [
+  'name',
+  'no_sync',
+  'write_protect',
+  'management_policy',
+  'deletion_policy',
+] as const;
+
+/**
+ * What the synchronizer may do to an object's backend objects: `full` (create, update, repair
+ * drift), `observe` (only read them into status; never write, create, mark or delete them),
+ * `create-only` (create them once; later edits are not applied).
+ */
+export const MANAGEMENT_POLICIES = ['full', 'observe', 'create-only'] as const;
+export type ManagementPolicy = (typeof MANAGEMENT_POLICIES)[number];
+/**
+ * What deleting the model does to its backend objects: `delete` (tear them down) or `orphan`
+ * (take Syncord's owner marks off and leave them running; addresses they use stay held).
+ */
+export const DELETION_POLICIES = ['delete', 'orphan'] as const;
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 
 /** Bookkeeping only the synchronizer writes; such writes never bump `version`. */
 export const SYNC_BOOKKEEPING = [

@@ -128,6 +128,10 @@ export function entitySchemas(registry: Registry): EntitySchema[] {
       deleted_at: { type: 'timestamptz', nullable: true },
       no_sync: { type: 'boolean', default: false },
       write_protect: { type: 'boolean', default: false },
+      // Per object (issue 15): what the synchronizer may do to the backend (full, observe,
+      // create-only) and what deleting the model does to it (delete, orphan).
+      management_policy: { type: 'varchar', length: 16, default: 'full' },
+      deletion_policy: { type: 'varchar', length: 16, default: 'delete' },
     };
     if (root.polymorphic) columns.leaf_model = { type: 'varchar', length: 64 };
     const foreignKeys = [];

@@ -18,6 +18,7 @@ import {
   allocatePorts,
   checkNetworkPlanChange,
   describePorts,
+  holdAddressesOf,
   type IpamRow,
 } from './ipam/allocator.js';
 import { SYNC_BOOKKEEPING, type FieldDef, type Registry, type ResolvedModel } from './registry.js';
@@ -598,7 +599,15 @@ export class ModelTx {
     options: WriteOptions = {},
   ): Promise<ModelObject> {
     const asked = this.info(model);
-    const current = await this.getRow(asked.model, id, { lock: true });
+    // A deleted object still being torn down takes one edit: its deletion_policy (to let go of
+    // its backend objects instead, or tear them down after all, while a teardown is stuck).
+    const onlyDeletionPolicy =
+      values.deletion_policy !== undefined &&
+      Object.entries(values).every(([k, v]) => k === 'deletion_policy' || v === undefined);
+    const current = await this.getRow(asked.model, id, {
+      lock: true,
+      includeDeleted: onlyDeletionPolicy,
+    });
     // Validate as the object's own model, whichever model of its family the caller named.
     const leaf = (current.leaf_model as string | undefined) ?? asked.model.name;
     const info = this.info(leaf);
@@ -772,10 +781,13 @@ export class ModelTx {
         );
       }
     }
+    // Deleted with deletion_policy orphan: what goes with it is orphaned too (an orphaned pod's
+    // interfaces keep their logical switch ports and addresses).
+    const orphan = current.deletion_policy === 'orphan' ? `, deletion_policy = 'orphan'` : '';
     let object: ModelObject | undefined;
     for (const [table, ids] of doomed) {
       const r = await this.client.query(
-        `UPDATE ${q(table)} SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = ANY($1::int[]) AND deleted_at IS NULL RETURNING *`,
+        `UPDATE ${q(table)} SET deleted_at = now(), version = version + 1, updated_at = now()${orphan} WHERE id = ANY($1::int[]) AND deleted_at IS NULL RETURNING *`,
         [[...ids]],
       );
       if (table === asked.model.table) {
@@ -815,6 +827,14 @@ export class ModelTx {
     const row = await this.getRow(m, id, { includeDeleted: true, lock: true });
     if (row.deleted_at === null) {
       throw new PreconditionError(m.name, id, 'is not deleted: only deleted objects are reaped');
+    }
+    // An orphaned Port's backend object keeps running with its addresses: they stay held.
+    if (
+      row.deletion_policy === 'orphan' &&
+      this.registry.has('Port') &&
+      this.registry.get('Port').family.includes(m.name)
+    ) {
+      await holdAddressesOf(this, [id]);
     }
     try {
       await this.client.query(`DELETE FROM ${q(m.table)} WHERE id = $1`, [id]);
@@ -1310,6 +1330,8 @@ const OUTPUT_BOOKKEEPING = [
   'policy_status',
   'no_sync',
   'write_protect',
+  'management_policy',
+  'deletion_policy',
   'created_at',
   'updated_at',
   'deleted_at',
@@ -1332,6 +1354,8 @@ const BOOKKEEPING_DEFS: Record<string, FieldDef> = {
   deleted_at: { type: 'timestamp' },
   no_sync: { type: 'boolean' },
   write_protect: { type: 'boolean' },
+  management_policy: { type: 'string' },
+  deletion_policy: { type: 'string' },
   leaf_model: { type: 'string' },
 };
 

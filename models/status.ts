@@ -3,7 +3,8 @@
 //   deleting  deleted_at is set (its backends are being torn down)
 //   error     backend_code = 2
 //   retrying  failures > 0 and next_attempt_at is in the future
-//   ok        backend_code = 1 and synced_version = version
+//   ok        backend_code = 1 and synced_version = version (observed, for management_policy
+//             observe; created, for create-only: edits since are not applied, by choice)
 //   pending   anything else (never synced, or edited since)
 // Every status but deleting is one of live (not deleted) objects.
 import type pg from 'pg';
@@ -19,7 +20,7 @@ export const isObjectStatus = (s: unknown): s is ObjectStatus =>
 const LIVE = `"deleted_at" IS NULL`;
 const ERROR = `"backend_code" = 2`;
 const RETRYING = `("failures" > 0 AND "next_attempt_at" IS NOT NULL AND "next_attempt_at" > now())`;
-const OK = `("backend_code" = 1 AND "synced_version" = "version")`;
+const OK = `("backend_code" = 1 AND ("synced_version" = "version" OR "management_policy" = 'observe' OR ("management_policy" = 'create-only' AND "synced_version" > 0)))`;
 
 /** The SQL condition (on a model table's columns) that holds for objects with this status. */
 export function statusCondition(status: ObjectStatus): string {

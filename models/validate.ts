@@ -11,7 +11,10 @@ import {
 import type { FieldProblem } from './errors.js';
 import {
   BOOKKEEPING,
+  DELETION_POLICIES,
+  MANAGEMENT_POLICIES,
   SYNC_BOOKKEEPING,
+  USER_BOOKKEEPING,
   type FieldDef,
   type Registry,
   type ResolvedModel,
@@ -193,17 +196,18 @@ function describe(value: unknown): string {
 
 const SYSTEM_KEYS = new Set<string>(
   BOOKKEEPING.filter(
-    (k) =>
-      k !== 'name' &&
-      k !== 'no_sync' &&
-      k !== 'write_protect' &&
-      !SYNC_BOOKKEEPING.includes(k as never),
+    (k) => !USER_BOOKKEEPING.includes(k as never) && !SYNC_BOOKKEEPING.includes(k as never),
   ),
 );
 const SYNC_KEYS = new Set<string>(SYNC_BOOKKEEPING);
 
 const NAME_DEF: FieldDef = { type: 'string', maxLength: 256 };
 const BOOL_DEF: FieldDef = { type: 'boolean' };
+/** The user bookkeeping that is a choice, with its default. */
+export const POLICY_DEFS: Record<string, FieldDef & { default: string }> = {
+  management_policy: { type: 'string', choices: [...MANAGEMENT_POLICIES], default: 'full' },
+  deletion_policy: { type: 'string', choices: [...DELETION_POLICIES], default: 'delete' },
+};
 
 export interface CheckedWrite {
   /** Column -> normalised value, for the columns the write sets. */
@@ -241,6 +245,13 @@ export function checkUserWrite(
       const c = coerce(BOOL_DEF, value);
       if ('reason' in c) problem(key, c.reason);
       else set[key] = c.value ?? false;
+      continue;
+    }
+    const policy = POLICY_DEFS[key];
+    if (policy) {
+      const c = coerce(policy, value);
+      if ('reason' in c) problem(key, c.reason);
+      else set[key] = c.value ?? policy.default;
       continue;
     }
     if (SYNC_KEYS.has(key)) {

@@ -8,8 +8,14 @@
 // `synced_version`, failure records the error and a retry time (exponential backoff, persisted).
 // For a deleted object: it waits until nothing refers to it any more (its dependents are torn
 // down and reaped first), then its step's delete() runs and the row is reaped.
+//
+// Per object, two policies decide which of a step's calls run (the steps know nothing of them):
+// management_policy `full` (sync), `observe` (only the step's observe(): the backend is read into
+// status, never written; deleting the model leaves the backend alone) or `create-only` (sync
+// until the first success, then never again); deletion_policy `delete` (delete()) or `orphan`
+// (release(): the owner marks come off and the backend objects stay).
 import { NotFoundError } from '../models/errors.js';
-import type { Registry } from '../models/registry.js';
+import type { ManagementPolicy, Registry } from '../models/registry.js';
 import type { ModelObject, ModelService, ModelTx, StatusWriteOf } from '../models/service.js';
 import { columnOf } from '../models/schema.js';
 import { headCursor, watchChanges } from '../models/watch.js';
@@ -33,6 +39,19 @@ export interface SyncStep {
   sync(obj: ModelObject, ctx: StepContext): Promise<string>;
   /** Removes the backend objects; idempotent (gone already is success). */
   delete(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
+  /**
+   * Reads the backend objects the step would make for the object and writes nothing to any
+   * backend: for objects whose management_policy is `observe`. Returns one sentence: what is
+   * there, and where it differs from the model. Throws (the error the status shows) when they
+   * are missing or unreadable. It may write feedback fields, as observers do.
+   */
+  observe?(obj: ModelObject, ctx: StepContext): Promise<string>;
+  /**
+   * Takes Syncord's owner marks off the backend objects the step made for the object and
+   * changes nothing else about them: for a delete whose deletion_policy is `orphan`. Idempotent
+   * (objects gone, or unmarked already, are success). Returns what was done.
+   */
+  release?(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
   /**
    * How many objects of its model the engine may reconcile at once (default 1). Above 1, a
    * worker takes up to that many queued objects of one model, reads them in one query, runs
@@ -102,6 +121,11 @@ export interface EngineOptions {
   policies?: ModelPolicy[];
   /** Cache objects read by id, kept current by the change watch (default true). */
   cache?: boolean;
+  /**
+   * How often an object whose management_policy is `observe` is read again (default 60 s),
+   * besides when a step's watch reports a change of its backend objects.
+   */
+  observeMs?: number;
   /** Told of every reconcile (for metrics): the step, its outcome and how long it took. */
   onReconcile?: (step: string, outcome: 'ok' | 'error' | 'waiting', seconds: number) => void;
 }
@@ -122,6 +146,32 @@ function parseKey(key: Key): { model: string; id: number } {
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** An object's management_policy (rows written before the column existed read as full). */
+const managementOf = (obj: ModelObject): ManagementPolicy =>
+  obj.management_policy === 'observe' || obj.management_policy === 'create-only'
+    ? obj.management_policy
+    : 'full';
+
+/** Whether a create-only object was created (its steps all succeeded once). */
+const created = (obj: ModelObject): boolean =>
+  typeof obj.synced_version === 'number' && obj.synced_version > 0;
+
+/**
+ * Whether an object is ready for what refers to it: synced at its current version, or, for an
+ * observed object, seen in its backend, or, for a create-only one, created.
+ */
+function ready(obj: ModelObject): boolean {
+  if (obj.deleted_at !== null || obj.backend_code !== 1) return false;
+  switch (managementOf(obj)) {
+    case 'observe':
+      return true;
+    case 'create-only':
+      return created(obj);
+    default:
+      return obj.synced_version === obj.version;
+  }
+}
 
 export class Engine {
   readonly queue = new WorkQueue<Key>();
@@ -515,6 +565,7 @@ export class Engine {
       if (
         obj.deleted_at !== null ||
         obj.no_sync === true ||
+        managementOf(obj) !== 'full' ||
         obj.leaf_model !== model ||
         this.backingOff(obj) > 0
       ) {
@@ -637,6 +688,23 @@ export class Engine {
     }
     const steps = this.stepsFor(obj.leaf_model);
     if (steps.length === 0) return;
+    const management = managementOf(obj);
+    if (management === 'observe') return this.observe(key, obj, steps);
+    if (management === 'create-only' && created(obj)) {
+      // Created once: later edits are not applied, and nothing is repaired.
+      await this.status(obj, {
+        backend_code: 1,
+        ...(obj.version === obj.synced_version
+          ? {}
+          : {
+              backend_status: `create-only: created at version ${String(obj.synced_version)}; version ${String(obj.version)} is not applied`,
+            }),
+        failures: 0,
+        next_attempt_at: null,
+      });
+      this.wakeWaiters(key);
+      return;
+    }
 
     const waitingFor = await this.unmetDependency(obj, key);
     if (waitingFor) {
@@ -687,6 +755,58 @@ export class Engine {
       next_attempt_at: null,
     });
     this.wakeWaiters(key);
+  }
+
+  /**
+   * management_policy observe: every step reads its backend objects (never writes them) and the
+   * sentences become the status; read again every observeMs. No dependency is waited for: what
+   * is read is there or not, whatever the models say. A step that cannot observe is an error.
+   */
+  private async observe(key: Key, obj: ModelObject, steps: SyncStep[]): Promise<void> {
+    const several = steps.length > 1;
+    const label = (step: SyncStep, text: string) =>
+      several ? `${step.name.split('/')[0] ?? step.name}: ${text}` : text;
+    const seen: string[] = [];
+    for (const step of steps) {
+      const started = process.hrtime.bigint();
+      const stat = this.stepStat(step.name);
+      let outcome: 'ok' | 'error' | 'waiting' = 'error';
+      try {
+        if (!step.observe) {
+          throw new Error(
+            `management_policy is observe, but ${step.name} cannot observe its backend objects (set full or create-only)`,
+          );
+        }
+        seen.push(label(step, await step.observe(obj, this.ctx)));
+        outcome = 'ok';
+      } catch (err) {
+        stat.errors++;
+        this.stats.errors++;
+        if (err instanceof WaitingError) {
+          outcome = 'waiting';
+          await this.status(obj, { backend_code: 0, backend_status: label(step, err.message) });
+          this.queue.addAfter(key, err.retryMs);
+          return;
+        }
+        await this.fail(key, obj, new Error(`observe: ${label(step, errorText(err))}`));
+        this.wakeWaiters(key);
+        return;
+      } finally {
+        stat.runs++;
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        stat.seconds += seconds;
+        this.options.onReconcile?.(step.name, outcome, seconds);
+      }
+    }
+    this.stats.reconciles++;
+    await this.status(obj, {
+      backend_code: 1,
+      backend_status: `observed: ${seen.join('; ')}`,
+      failures: 0,
+      next_attempt_at: null,
+    });
+    this.wakeWaiters(key);
+    this.queue.addAfter(key, this.options.observeMs ?? 60_000);
   }
 
   /**
@@ -804,7 +924,7 @@ export class Engine {
           const label = `${dep.leaf_model} ${typeof dep.name === 'string' ? dep.name : String(dep.id)}`;
           let why: string | undefined;
           if (dep.deleted_at !== null) why = `waiting for ${label}, which is being deleted`;
-          else if (dep.backend_code === 1 && dep.synced_version === dep.version) why = undefined;
+          else if (ready(dep)) why = undefined;
           else if (dep.backend_code === 2)
             why = `waiting for ${label} (${String(dep.backend_status)})`;
           else why = `waiting for ${label} (pending)`;
@@ -817,11 +937,7 @@ export class Engine {
             const again = await this.models
               .get(dep.leaf_model, dep.id, { includeDeleted: true })
               .catch(() => undefined);
-            if (
-              again?.deleted_at === null &&
-              again.backend_code === 1 &&
-              again.synced_version === again.version
-            ) {
+            if (again && ready(again)) {
               set.delete(key);
               continue;
             }
@@ -884,12 +1000,20 @@ export class Engine {
       });
       return;
     }
-    if (obj.no_sync !== true) {
-      // Torn down in the reverse order of setting up.
+    // An observed object's backend was never Syncord's to write: it stays as it is.
+    if (obj.no_sync !== true && managementOf(obj) !== 'observe') {
+      const orphan = obj.deletion_policy === 'orphan';
+      // Torn down (or let go of) in the reverse order of setting up.
       for (const step of [...this.stepsFor(obj.leaf_model)].reverse()) {
         const stat = this.stepStat(step.name);
         try {
-          await step.delete(obj, this.ctx);
+          if (!orphan) await step.delete(obj, this.ctx);
+          else if (step.release) await step.release(obj, this.ctx);
+          else {
+            throw new Error(
+              `deletion_policy is orphan, but ${step.name} cannot take its owner marks off (set its deletion_policy to delete to tear it down)`,
+            );
+          }
           stat.runs++;
         } catch (err) {
           stat.runs++;

@@ -16,7 +16,7 @@ import jsyaml from 'js-yaml';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { FieldDef, Registry, ResolvedModel } from '../models/registry.js';
 import { columnOf } from '../models/schema.js';
-import { coerce } from '../models/validate.js';
+import { coerce, POLICY_DEFS } from '../models/validate.js';
 
 export interface Position {
   file: string;
@@ -82,6 +82,7 @@ const META_PROPERTIES = new Set(['must-exist', 'xos_managed']);
 const USER_BOOKKEEPING: Record<string, FieldDef> = {
   no_sync: { type: 'boolean' },
   write_protect: { type: 'boolean' },
+  ...POLICY_DEFS,
 };
 const SECTIONS = [
   'tosca_definitions_version',

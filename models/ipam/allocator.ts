@@ -111,6 +111,46 @@ export async function describePorts(tx: ModelTx, ids: number[]): Promise<Map<num
   return out;
 }
 
+/** An address or MAC row: a Port's, or held (port_id null) for what `held_by` says. */
+interface HeldRow {
+  port_id: number | null;
+  held_by: string | null;
+}
+
+/** Who holds each row, as describePorts says it, or the row's `held_by`. */
+async function describeHolders(tx: ModelTx, rows: HeldRow[]): Promise<(row: HeldRow) => string> {
+  const ports = await describePorts(
+    tx,
+    rows.flatMap((r) => (r.port_id === null ? [] : [r.port_id])),
+  );
+  return (row) =>
+    row.port_id === null
+      ? (row.held_by ?? 'a deleted port')
+      : (ports.get(row.port_id) ?? `Port ${String(row.port_id)}`);
+}
+
+/**
+ * Keeps the addresses and MACs of Ports about to be reaped as held (their port_id cleared,
+ * `held_by` saying by what): for Ports deleted with deletion_policy `orphan`, whose backend
+ * objects keep running with those addresses. Until the holds are released (`syncord ipam
+ * release`) or the network goes, no one else is given them.
+ */
+export async function holdAddressesOf(tx: ModelTx, portIds: number[]): Promise<void> {
+  if (portIds.length === 0) return;
+  const names = await describePorts(tx, portIds);
+  const held = portIds.map(
+    (id) => `orphaned ${names.get(id) ?? `Port ${String(id)}`}, left running in its backend`,
+  );
+  for (const table of ['syncord_ipam_address', 'syncord_ipam_mac']) {
+    await tx.client.query(
+      `UPDATE ${table} t SET held_by = h.held_by, port_id = NULL
+         FROM unnest($1::int[], $2::text[]) AS h(port_id, held_by)
+        WHERE t.port_id = h.port_id`,
+      [portIds, held],
+    );
+  }
+}
+
 /**
  * Gives every port an address on its network and a MAC: the static ones asked for (refused with
  * the holder named when taken, or with the reason when outside the plan), the others the next
@@ -185,24 +225,17 @@ export async function allocatePorts(
       }
       if (statics.size) {
         const texts = [...statics.keys()].map((v) => formatAddress(net.subnet.family, v));
-        const r = await tx.client.query<{ address: string; port_id: number }>(
-          `SELECT host(address) AS address, port_id FROM syncord_ipam_address
+        const r = await tx.client.query<HeldRow & { address: string }>(
+          `SELECT host(address) AS address, port_id, held_by FROM syncord_ipam_address
             WHERE network_id = $1 AND address = ANY($2::inet[])`,
           [networkId, texts],
         );
-        const holders = await describePorts(
-          tx,
-          r.rows.map((x) => x.port_id),
-        );
+        const holder = await describeHolders(tx, r.rows);
         for (const row of r.rows) {
           const value = parseAddress(row.address).value;
           const p = statics.get(value)!;
           statics.delete(value);
-          problem(
-            p,
-            'ip',
-            `${row.address} is held by ${holders.get(row.port_id) ?? `Port ${String(row.port_id)}`} on Network ${net.name}`,
-          );
+          problem(p, 'ip', `${row.address} is held by ${holder(row)} on Network ${net.name}`);
         }
       }
       for (const [value, p] of statics) {
@@ -246,18 +279,16 @@ export async function allocatePorts(
         }
       }
       if (statics.size) {
-        const r = await tx.client.query<{ mac: string; port_id: number }>(
-          `SELECT mac::text AS mac, port_id FROM syncord_ipam_mac WHERE mac = ANY($1::macaddr[])`,
+        const r = await tx.client.query<HeldRow & { mac: string }>(
+          `SELECT mac::text AS mac, port_id, held_by FROM syncord_ipam_mac
+            WHERE mac = ANY($1::macaddr[])`,
           [[...statics.keys()]],
         );
-        const holders = await describePorts(
-          tx,
-          r.rows.map((x) => x.port_id),
-        );
+        const holder = await describeHolders(tx, r.rows);
         for (const row of r.rows) {
           const p = statics.get(row.mac)!;
           statics.delete(row.mac);
-          problem(p, 'mac', `${row.mac} is held by ${holders.get(row.port_id) ?? 'another port'}`);
+          problem(p, 'mac', `${row.mac} is held by ${holder(row)}`);
         }
       }
       const chosen = new Set(statics.keys());
@@ -407,16 +438,17 @@ export async function checkNetworkPlanChange(
   await tx.client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, networkId]);
   const problems: FieldProblem[] = [];
   if ('subnet' in changed) {
-    const r = await tx.client.query<{ n: number; port_id: number }>(
-      `SELECT count(*)::int AS n, min(port_id) AS port_id FROM syncord_ipam_address WHERE network_id = $1`,
+    const r = await tx.client.query<HeldRow & { n: number }>(
+      `SELECT count(*) OVER ()::int AS n, port_id, held_by FROM syncord_ipam_address
+        WHERE network_id = $1 ORDER BY port_id NULLS LAST LIMIT 1`,
       [networkId],
     );
-    const n = r.rows[0]?.n ?? 0;
-    if (n > 0) {
-      const holders = await describePorts(tx, [r.rows[0]!.port_id]);
+    const first = r.rows[0];
+    if (first) {
+      const holder = await describeHolders(tx, [first]);
       problems.push({
         field: 'subnet',
-        reason: `cannot change while ${String(n)} addresses are allocated on it (e.g. to ${holders.get(r.rows[0]!.port_id) ?? 'a port'})`,
+        reason: `cannot change while ${String(first.n)} addresses are allocated on it (e.g. to ${holder(first)})`,
       });
     }
     return problems;
@@ -438,19 +470,14 @@ export async function checkNetworkPlanChange(
     );
     return `(address >= $${String(params.length - 1)}::inet AND address <= $${String(params.length)}::inet)`;
   });
-  const r = await tx.client.query<{ address: string; port_id: number }>(
-    `SELECT host(address) AS address, port_id FROM syncord_ipam_address
+  const r = await tx.client.query<HeldRow & { address: string }>(
+    `SELECT host(address) AS address, port_id, held_by FROM syncord_ipam_address
       WHERE network_id = $1 AND (${conds.join(' OR ')}) ORDER BY address LIMIT 5`,
     params,
   );
   if (r.rows.length) {
-    const holders = await describePorts(
-      tx,
-      r.rows.map((x) => x.port_id),
-    );
-    const list = r.rows
-      .map((x) => `${x.address} (${holders.get(x.port_id) ?? 'a port'})`)
-      .join(', ');
+    const holder = await describeHolders(tx, r.rows);
+    const list = r.rows.map((x) => `${x.address} (${holder(x)})`).join(', ');
     const field = 'gateway' in changed ? 'gateway' : 'exclude_ips';
     problems.push({ field, reason: `would take addresses in use: ${list}` });
   }

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { FieldDef, ResolvedModel } from '../../models/registry.js';
+import { USER_BOOKKEEPING, type FieldDef, type ResolvedModel } from '../../models/registry.js';
 import { columnOf } from '../../models/schema.js';
 import {
   CLEAN_CODES,
@@ -429,7 +429,7 @@ describe('fuzz: bad Create and Update requests of every model', function () {
         const known = new Set(fieldsOf(m).flatMap((f) => [f.key]));
         if (
           k.kind === 'mask' &&
-          (known.has(k.name) || ['name', 'no_sync', 'write_protect'].includes(k.name))
+          (known.has(k.name) || [...USER_BOOKKEEPING].includes(k.name as never))
         )
           return;
         const id = existing.get(m.name) ?? 1;

@@ -7,7 +7,12 @@ export type FormValue = string | boolean;
 export type FormValues = Record<string, FormValue>;
 
 /** Bookkeeping a user may set besides name; shown apart ("advanced"). */
-export const ADVANCED = new Set(['no_sync', 'write_protect']);
+export const ADVANCED = new Set([
+  'no_sync',
+  'write_protect',
+  'management_policy',
+  'deletion_policy',
+]);
 
 /** The fields a form shows as inputs: name first, then the model's, then the advanced ones. */
 export function formFields(model: ModelInfo): FieldInfo[] {

@@ -69,6 +69,8 @@ const BOOKKEEPING = new Set([
   'updated_at',
   'no_sync',
   'write_protect',
+  'management_policy',
+  'deletion_policy',
   'backend_code',
   'backend_status',
   'failures',

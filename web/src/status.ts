@@ -23,6 +23,8 @@ export interface Bookkeeping {
   version?: unknown;
   synced_version?: unknown;
   no_sync?: unknown;
+  management_policy?: unknown;
+  deletion_policy?: unknown;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
@@ -67,6 +69,13 @@ export function statusOf(o: Bookkeeping, synced: boolean, now: number): Status {
   }
   const version = num(o.version);
   const syncedVersion = num(o.synced_version);
+  // observe: the backend was read, never written; create-only: created, later edits not applied.
+  if (num(o.backend_code) === 1 && o.management_policy === 'observe') {
+    return { badge: 'ok', label: 'observed', reason: why };
+  }
+  if (num(o.backend_code) === 1 && o.management_policy === 'create-only' && syncedVersion > 0) {
+    return { badge: 'ok', label: 'ok (create-only)', reason: why };
+  }
   if (num(o.backend_code) === 1 && syncedVersion === version) {
     return { badge: 'ok', label: 'ok', reason: why };
   }
