@@ -95,6 +95,7 @@ const BOOKKEEPING_TYPES: Record<string, string> = {
   string: 'string',
   bool: 'boolean',
   'google.protobuf.Timestamp': 'timestamp',
+  'google.protobuf.Value': 'json',
 };
 
 function bookkeepingMeta(m: ResolvedModel): FieldMeta[] {

@@ -18,7 +18,10 @@ export const API_PROTO_FILE = `${API_PROTO_DIR}/models.proto`;
 export const FIELD_NUMBERS_FILE = `${API_PROTO_DIR}/field-numbers.json`;
 export const API_PACKAGE = 'syncord.v1';
 
-/** Bookkeeping every message has, with fixed numbers below FIRST_FIELD. */
+/**
+ * Bookkeeping every message has, with fixed numbers below FIRST_FIELD (those added once model
+ * fields were numbered from FIRST_FIELD up take numbers from 1000).
+ */
 export const BOOKKEEPING_FIELDS: {
   name: string;
   type: string;
@@ -125,6 +128,15 @@ export const BOOKKEEPING_FIELDS: {
     comment:
       'delete (default): deleting the object tears its backend objects down; orphan: it takes\n' +
       "Syncord's owner marks off them and leaves them running (their addresses stay held).",
+  },
+  {
+    name: 'backend_handle',
+    type: 'google.protobuf.Value',
+    number: 1000,
+    readOnly: true,
+    comment:
+      'Adopted objects (syncord adopt): the backend objects they were made from, by\n' +
+      '"<backend>/<kind>", e.g. {"ovn/Logical_Switch": "ls1"}. Numbered apart from model fields.',
   },
 ];
 export const FIRST_FIELD = 20;

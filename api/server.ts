@@ -328,7 +328,12 @@ class Codec {
     for (const b of BOOKKEEPING_FIELDS) {
       const v = obj[b.name];
       if (v === null || v === undefined) continue;
-      out[b.name] = b.type === 'google.protobuf.Timestamp' ? toTimestamp(v) : v;
+      out[b.name] =
+        b.type === 'google.protobuf.Timestamp'
+          ? toTimestamp(v)
+          : b.type === 'google.protobuf.Value'
+            ? toValue(v)
+            : v;
     }
     for (const f of this.fields) {
       const v = obj[f.name];

@@ -121,6 +121,7 @@ export const BOOKKEEPING = [
   'write_protect',
   'management_policy',
   'deletion_policy',
+  'backend_handle',
   'leaf_model',
 ] as const;
 

@@ -132,6 +132,9 @@ export function entitySchemas(registry: Registry): EntitySchema[] {
       // create-only) and what deleting the model does to it (delete, orphan).
       management_policy: { type: 'varchar', length: 16, default: 'full' },
       deletion_policy: { type: 'varchar', length: 16, default: 'delete' },
+      // Adopted objects: the backend objects they were made from, by "<backend>/<kind>" (the
+      // steps use these names instead of the ones they would give), set by `syncord adopt`.
+      backend_handle: { type: 'jsonb', nullable: true },
     };
     if (root.polymorphic) columns.leaf_model = { type: 'varchar', length: 64 };
     const foreignKeys = [];

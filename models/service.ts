@@ -1332,6 +1332,7 @@ const OUTPUT_BOOKKEEPING = [
   'write_protect',
   'management_policy',
   'deletion_policy',
+  'backend_handle',
   'created_at',
   'updated_at',
   'deleted_at',
@@ -1356,6 +1357,7 @@ const BOOKKEEPING_DEFS: Record<string, FieldDef> = {
   write_protect: { type: 'boolean' },
   management_policy: { type: 'string' },
   deletion_policy: { type: 'string' },
+  backend_handle: { type: 'json' },
   leaf_model: { type: 'string' },
 };
 

@@ -53,6 +53,14 @@ export interface SyncStep {
    */
   release?(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
   /**
+   * Takes ownership of the backend objects an adopted object was made from (named by its
+   * `backend_handle`, which the step's naming honours): adds Syncord's owner marks, and nothing
+   * else, so that the sync that follows finds them its own and changes nothing. Undefined when
+   * the step has nothing of this object's to adopt. Idempotent. Runs (before the first sync)
+   * until the adopted object's first success.
+   */
+  adopt?(obj: ModelObject, ctx: StepContext): Promise<string | undefined>;
+  /**
    * How many objects of its model the engine may reconcile at once (default 1). Above 1, a
    * worker takes up to that many queued objects of one model, reads them in one query, runs
    * `sync` on all of them concurrently (a step whose backend write merges concurrent calls,
@@ -152,6 +160,12 @@ const managementOf = (obj: ModelObject): ManagementPolicy =>
   obj.management_policy === 'observe' || obj.management_policy === 'create-only'
     ? obj.management_policy
     : 'full';
+
+/** An adopted object whose backend objects may not carry Syncord's marks yet. */
+const adopting = (obj: ModelObject): boolean =>
+  obj.backend_handle !== null &&
+  obj.backend_handle !== undefined &&
+  !(typeof obj.synced_version === 'number' && obj.synced_version > 0);
 
 /** Whether a create-only object was created (its steps all succeeded once). */
 const created = (obj: ModelObject): boolean =>
@@ -566,6 +580,7 @@ export class Engine {
         obj.deleted_at !== null ||
         obj.no_sync === true ||
         managementOf(obj) !== 'full' ||
+        adopting(obj) ||
         obj.leaf_model !== model ||
         this.backingOff(obj) > 0
       ) {
@@ -718,6 +733,43 @@ export class Engine {
     const label = (step: SyncStep, text: string) =>
       several ? `${step.name.split('/')[0] ?? step.name}: ${text}` : text;
     const done: string[] = [];
+    // Adopted and not yet synced: first the marks go on what it was made from (a sync would
+    // otherwise take the objects for someone else's, or replace them).
+    if (adopting(obj)) {
+      const adopted: string[] = [];
+      for (const step of steps) {
+        const stat = this.stepStat(step.name);
+        try {
+          if (!step.adopt) {
+            throw new Error(`${step.name} cannot adopt backend objects (it has no adopt)`);
+          }
+          const said = await step.adopt(obj, this.ctx);
+          stat.runs++;
+          if (said) adopted.push(label(step, said));
+        } catch (err) {
+          stat.runs++;
+          stat.errors++;
+          this.stats.errors++;
+          await this.fail(key, obj, new Error(`adopt: ${label(step, errorText(err))}`));
+          this.wakeWaiters(key);
+          return;
+        }
+      }
+      if (management === 'create-only') {
+        // It exists: adopted counts as created.
+        this.stats.reconciles++;
+        await this.status(obj, {
+          backend_code: 1,
+          backend_status: `adopted: ${adopted.join('; ') || 'nothing to mark'}`,
+          synced_version: obj.version,
+          failures: 0,
+          next_attempt_at: null,
+        });
+        this.wakeWaiters(key);
+        return;
+      }
+      done.push(`adopted: ${adopted.join('; ') || 'nothing to mark'}`);
+    }
     for (const step of steps) {
       const started = process.hrtime.bigint();
       const stat = this.stepStat(step.name);

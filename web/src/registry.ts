@@ -71,6 +71,7 @@ const BOOKKEEPING = new Set([
   'write_protect',
   'management_policy',
   'deletion_policy',
+  'backend_handle',
   'backend_code',
   'backend_status',
   'failures',

@@ -1,0 +1,201 @@
+// Adoption: backend objects that Syncord did not make (no owner mark) become models. Each
+// backend's steps offer an AdoptSource that lists such objects as candidates, each with the model
+// it would become (the observed values, references to other candidates) and its handle (the
+// backend names the steps must use for it). `adopt` creates the chosen candidates' models in ONE
+// transaction, with their handles: a crash before the commit leaves nothing adopted, and after it
+// everything is (the engine then puts the marks on, through each step's adopt(), before the
+// first sync). Nothing is written to a backend here.
+import { failpoint } from '../backends/failpoint.js';
+import { ModelError, ValidationError } from '../models/errors.js';
+import type { DeletionPolicy, ManagementPolicy } from '../models/registry.js';
+import { q } from '../models/schema.js';
+import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
+
+export interface AdoptCandidate {
+  /** Unique among candidates: "<backend>/<kind>/<namespace/>name". */
+  key: string;
+  backend: string;
+  /** The backend's kind: Pod, Logical_Switch, Logical_Switch_Port, VtnNetwork, Server, ... */
+  kind: string;
+  /** The backend's name (or id) of the object. */
+  name: string;
+  namespace?: string;
+  cluster?: string;
+  /** One line: what it is, as observed. */
+  detail: string;
+  /** The model it would become, and its values (user fields, by column). */
+  model: string;
+  values: Record<string, unknown>;
+  /**
+   * References to other candidates, by column (`network_id`): the candidate's key. Adopted
+   * together, they are created first; the column gets the id.
+   */
+  refs?: Record<string, string>;
+  /** What the steps must call its backend objects, by "<backend>/<kind>". */
+  handle: Record<string, string>;
+  /** Why it cannot be adopted as it is (shown, and refused if asked for). */
+  problem?: string;
+}
+
+/** Which backend objects to look at. */
+export interface AdoptFilter {
+  /** Backend kinds (Pod, Logical_Switch, ...); all when empty. */
+  kinds?: string[];
+  /** Kubernetes: a label selector ("app=web,tier!=db"). */
+  selector?: string;
+  /** Kubernetes: a namespace; all when absent. */
+  namespace?: string;
+}
+
+export interface AdoptSource {
+  /** The backend, as steps' names start ("ovn", "kubernetes", ...). */
+  backend: string;
+  /** Backend objects with no Syncord owner mark that match a model kind, as candidates. */
+  discover(models: ModelService, filter: AdoptFilter): Promise<AdoptCandidate[]>;
+}
+
+export interface AdoptOptions {
+  management_policy?: ManagementPolicy;
+  deletion_policy?: DeletionPolicy;
+}
+
+export interface Adopted {
+  key: string;
+  model: string;
+  id: number;
+  name: string | null;
+}
+
+/** A candidate refused, and why: nothing was adopted. */
+export class AdoptError extends ModelError {
+  constructor(
+    readonly candidate: string,
+    readonly reason: string,
+  ) {
+    super(`${candidate}: ${reason}`);
+    this.name = 'AdoptError';
+  }
+}
+
+/** Every candidate of every source (a source that fails is reported as one problem line). */
+export async function discoverAll(
+  models: ModelService,
+  sources: readonly AdoptSource[],
+  filter: AdoptFilter = {},
+): Promise<{ candidates: AdoptCandidate[]; failures: string[] }> {
+  const candidates: AdoptCandidate[] = [];
+  const failures: string[] = [];
+  for (const source of sources) {
+    try {
+      candidates.push(...(await source.discover(models, filter)));
+    } catch (err) {
+      failures.push(`${source.backend}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { candidates, failures };
+}
+
+/** The candidates in an order where each comes after those it refers to. */
+function ordered(candidates: readonly AdoptCandidate[]): AdoptCandidate[] {
+  const byKey = new Map(candidates.map((c) => [c.key, c]));
+  const out: AdoptCandidate[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (c: AdoptCandidate, path: string[]) => {
+    const s = state.get(c.key);
+    if (s === 'done') return;
+    if (s === 'visiting') {
+      throw new AdoptError(c.key, `refers to itself through ${path.join(' -> ')}`);
+    }
+    state.set(c.key, 'visiting');
+    for (const [column, key] of Object.entries(c.refs ?? {})) {
+      const target = byKey.get(key);
+      if (!target) {
+        throw new AdoptError(
+          c.key,
+          `${column} refers to ${key}, which is not adopted with it (adopt it too, or first)`,
+        );
+      }
+      visit(target, [...path, key]);
+    }
+    state.set(c.key, 'done');
+    out.push(c);
+  };
+  for (const c of candidates) visit(c, [c.key]);
+  return out;
+}
+
+/** An object already adopted from this backend object, if any. */
+async function adoptedBy(
+  tx: ModelTx,
+  c: AdoptCandidate,
+): Promise<{ model: string; id: number } | undefined> {
+  const m = tx.registry.get(c.model);
+  const table = tx.registry.get(m.root);
+  for (const [k, v] of Object.entries(c.handle)) {
+    const r = await tx.client.query<{ id: number; leaf_model?: string }>(
+      `SELECT * FROM ${q(table.table)} WHERE backend_handle ->> $1 = $2 LIMIT 1`,
+      [k, v],
+    );
+    const row = r.rows[0];
+    if (row) return { model: row.leaf_model ?? table.name, id: row.id };
+  }
+  return undefined;
+}
+
+/**
+ * Creates the candidates' models in one transaction, each with its handle and the policies
+ * given; refused as a whole (AdoptError naming the candidate and the reason) when any cannot be
+ * adopted: a problem found at discovery, an object adopted already, a value the model refuses
+ * (an address IPAM gives someone else: the holder is named). The engine marks the backend
+ * objects afterwards; nothing is written to a backend here.
+ */
+export async function adopt(
+  models: ModelService,
+  candidates: readonly AdoptCandidate[],
+  options: AdoptOptions = {},
+): Promise<Adopted[]> {
+  for (const c of candidates) if (c.problem) throw new AdoptError(c.key, c.problem);
+  const order = ordered(candidates);
+  return models.transaction(async (tx) => {
+    const ids = new Map<string, number>();
+    const out: Adopted[] = [];
+    for (const c of order) {
+      const already = await adoptedBy(tx, c);
+      if (already) {
+        throw new AdoptError(c.key, `already adopted as ${already.model} ${String(already.id)}`);
+      }
+      const values: Record<string, unknown> = { ...c.values };
+      for (const [column, key] of Object.entries(c.refs ?? {})) values[column] = ids.get(key);
+      if (options.management_policy) values.management_policy = options.management_policy;
+      if (options.deletion_policy) values.deletion_policy = options.deletion_policy;
+      let made: ModelObject;
+      try {
+        made = await tx.create(c.model, values);
+      } catch (err) {
+        if (err instanceof ValidationError) {
+          throw new AdoptError(
+            c.key,
+            `as ${c.model}: ${err.errors.map((e) => `${e.field}: ${e.reason}`).join('; ')}`,
+          );
+        }
+        if (err instanceof ModelError) throw new AdoptError(c.key, `as ${c.model}: ${err.message}`);
+        throw err;
+      }
+      const table = tx.registry.get(tx.registry.get(c.model).root).table;
+      await tx.client.query(`UPDATE ${q(table)} SET backend_handle = $2 WHERE id = $1`, [
+        made.id,
+        JSON.stringify(c.handle),
+      ]);
+      ids.set(c.key, made.id);
+      out.push({
+        key: c.key,
+        model: made.leaf_model,
+        id: made.id,
+        name: typeof made.name === 'string' ? made.name : null,
+      });
+      // Crash tests kill the process here, with some models made and the transaction open.
+      failpoint('adopt-created');
+    }
+    return out;
+  });
+}
