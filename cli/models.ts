@@ -73,7 +73,7 @@ export async function applyMigrations(url: string, registry: Registry): Promise<
  * that a new user's first command just works; a database named by DATABASE_URL is left as it is
  * (`syncord migrate` migrates it).
  */
-async function withService<T>(
+export async function withService<T>(
   registry: Registry,
   work: (svc: ModelService) => Promise<T>,
 ): Promise<T> {

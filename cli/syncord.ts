@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { defaultRegistry } from '../models/index.js';
 import { generateMigration } from '../models/datasource.js';
+import { addAdoptCommand } from './adopt.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 import { addServeCommand } from './serve.js';
@@ -50,6 +51,7 @@ addServeCommand(program);
 addVtnCommands(program);
 addUserCommands(program);
 addToscaCommands(program);
+addAdoptCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);

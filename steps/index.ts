@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { keyMatches, notACertificate, notAPrivateKey } from '../api/tls.js';
 import type { OvsdbSsl } from '../backends/ovn/ovsdb.js';
+import type { AdoptSource } from '../synchronizer/adopt.js';
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
 import { ovnSteps, type OvnStepOptions } from './ovn/index.js';
@@ -12,6 +13,8 @@ import { vtnOptionsFromEnv, vtnStepSet, type VtnStepOptions } from './vtn/index.
 export interface StepSet {
   steps: SyncStep[];
   policies: ModelPolicy[];
+  /** Where `syncord adopt` finds backend objects Syncord did not make (synchronizer/adopt.ts). */
+  sources: AdoptSource[];
 }
 
 export interface DefaultStepOptions {
@@ -187,5 +190,6 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
       ...(vtn ? vtnStepSet(vtn).steps : []),
     ],
     policies: [vsgPolicy],
+    sources: [],
   };
 }

@@ -52,6 +52,8 @@ export interface AdoptSource {
   backend: string;
   /** Backend objects with no Syncord owner mark that match a model kind, as candidates. */
   discover(models: ModelService, filter: AdoptFilter): Promise<AdoptCandidate[]>;
+  /** Closes what discover opened (connections), if anything. */
+  close?(): Promise<void>;
 }
 
 export interface AdoptOptions {
