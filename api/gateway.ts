@@ -300,6 +300,29 @@ export function apiGateway(options: GatewayOptions): Gateway {
         return;
       }
     }
+    // Adoption: GET lists candidates (?backends=ovn,kubernetes&kinds=Pod&namespace=&selector=),
+    // POST adopts (an AdoptRequest as JSON).
+    if (first === 'adoptable' && method === 'GET' && idText === undefined) {
+      const p = url.searchParams;
+      const several = (k: string) =>
+        p
+          .getAll(k)
+          .flatMap((v) => v.split(','))
+          .map((v) => v.trim())
+          .filter(Boolean);
+      const request = {
+        backends: several('backends'),
+        kinds: several('kinds'),
+        namespace: p.get('namespace') ?? '',
+        selector: p.get('selector') ?? '',
+      };
+      send(res, 200, toJson(await unary('ListAdoptable', request, req)));
+      return;
+    }
+    if (first === 'adopt' && method === 'POST' && idText === undefined) {
+      send(res, 200, toJson(await unary('Adopt', await readJson(req), req)));
+      return;
+    }
     if (first === 'watch' && method === 'GET') {
       watch(req, res, url);
       return;

@@ -381,6 +381,62 @@ message ToscaProblems {
   repeated ToscaProblem problems = 1;
 }
 
+// Which backend objects to look at for adoption (syncord adopt), and for Adopt which to adopt.
+message AdoptRequest {
+  // Only these backends (kubernetes, ovn, vtn, openstack); empty: every one configured.
+  repeated string backends = 1;
+  // Only these backend kinds (Pod, Logical_Switch, Logical_Switch_Port, ...); empty: all.
+  repeated string kinds = 2;
+  // Kubernetes: only this namespace.
+  string namespace = 3;
+  // Kubernetes: a label selector (app=web,tier!=db).
+  string selector = 4;
+  // Adopt: the candidates' keys, as ListAdoptable gives them; empty: every one without a problem.
+  repeated string keys = 5;
+  // Adopt: the adopted objects' management_policy (default full) and deletion_policy (delete).
+  string management_policy = 6;
+  string deletion_policy = 7;
+}
+
+// A backend object with no Syncord owner mark, and the model it would become.
+message AdoptCandidate {
+  // Unique: <backend>/<kind>/<namespace/>name.
+  string key = 1;
+  string backend = 2;
+  string kind = 3;
+  string name = 4;
+  string namespace = 5;
+  string cluster = 6;
+  // What it is, as observed.
+  string detail = 7;
+  // The model it would become, and its values (by field; references by id).
+  string model = 8;
+  google.protobuf.Value values = 9;
+  // References to other candidates adopted with it: field -> the candidate's key.
+  map<string, string> refs = 10;
+  // The backend names the steps will use for it, by "<backend>/<kind>".
+  map<string, string> handle = 11;
+  // Why it cannot be adopted as it is; empty when it can.
+  string problem = 12;
+}
+
+message ListAdoptableResponse {
+  repeated AdoptCandidate candidates = 1;
+  // Backends that could not be listed, and why.
+  repeated string failures = 2;
+}
+
+message AdoptedObject {
+  string key = 1;
+  string model = 2;
+  int32 id = 3;
+  string name = 4;
+}
+
+message AdoptResponse {
+  repeated AdoptedObject adopted = 1;
+}
+
 message WatchRequest {
   // Only objects of these models (each with the models that extend it); empty: every model.
   repeated string models = 1;
@@ -465,6 +521,18 @@ message WatchEvent {
     '  // Parses recipes and reports every problem; reads and writes nothing (dry_run is moot).',
   );
   out.push('  rpc ValidateTosca(ToscaRequest) returns (ToscaProblems);');
+  out.push(
+    '  // Backend objects with no Syncord owner mark that match a model kind, and the models they',
+  );
+  out.push('  // would become. Reads the backends; writes nothing.');
+  out.push('  rpc ListAdoptable(AdoptRequest) returns (ListAdoptableResponse);');
+  out.push(
+    '  // Adopts candidates in one transaction (FAILED_PRECONDITION naming the candidate and the',
+  );
+  out.push(
+    '  // reason, and nothing adopted, when any is refused); the synchronizer then marks them.',
+  );
+  out.push('  rpc Adopt(AdoptRequest) returns (AdoptResponse);');
   out.push('  // Every committed change, from now or from a cursor, as a stream.');
   out.push('  rpc Watch(WatchRequest) returns (stream WatchEvent);');
   for (const m of registry.models()) {

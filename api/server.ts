@@ -28,6 +28,15 @@ import {
 import { countVisible } from './scope.js';
 import { applyRecipes, deleteRecipes, type Outcome } from '../tosca/apply.js';
 import { parseRecipe, RecipeError, type Recipe } from '../tosca/parse.js';
+import {
+  adopt,
+  AdoptError,
+  discoverAll,
+  type AdoptFilter,
+  type AdoptOptions,
+  type AdoptSource,
+} from '../synchronizer/adopt.js';
+import { DELETION_POLICIES, MANAGEMENT_POLICIES } from '../models/registry.js';
 import { RateLimitError, RateLimiter, rateLimitFromEnv, type RateLimit } from './limits.js';
 import { addStandardServices, listen, shutdown } from '../backends/grpc/standard.js';
 import { grpcServerCredentials, type ServingTls } from './tls.js';
@@ -295,7 +304,7 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof CursorExpiredError) {
     return { code: grpc.status.OUT_OF_RANGE, details: err.message };
   }
-  if (err instanceof PreconditionError) {
+  if (err instanceof PreconditionError || err instanceof AdoptError) {
     return { code: grpc.status.FAILED_PRECONDITION, details: err.message };
   }
   return {
@@ -694,6 +703,8 @@ export function modelServiceHandlers(
   auth: Authenticator,
   limit: RateLimit | undefined,
   shared: ChangeFeed,
+  /** Where ListAdoptable and Adopt find backend objects (none: they list nothing). */
+  sources: readonly AdoptSource[] = [],
 ): grpc.UntypedServiceImplementation {
   const limiter = limit ? new RateLimiter(limit) : undefined;
   // Login by user name: a tenth of the rate, to slow password guessing.
@@ -773,6 +784,94 @@ export function modelServiceHandlers(
       await deleteRecipes(models, registry, recipesOf(req, who), { dryRun: req.dry_run === true }),
     ),
   );
+  /** An AdoptRequest's filter and policies, checked (INVALID_ARGUMENT naming the field). */
+  const adoptRequest = (req: Record<string, unknown>, who: Principal) => {
+    if (who.role === 'viewer') throw new AuthError('denied', 'role viewer may not adopt');
+    if (who.trustDomainId !== null && who.role !== 'admin') {
+      throw new AuthError(
+        'denied',
+        'adoption spans trust domains: only an operator of every trust domain or an admin may adopt',
+      );
+    }
+    const strings = (v: unknown) =>
+      Array.isArray(v) ? v.filter((s) => typeof s === 'string') : [];
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    const problems: FieldProblem[] = [];
+    const backends = strings(req.backends);
+    for (const b of backends) {
+      if (!sources.some((s) => s.backend === b)) {
+        problems.push({
+          field: 'backends',
+          reason: `${b}: no such backend configured (configured: ${sources.map((s) => s.backend).join(', ') || 'none'})`,
+        });
+      }
+    }
+    const options: AdoptOptions = {};
+    const management = text(req.management_policy);
+    if (management) {
+      if ((MANAGEMENT_POLICIES as readonly string[]).includes(management)) {
+        options.management_policy = management as AdoptOptions['management_policy'];
+      } else {
+        problems.push({
+          field: 'management_policy',
+          reason: `must be one of ${MANAGEMENT_POLICIES.join(', ')}, not "${management}"`,
+        });
+      }
+    }
+    const deletion = text(req.deletion_policy);
+    if (deletion) {
+      if ((DELETION_POLICIES as readonly string[]).includes(deletion)) {
+        options.deletion_policy = deletion as AdoptOptions['deletion_policy'];
+      } else {
+        problems.push({
+          field: 'deletion_policy',
+          reason: `must be one of ${DELETION_POLICIES.join(', ')}, not "${deletion}"`,
+        });
+      }
+    }
+    if (problems.length) throw new ValidationError('AdoptRequest', problems);
+    const filter: AdoptFilter = {
+      ...(strings(req.kinds).length ? { kinds: strings(req.kinds) } : {}),
+      ...(text(req.namespace) ? { namespace: text(req.namespace) } : {}),
+      ...(text(req.selector) ? { selector: text(req.selector) } : {}),
+    };
+    const wanted = backends.length ? sources.filter((s) => backends.includes(s.backend)) : sources;
+    return { wanted, filter, options, keys: strings(req.keys) };
+  };
+  handlers.ListAdoptable = guarded(async (req, who) => {
+    const { wanted, filter } = adoptRequest(req, who);
+    const { candidates, failures } = await discoverAll(models, wanted, filter);
+    return {
+      candidates: candidates.map((c) => ({
+        ...c,
+        namespace: c.namespace ?? '',
+        cluster: c.cluster ?? '',
+        values: toValue(c.values),
+        refs: c.refs ?? {},
+        problem: c.problem ?? '',
+      })),
+      failures,
+    };
+  });
+  handlers.Adopt = guarded(async (req, who) => {
+    const { wanted, filter, options, keys } = adoptRequest(req, who);
+    const { candidates, failures } = await discoverAll(models, wanted, filter);
+    let chosen = keys.length ? candidates.filter((c) => keys.includes(c.key)) : candidates;
+    const missing = keys.filter((k) => !candidates.some((c) => c.key === k));
+    if (missing.length) {
+      const why = failures.length ? ` (could not list ${failures.join('; ')})` : '';
+      throw new ValidationError('AdoptRequest', [
+        {
+          field: 'keys',
+          reason: `${missing.join(', ')}: not among the objects that can be adopted${why}`,
+        },
+      ]);
+    }
+    if (!keys.length) chosen = chosen.filter((c) => !c.problem);
+    for (const c of chosen) auth.checkWrite(who, c.model);
+    const adopted = await adopt(models, chosen, options);
+    return { adopted: adopted.map((a) => ({ ...a, name: a.name ?? '' })) };
+  });
   for (const m of registry.models()) {
     const codec = codecs.get(m.name)!;
     const name = m.name;
@@ -873,6 +972,8 @@ export async function startApiServer(options: {
   rateLimit?: RateLimit | null;
   /** Serve TLS only, with this certificate and key (and a client CA: mutual TLS). */
   tls?: ServingTls;
+  /** Where ListAdoptable and Adopt find backend objects. */
+  sources?: readonly AdoptSource[];
 }): Promise<ApiServer> {
   const definition = apiDefinition();
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
@@ -888,6 +989,7 @@ export async function startApiServer(options: {
     auth,
     options.rateLimit === null ? undefined : (options.rateLimit ?? rateLimitFromEnv()),
     shared,
+    options.sources,
   );
   server.addService(pkg.syncord.v1.ModelService.service, handlers);
   addStandardServices(server, definition, [MODEL_SERVICE]);

@@ -238,7 +238,7 @@ With tcp: and unix: remotes they are ignored (the log says so).`,
         given('ovn-ssl-ca'),
       ];
       const sync = settings.role !== 'api';
-      const { steps, policies } = defaultSteps({
+      const { steps, policies, sources } = defaultSteps({
         ovnSsl: {
           key: sslKey.value,
           cert: sslCert.value,
@@ -253,6 +253,7 @@ With tcp: and unix: remotes they are ignored (the log says so).`,
         steps,
         policies,
         owned: (models, obj) => ownedObjects(models, obj, { backends }),
+        sources,
         host: settings.listen.host,
         port: settings.listen.port,
         workers: settings.workers,

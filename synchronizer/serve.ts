@@ -18,6 +18,7 @@ import { startApiServer } from '../api/server.js';
 import { staticSite } from '../api/static.js';
 import { httpsOptions, type ServingTls } from '../api/tls.js';
 import { ensureFirstAdmin } from '../api/users.js';
+import type { AdoptSource } from './adopt.js';
 import { Engine, type ModelPolicy, type SyncStep } from './engine.js';
 import { Leader } from './leader.js';
 import { syncMetrics } from './metrics.js';
@@ -39,6 +40,8 @@ export interface ServeOptions {
   api?: { host: string; port: number } | false;
   /** The backend objects the steps own for an object, for the GUI (steps/owned.ts). */
   owned?: OwnedLister;
+  /** Where the API's ListAdoptable and Adopt find backend objects (synchronizer/adopt.ts). */
+  sources?: readonly AdoptSource[];
   /** The GUI's build (default web/dist/). */
   webDir?: string;
   /**
@@ -243,6 +246,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
         models,
         url: db.url,
         ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.sources ? { sources: options.sources } : {}),
       })
     : undefined;
   if (api) {
@@ -290,6 +294,11 @@ export async function serve(options: ServeOptions): Promise<Server> {
     state.stopping = true;
     clearInterval(pruning);
     await api?.close();
+    for (const source of options.sources ?? []) {
+      await source.close?.().catch((err: unknown) => {
+        log(`closing the ${source.backend} adopt source: ${String(err)}`);
+      });
+    }
     await new Promise<void>((resolve) => {
       server.close(() => {
         resolve();

@@ -485,6 +485,17 @@ describe('security: the authorization matrix (every RPC × every caller × own a
         (a) => Promise.resolve(['DeleteTosca', recipe, clients.get(a)!]),
         row(OK, OK, DENIED, DENIED, DENIED),
       ],
+      // No adopt source in this server: the calls list nothing and adopt nothing, once allowed.
+      [
+        'ListAdoptable',
+        (a) => Promise.resolve(['ListAdoptable', {}, clients.get(a)!]),
+        row(OK, OK, DENIED, DENIED, DENIED),
+      ],
+      [
+        'Adopt (nothing to adopt)',
+        (a) => Promise.resolve(['Adopt', {}, clients.get(a)!]),
+        row(OK, OK, DENIED, DENIED, DENIED),
+      ],
       [
         'Logout (of a token of its own)',
         async (a) => {
