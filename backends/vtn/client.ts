@@ -141,6 +141,16 @@ export class VtnClient {
     return new VtnCallError(err.code, sentence, details);
   }
 
+  /** A call's answer, or undefined when VTN said NOT_FOUND. */
+  private async orNotFound<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof VtnCallError && err.code === grpc.status.NOT_FOUND) return undefined;
+      throw err;
+    }
+  }
+
   // Networks ------------------------------------------------------------------------------------
 
   /** Create-or-update (idempotent). */
@@ -148,6 +158,12 @@ export class VtnClient {
     const r = await this.call('UpdateNetwork', { network, allow_missing: true });
     failpoint('vtn-write');
     return checked(r, this.target, 'UpdateNetwork', 'network');
+  }
+
+  /** The network with this id, or undefined when VTN has none. */
+  async getNetwork(id: string): Promise<ServiceNetwork__Output | undefined> {
+    const r = await this.orNotFound(() => this.call('GetNetwork', { id }));
+    return r && checked(r, this.target, 'GetNetwork', 'network');
   }
 
   async deleteNetwork(id: string): Promise<boolean> {
@@ -167,6 +183,12 @@ export class VtnClient {
     const r = await this.call('UpdatePort', { port, allow_missing: true });
     failpoint('vtn-write');
     return checked(r, this.target, 'UpdatePort', 'port');
+  }
+
+  /** The port with this id, or undefined when VTN has none. */
+  async getPort(id: string): Promise<ServicePort__Output | undefined> {
+    const r = await this.orNotFound(() => this.call('GetPort', { id }));
+    return r && checked(r, this.target, 'GetPort', 'port');
   }
 
   async deletePort(id: string): Promise<boolean> {

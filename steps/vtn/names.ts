@@ -4,8 +4,10 @@
 // (`syncord-<instance>-...` for a deployment other than the default one, as in OVN). Every
 // network, port and host Syncord writes carries annotations naming the deployment, the owner's
 // model and id (`syncord-instance`, `syncord-model`, `syncord-id`), so that strays are found
-// exactly and objects without them are never touched. A port's `name`, the interface VTN matches
-// on the node's switch, is the OVN logical switch port name: the interface id the CNI binds.
+// exactly and objects without them are never touched. A release (deletion_policy orphan) takes
+// exactly these three off and leaves the object to whoever holds it next. A port's `name`, the
+// interface VTN matches on the node's switch, is the OVN logical switch port name: the interface
+// id the CNI binds.
 import { createHash } from 'node:crypto';
 import { DEFAULT_INSTANCE, ID_KEY, INSTANCE_KEY, MODEL_KEY } from '../ovn/names.js';
 
@@ -37,6 +39,21 @@ export function ownerOf(
   const model = annotations[MODEL_KEY];
   const id = Number(annotations[ID_KEY]);
   return model && Number.isInteger(id) && id > 0 ? { model, id } : undefined;
+}
+
+/**
+ * The annotations without this owner's marks (for a release), or undefined when they do not
+ * carry them: another owner's, another deployment's or nobody's are not Syncord's to take off.
+ */
+export function withoutMarks(
+  instance: string,
+  owner: { model: string; id: number },
+  annotations: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  const o = ownerOf(instance, annotations);
+  if (!annotations || o?.model !== owner.model || o.id !== owner.id) return undefined;
+  const ours = new Set([INSTANCE_KEY, MODEL_KEY, ID_KEY]);
+  return Object.fromEntries(Object.entries(annotations).filter(([k]) => !ours.has(k)));
 }
 
 /**

@@ -2,11 +2,16 @@
 // service IP (the gateway) and providers (the networks of the services this network's service
 // depends on, from ServiceDependency). As XOS's vtn-service did, a network without a segment id
 // is not pushed: VTN cannot carry it (the status says so).
+//
+// Observed (management_policy observe), the service network of that id is read and compared with
+// the model, and nothing is written. Released (deletion_policy orphan), it stays as it is but for
+// Syncord's three owner annotations; the sweep then leaves it alone (it has no marks).
 import { NotFoundError } from '../../models/errors.js';
 import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import type { ServiceNetwork } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
-import { marks, vtnNetworkId } from './names.js';
+import { marks, vtnNetworkId, withoutMarks } from './names.js';
+import { differences } from './observe.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
 
@@ -112,6 +117,60 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const id = vtnNetworkId(rt.instance, network.id);
       const removed = await rt.client.deleteNetwork(id);
       return removed ? `removed service network ${id}` : `no service network ${id} to remove`;
+    },
+
+    async observe(network: ModelObject, ctx: StepContext): Promise<string> {
+      const id = vtnNetworkId(rt.instance, network.id);
+      const have = await rt.client.getNetwork(id);
+      const want = await serviceNetworkOf(rt, ctx.models, network);
+      if (!have) {
+        // What sync would leave: no service network.
+        if (typeof want === 'string') return want;
+        throw new Error(`ServiceNetwork ${id} is not there`);
+      }
+      const ports = await rt.client.listPorts({}, id);
+      const providers = have.providers.map((p) => p.id).join(', ');
+      const wanted = typeof want === 'string' ? undefined : want;
+      return (
+        `ServiceNetwork ${id}: ${have.type}, VNI ${have.segment_id}, ${have.subnet}, service IP ${have.service_ip || 'none'}` +
+        `${providers ? `, providers ${providers}` : ''}, ${String(ports.length)} port${ports.length === 1 ? '' : 's'}` +
+        differences([
+          [
+            'name',
+            have.name,
+            wanted?.name ?? (typeof network.name === 'string' ? network.name : ''),
+          ],
+          ['type', have.type, String(network.type)],
+          ['VNI', have.segment_id, wanted ? String(wanted.segment_id) : ''],
+          ['subnet', have.subnet, String(network.subnet)],
+          ['service IP', have.service_ip, wanted?.service_ip ?? ''],
+          ['providers', providers, wanted?.providers.map((p) => p.id).join(', ') ?? ''],
+        ])
+      );
+    },
+
+    async release(network: ModelObject): Promise<string> {
+      const id = vtnNetworkId(rt.instance, network.id);
+      const have = await rt.client.getNetwork(id);
+      if (!have) return `no service network ${id} to release`;
+      const annotations = withoutMarks(
+        rt.instance,
+        { model: 'Network', id: network.id },
+        have.annotations,
+      );
+      if (!annotations) return `service network ${id} carries no owner annotations of this network`;
+      // The network as VTN has it, but for the marks.
+      await rt.client.putNetwork({
+        id: have.id,
+        name: have.name,
+        type: have.type,
+        segment_id: have.segment_id,
+        subnet: have.subnet,
+        service_ip: have.service_ip,
+        providers: have.providers.map((p) => ({ id: p.id, type: p.type })),
+        annotations,
+      });
+      return `released service network ${id}: owner annotations removed`;
     },
 
     /** Providers follow ServiceDependency and the slices' services. */

@@ -1,15 +1,25 @@
 // Port → VTN ServicePort (on its network's service network, named after the OVN logical switch
 // port, the interface id the node's CNI binds), and, while its instance runs, a VTN host for the
 // interface: HostDetected with VTN's annotations (networkId, networkType, portId, createTime) and
-// VTN's provider id; HostVanished once the instance no longer runs or the port goes.
+// VTN's provider id; HostVanished once the instance no longer runs or the port goes. Only a host
+// that carries this port's marks is removed: one with the port's MAC that is not Syncord's (an
+// orphaned port's, released) is left alone.
+//
+// Observed (management_policy observe), the service port of that id and the host on it are read
+// and compared with the model, and nothing is written. Released (deletion_policy orphan), both
+// stay as they are but for Syncord's three owner annotations: the host keeps VTN's own
+// (networkId, networkType, portId, createTime), its place, addresses and provider, and stays
+// detected in ONOS; the sweep then leaves them alone (they have no marks).
 import { macToOnos } from '../../models/ipam/address.js';
 import { NotFoundError } from '../../models/errors.js';
 import type { ModelObject } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import { VLAN_NONE } from '../../backends/vtn/store.js';
 import type { HostDetectedRequest } from '../../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
+import type { HostProto__Output } from '../../backends/vtn/generated/net/HostProto.js';
 import { portName } from '../ovn/names.js';
-import { connectPointOf, marks, vtnNetworkId, vtnPortId } from './names.js';
+import { connectPointOf, marks, ownerOf, vtnNetworkId, vtnPortId, withoutMarks } from './names.js';
+import { differences } from './observe.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
 
@@ -85,7 +95,32 @@ async function instanceOf(ctx: StepContext, port: ModelObject): Promise<ModelObj
   }
 }
 
+/** Where a host is, as `of:…/net1`. */
+const placeOf = (h: { location?: HostProto__Output['location'] } | undefined): string =>
+  h?.location?.connect_point
+    ? `${String(h.location.connect_point.device_id)}/${h.location.connect_point.port_number}`
+    : '';
+
 export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
+  const isMine = (port: ModelObject, annotations: Record<string, string> | undefined) => {
+    const owner = ownerOf(rt.instance, annotations);
+    return owner?.model === 'Port' && owner.id === port.id;
+  };
+  /** Whether VTN has an untagged host of this MAC that carries this port's marks (exactly). */
+  const ownHostOf = async (port: ModelObject, mac: string): Promise<boolean> => {
+    const hosts = await rt.client.listHosts(marks(rt.instance, { model: 'Port', id: port.id }));
+    return hosts.some((h) => h.host_id?.mac === mac && h.host_id.vlan_id === VLAN_NONE);
+  };
+  /**
+   * Whether the port's host is Syncord's to remove: by the watch's replica when it is synced (a
+   * resync costs no call), else by asking VTN.
+   */
+  const hostIsMine = async (port: ModelObject, mac: string): Promise<boolean> => {
+    if (!seen.synced) return ownHostOf(port, mac);
+    const h = seen.hosts.get(`${mac}/${String(VLAN_NONE)}`);
+    return h !== undefined && isMine(port, h.annotations);
+  };
+
   return {
     name: 'vtn/port',
     observes: 'Port',
@@ -100,7 +135,9 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const hostId =
         typeof port.mac === 'string' ? { mac: macToOnos(port.mac), vlan_id: VLAN_NONE } : undefined;
       const vanish = async () =>
-        hostId && !seen.lacksHost(hostId.mac) ? rt.client.hostVanished(hostId) : false;
+        hostId && !seen.lacksHost(hostId.mac) && (await hostIsMine(port, hostId.mac))
+          ? rt.client.hostVanished(hostId)
+          : false;
       if (typeof network.segment_id !== 'number') {
         // Its network is not in VTN: nor is it (any earlier record goes).
         await vanish();
@@ -139,12 +176,121 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const id = vtnPortId(rt.instance, port.id);
       const done: string[] = [];
       if (typeof port.mac === 'string') {
-        if (await rt.client.hostVanished({ mac: macToOnos(port.mac), vlan_id: VLAN_NONE })) {
+        const mac = macToOnos(port.mac);
+        if (
+          (await ownHostOf(port, mac)) &&
+          (await rt.client.hostVanished({ mac, vlan_id: VLAN_NONE }))
+        ) {
           done.push('host vanished');
         }
       }
       if (await rt.client.deletePort(id)) done.push(`removed service port ${id}`);
       return done.length ? done.join('; ') : `no service port ${id} to remove`;
+    },
+
+    async observe(port: ModelObject, ctx: StepContext): Promise<string> {
+      const id = vtnPortId(rt.instance, port.id);
+      const network = await ctx.models.get('Network', port.network_id as number, {
+        includeDeleted: true,
+      });
+      const have = await rt.client.getPort(id);
+      if (!have) {
+        // What sync would leave: no service port.
+        if (typeof network.segment_id !== 'number') {
+          return 'not in VTN: its network has no segment_id';
+        }
+        throw new Error(`ServicePort ${id} is not there`);
+      }
+      const mac = typeof port.mac === 'string' ? macToOnos(port.mac) : '';
+      const ip = typeof port.ip === 'string' ? port.ip : '';
+      // The host sync would detect: the port's MAC, untagged (by the watch's replica when it
+      // is synced; else VTN's list).
+      const hostMac = mac || have.mac_address;
+      const host = !hostMac
+        ? undefined
+        : seen.synced
+          ? seen.hosts.get(`${hostMac}/${String(VLAN_NONE)}`)
+          : (await rt.client.listHosts({})).find(
+              (h) => h.host_id?.mac === hostMac && h.host_id.vlan_id === VLAN_NONE,
+            );
+      const node = runningOn(await instanceOf(ctx, port));
+      const want = node !== undefined && mac && ip ? hostOf(rt, port, network, node) : undefined;
+      const hostText = (h: typeof host) =>
+        h
+          ? `${String(h.host_id?.mac)} at ${placeOf(h)} (${h.ip_addresses.join(' ') || 'no address'})`
+          : '';
+      const wantText = want
+        ? `${mac} at ${placeOf({ location: want.description!.location as HostProto__Output['location'] })} (${ip})`
+        : '';
+      return (
+        `ServicePort ${id} on ${have.network_id}: ${have.ip_address || 'no address'}, ` +
+        `${have.mac_address || 'no MAC'}, interface ${have.name || 'none'}; ` +
+        (host ? `host ${hostText(host)}` : 'no host') +
+        differences([
+          ['network', have.network_id, vtnNetworkId(rt.instance, network.id)],
+          ['interface', have.name, portName(rt.instance, port.id)],
+          ['MAC', have.mac_address, mac],
+          ['IP', have.ip_address, ip],
+          ['host', hostText(host), wantText],
+        ])
+      );
+    },
+
+    async release(port: ModelObject): Promise<string> {
+      const id = vtnPortId(rt.instance, port.id);
+      const owner = { model: 'Port', id: port.id };
+      const released: string[] = [];
+      // The host first (as delete() removes it first): as it is, but for the marks.
+      if (typeof port.mac === 'string') {
+        const mac = macToOnos(port.mac);
+        for (const h of await rt.client.listHosts(marks(rt.instance, owner))) {
+          if (h.host_id?.mac !== mac) continue;
+          const annotations = withoutMarks(rt.instance, owner, h.annotations);
+          if (!annotations) continue;
+          const cp = h.location?.connect_point;
+          await rt.client.hostDetected({
+            host_id: { mac, vlan_id: h.host_id.vlan_id },
+            description: {
+              hw_address: mac,
+              vlan: h.vlan,
+              location: {
+                connect_point: {
+                  device_id: cp?.device_id ?? '',
+                  port_number: cp?.port_number ?? '',
+                },
+                time: h.location?.time ?? '0',
+              },
+              ip_addresses: h.ip_addresses,
+              configured: h.configured,
+              annotations,
+            },
+            replace_ips: true,
+            ...(h.provider_id ? { provider_id: h.provider_id } : {}),
+          });
+          released.push(`host ${mac}`);
+        }
+      }
+      const have = await rt.client.getPort(id);
+      const annotations = have && withoutMarks(rt.instance, owner, have.annotations);
+      if (have && annotations) {
+        await rt.client.putPort({
+          id: have.id,
+          network_id: have.network_id,
+          name: have.name,
+          mac_address: have.mac_address,
+          ip_address: have.ip_address,
+          ...(have.vlan_id !== undefined ? { vlan_id: have.vlan_id } : {}),
+          floating_address_pairs: have.floating_address_pairs.map((p) => ({
+            ip_address: p.ip_address,
+            mac_address: p.mac_address,
+          })),
+          annotations,
+        });
+        released.push(`service port ${id}`);
+      }
+      return released.length
+        ? `released ${released.join(' and ')}: owner annotations removed`
+        : `nothing of service port ${id} carries its owner annotations`;
     },
 
     // A pod that starts or stops running (feedback on its instance) detects or removes its
