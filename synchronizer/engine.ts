@@ -1052,16 +1052,23 @@ export class Engine {
       });
       return;
     }
-    // An observed object's backend was never Syncord's to write: it stays as it is.
-    if (obj.no_sync !== true && managementOf(obj) !== 'observe') {
-      const orphan = obj.deletion_policy === 'orphan';
+    // An observed object's backend is not Syncord's to write: it stays as it is. If Syncord made
+    // it before the object was switched to observe, it still carries the owner marks, which
+    // come off (or the backends' sweeps would remove it as a stray once the model is gone).
+    const observed = managementOf(obj) === 'observe';
+    if (obj.no_sync !== true && (!observed || created(obj))) {
+      const orphan = observed || obj.deletion_policy === 'orphan';
       // Torn down (or let go of) in the reverse order of setting up.
       for (const step of [...this.stepsFor(obj.leaf_model)].reverse()) {
         const stat = this.stepStat(step.name);
         try {
           if (!orphan) await step.delete(obj, this.ctx);
           else if (step.release) await step.release(obj, this.ctx);
-          else {
+          else if (observed) {
+            throw new Error(
+              `${step.name} cannot take its owner marks off what it made before the object was observed (set management_policy full to tear it down)`,
+            );
+          } else {
             throw new Error(
               `deletion_policy is orphan, but ${step.name} cannot take its owner marks off (set its deletion_policy to delete to tear it down)`,
             );

@@ -191,6 +191,21 @@ for (const batch of [undefined, 25]) {
       expect(calls.length).to.be.greaterThan(2);
     });
 
+    it('observe: what Syncord made before it was observed loses its mark when the model goes', async () => {
+      const net = await svc.create('Network', { name: 'was-full', subnet: '10.66.0.0/24' });
+      await status('Network', net.id, 'synced', (o) => o.backend_code === 1);
+      await svc.update('Network', net.id, { management_policy: 'observe' });
+      await status('Network', net.id, 'observed', (o) =>
+        String(o.backend_status).startsWith('observed: '),
+      );
+      await svc.delete('Network', net.id);
+      await reaped('Network', net.id);
+      expect(backend.objects.get('Network/was-full')).to.deep.equal({ subnet: '10.66.0.0/24' });
+      expect(
+        backend.callsFor('Network/was-full').filter((c) => !c.startsWith('observe ')),
+      ).to.deep.equal(['sync Network/was-full', 'release Network/was-full']);
+    });
+
     it('observe: a step that cannot observe is an error naming it, and nothing is written', async () => {
       const td = await svc.create('TrustDomain', { name: 'td-obs', owner_id: owner.id });
       await status('TrustDomain', td.id, 'synced', (o) => o.backend_code === 1);
