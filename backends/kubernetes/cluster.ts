@@ -100,6 +100,37 @@ export class KubernetesCluster {
     return applied;
   }
 
+  /**
+   * A JSON merge patch (RFC 7386: a key set to null is removed), as an update by Syncord's field
+   * manager, not an apply: it takes no field over. Returns the object as it now is, or undefined
+   * when it does not exist.
+   */
+  async mergePatch<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    patch: { metadata?: Record<string, unknown> } & Record<string, unknown>,
+  ): Promise<T | undefined> {
+    let patched: T;
+    try {
+      patched = await this.api.patch<T>(
+        { ...patch, apiVersion, kind, metadata: { ...patch.metadata, name, namespace } } as T,
+        undefined,
+        undefined,
+        this.fieldManager,
+        undefined,
+        k8s.PatchStrategy.MergePatch,
+      );
+    } catch (err) {
+      const e = translateError(err, { kind, name, namespace }, this.server);
+      if (e.code === 404 && e.status) return undefined;
+      throw e;
+    }
+    failpoint('kubernetes-write');
+    return patched;
+  }
+
   /** The object, or undefined when it does not exist. */
   async get<T extends KubeObject>(
     apiVersion: string,

@@ -1,6 +1,8 @@
 // TrustDomain → Namespace, named after the trust domain, in the default cluster and in every
 // cluster one of its slices names. A namespace that existed before (e.g. `default`) is adopted:
 // labelled, and on deletion released (Syncord's labels taken off) rather than removed.
+// Observed (management_policy observe): read, phase and labels. Orphaned (deletion_policy
+// orphan): every namespace carrying the trust domain's labels keeps everything but them.
 import type { V1Namespace } from '@kubernetes/client-node';
 import {
   INSTANCE,
@@ -13,6 +15,7 @@ import {
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import type { ClusterHandle } from './clusters.js';
+import { labelsText, unmark } from './marks.js';
 import {
   ADOPTED,
   nameOf,
@@ -142,6 +145,45 @@ export function namespaceStep(rt: Runtime): SyncStep {
         for (const live of mine) done.push(await retire(h, live, handles.length > 1));
       }
       return done.length ? done.join('; ') : `no namespace of ${nameOf(td)} to remove`;
+    },
+
+    async observe(td: ModelObject, ctx: StepContext): Promise<string> {
+      const ns = namespaceOf(td);
+      const handles = await clustersOfTrustDomain(rt, ctx.models, td);
+      const seen: string[] = [];
+      for (const h of handles) {
+        const where = handles.length > 1 ? ` in ${h.label}` : '';
+        const live = await h.cluster.get<V1Namespace>('v1', 'Namespace', undefined, ns);
+        if (!live) throw new Error(`Namespace ${ns}${where} is not there`);
+        const phase = live.metadata?.deletionTimestamp
+          ? 'Terminating'
+          : (live.status?.phase ?? 'no phase');
+        seen.push(`Namespace ${ns}${where}: ${phase}${labelsText(live.metadata?.labels)}`);
+      }
+      return seen.join('; ');
+    },
+
+    // The namespaces delete() would remove or release, found the same way, keep all but the
+    // owner labels and the adopted mark.
+    async release(td: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = ownerOfObject(td);
+      const handles = await rt.clusters.all(ctx.models);
+      const done: string[] = [];
+      for (const h of handles) {
+        const mine = await h.cluster.list<V1Namespace>(
+          'v1',
+          'Namespace',
+          undefined,
+          ownerSelector(rt.instance, owner),
+        );
+        for (const live of mine) {
+          await unmark(h, live, [ADOPTED]);
+          done.push(`${live.metadata?.name ?? ''}${handles.length > 1 ? ` in ${h.label}` : ''}`);
+        }
+      }
+      return done.length
+        ? `released namespace ${done.join(', ')}: owner labels removed`
+        : `no namespace of ${nameOf(td)} to release`;
     },
   };
 }

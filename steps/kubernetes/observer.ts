@@ -35,7 +35,7 @@ import {
 import { podNameOf, SPEC_HASH, sweepNads } from './pod.js';
 import { ADOPTED, errorText, POD_MODELS, SYSTEM_NAMESPACES, type Runtime } from './runtime.js';
 
-interface PodFeedback {
+export interface PodFeedback {
   pod_phase: string | null;
   node_name: string | null;
   pod_ip: string | null;
@@ -79,7 +79,9 @@ export function podMessage(pod: V1Pod): string | null {
   return say(pod.status?.reason, pod.status?.message);
 }
 
-function podFeedback(pod: V1Pod): PodFeedback {
+/** What the instance's feedback fields say of its pod (null fields: no pod). */
+export function podFeedback(pod: V1Pod | undefined): PodFeedback {
+  if (!pod) return NO_POD;
   return {
     pod_phase: pod.status?.phase ?? null,
     node_name: pod.spec?.nodeName ?? null,

@@ -3,6 +3,10 @@
 // networks request carrying IPAM's addresses and MACs, and (for a VNF's config) a ConfigMap.
 // A change Kubernetes cannot make in place (image, interfaces, resources, service account)
 // replaces the pod: the old one is deleted, and the new one made once it is gone.
+// Observed (management_policy observe): the pod and ConfigMap are read, never written: phase,
+// node, image, interfaces, and where they differ from the model; the pod's feedback fields are
+// written as the observer would. Orphaned (deletion_policy orphan): the instance's pods and
+// ConfigMaps keep everything but the owner labels and the spec hash.
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap, V1Namespace, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
 import {
@@ -15,6 +19,7 @@ import {
   ownerSelector,
   type Owner,
 } from '../../backends/kubernetes/index.js';
+import { sameIp, sameMac } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import type { ClusterHandle } from './clusters.js';
@@ -28,8 +33,10 @@ import {
   networksAnnotation,
   parseNetworks,
   type Attachment,
+  type NetworkSelection,
 } from './networks.js';
-import type { PodObserver } from './observer.js';
+import { differences, unmark, whereOf } from './marks.js';
+import { podFeedback, type PodObserver } from './observer.js';
 import { listVms, vmNetworks } from './vm.js';
 import { serviceAccountName } from './service-account.js';
 import {
@@ -283,7 +290,11 @@ const appliedBySyncord = (obj: V1Pod) =>
     (m) => m.manager === FIELD_MANAGER && m.operation === 'Apply',
   );
 
-/** The NADs Syncord made in a namespace that no live pod of Syncord there asks for any more. */
+/**
+ * The NADs Syncord made in a namespace that no live pod or VM there asks for any more. Every pod
+ * and VM of the namespace counts, not only Syncord's: one released by a deletion_policy orphan
+ * (or observed, or made by hand) on a Syncord network keeps its NAD.
+ */
 export async function sweepNads(
   rt: Runtime,
   handle: ClusterHandle,
@@ -294,7 +305,7 @@ export async function sweepNads(
     const selector = managedSelector(rt.instance);
     const nads = await handle.cluster.list(NAD_API, NAD_KIND, namespace, selector);
     if (nads.length === 0) return [];
-    const pods = await handle.cluster.list<V1Pod>('v1', 'Pod', namespace, selector);
+    const pods = await handle.cluster.list<V1Pod>('v1', 'Pod', namespace);
     const used = new Set<string>();
     for (const pod of pods) {
       if (pod.metadata?.deletionTimestamp) continue;
@@ -304,7 +315,7 @@ export async function sweepNads(
       }
     }
     // KubeVirt VMs on the same networks use the same NADs.
-    for (const vm of await listVms(handle, namespace, selector)) {
+    for (const vm of await listVms(handle, namespace)) {
       if (vm.metadata?.deletionTimestamp) continue;
       if (except && ownedBy(rt.instance, vm.metadata?.labels, except)) continue;
       for (const ref of vmNetworks(vm, namespace)) {
@@ -393,6 +404,142 @@ async function removeStrays(
     }
   }
   return { pods: removed, namespaces };
+}
+
+/** JSON with its keys sorted, to compare two configs whatever their order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+const shorten = (text: string, max = 60) =>
+  text.length > max ? `${text.slice(0, max - 1)}…` : text;
+
+/** Where a live pod (and its ConfigMap) differs from what sync() would make of the plan. */
+async function podDifferences(
+  plan: PodPlan,
+  live: V1Pod,
+): Promise<{ diffs: string[]; config?: string }> {
+  const diffs: string[] = [];
+  const container = live.spec?.containers[0];
+  if (container?.image !== plan.image) {
+    diffs.push(`image ${container?.image ?? '(none)'} (model ${plan.image})`);
+  }
+  const account = live.spec?.serviceAccountName ?? 'default';
+  if (plan.serviceAccount && account !== plan.serviceAccount) {
+    diffs.push(`service account ${account} (model ${plan.serviceAccount})`);
+  }
+  if (plan.resources) {
+    const limits = container?.resources?.limits ?? {};
+    for (const [k, v] of Object.entries(quantities(plan.resources))) {
+      if (limits[k] !== v) diffs.push(`${k} limit ${limits[k] ?? 'none'} (model ${v})`);
+    }
+  }
+  const nets = parseNetworks(live.metadata?.annotations?.[NETWORKS], plan.namespace);
+  const matched = new Set<NetworkSelection>();
+  for (const a of plan.attachments) {
+    const sel = nets.find(
+      (n) => n.name === a.nad && n.namespace === plan.namespace && n.interface === a.interface,
+    );
+    if (!sel) {
+      diffs.push(`no interface ${a.interface} on ${a.nad} (model ${a.ip} ${a.mac})`);
+      continue;
+    }
+    matched.add(sel);
+    if (!(sel.ips ?? []).some((ip) => sameIp(ip, a.ip)) || !sameMac(sel.mac, a.mac)) {
+      diffs.push(
+        `interface ${a.interface} ${(sel.ips ?? []).join(' ') || 'without address'} ${sel.mac ?? 'without MAC'} (model ${a.ip} ${a.mac})`,
+      );
+    }
+  }
+  for (const sel of nets) {
+    if (!matched.has(sel))
+      diffs.push(`interface ${sel.interface ?? '?'} on ${sel.name} (not in the model)`);
+  }
+  if (plan.config === undefined) return { diffs };
+  const name = configMapName(plan.name);
+  const cm = await plan.handle.cluster.get<V1ConfigMap>('v1', 'ConfigMap', plan.namespace, name);
+  if (!cm) throw new Error(`ConfigMap ${plan.namespace}/${name} is not there`);
+  const text = cm.data?.['config.json'];
+  let same = false;
+  try {
+    same = text !== undefined && canonical(JSON.parse(text)) === canonical(plan.config);
+  } catch {
+    // not JSON: differs
+  }
+  if (!same) {
+    diffs.push(
+      `ConfigMap ${name} config.json ${text === undefined ? 'missing' : shorten(text.replace(/\s+/g, ''))} (model ${shorten(JSON.stringify(plan.config))})`,
+    );
+  }
+  return { diffs, config: `config in ConfigMap ${name}` };
+}
+
+/** observe() of the pod step: the instance's pod as it is, written into its feedback fields. */
+async function observePod(rt: Runtime, si: ModelObject, ctx: StepContext): Promise<string> {
+  const place = await placeOf(rt, ctx.models, si);
+  const where = `${place.namespace}/${place.name}`;
+  const live = await place.handle.cluster.get<V1Pod>('v1', 'Pod', place.namespace, place.name);
+  const fb: Record<string, unknown> = { ...podFeedback(live) };
+  if (Object.entries(fb).some(([k, v]) => (si[k] ?? null) !== v)) {
+    await ctx.models.writeStatus(si.leaf_model, si.id, { feedback: fb });
+  }
+  if (!live) throw new Error(`Pod ${where} is not there`);
+  const phase = live.metadata?.deletionTimestamp
+    ? 'Terminating'
+    : (live.status?.phase ?? 'Pending');
+  const facts = [phase];
+  if (live.spec?.nodeName) facts.push(`on ${live.spec.nodeName}`);
+  facts.push(live.spec?.containers[0]?.image ?? 'no image');
+  const nets = parseNetworks(live.metadata?.annotations?.[NETWORKS], place.namespace).length;
+  facts.push(nets ? `${String(nets)} network${nets > 1 ? 's' : ''}` : 'no extra networks');
+  let plan: PodPlan;
+  try {
+    plan = await planOf(rt, ctx.models, si);
+  } catch (err) {
+    return `Pod ${where}: ${facts.join(', ')} (not compared with the model: ${errorText(err)})`;
+  }
+  const { diffs, config } = await podDifferences(plan, live);
+  if (config) facts.push(config);
+  return `Pod ${where}: ${facts.join(', ')}${differences(diffs)}`;
+}
+
+/** release() of the pod step: the owner marks off the instance's pods and ConfigMaps. */
+async function releasePods(rt: Runtime, si: ModelObject, ctx: StepContext): Promise<string> {
+  const owner = ownerOfObject(si);
+  const selector = ownerSelector(rt.instance, owner);
+  const pods: string[] = [];
+  const maps: string[] = [];
+  for (const { handle } of await placesToClear(rt, ctx.models, si)) {
+    for (const pod of await handle.cluster.list<V1Pod>('v1', 'Pod', undefined, selector)) {
+      await unmark(handle, pod, [SPEC_HASH]);
+      pods.push(whereOf(pod));
+    }
+    for (const cm of await handle.cluster.list<V1ConfigMap>(
+      'v1',
+      'ConfigMap',
+      undefined,
+      selector,
+    )) {
+      await unmark(handle, cm);
+      const ns = cm.metadata?.namespace ?? '';
+      const name = cm.metadata?.name ?? '';
+      rt.appliedConfigMaps.delete(`${handle.key}/${ns}/${name}`);
+      const known = rt.ownedConfigMaps.get(`${handle.key}/${ns}`);
+      if (known) (await known.names).delete(name);
+      maps.push(whereOf(cm));
+    }
+  }
+  const all = [
+    ...(pods.length ? [`pod ${pods.join(', ')}`] : []),
+    ...(maps.length ? [`ConfigMap ${maps.join(', ')}`] : []),
+  ];
+  return all.length
+    ? `released ${all.join(' and ')}: owner labels removed`
+    : `no pod of ${si.leaf_model} ${nameOf(si)} to release`;
 }
 
 export function podStep(rt: Runtime, model: string, observer: PodObserver): SyncStep {
@@ -591,5 +738,12 @@ export function podStep(rt: Runtime, model: string, observer: PodObserver): Sync
         ? `removed pod ${removed.join(', ')}${nads}`
         : `no pod to remove${nads}`;
     },
+
+    async observe(si: ModelObject, ctx: StepContext): Promise<string> {
+      const skip = noPodReason(si);
+      return skip ? `no pod: ${skip}` : observePod(rt, si, ctx);
+    },
+
+    release: (si: ModelObject, ctx: StepContext) => releasePods(rt, si, ctx),
   };
 }

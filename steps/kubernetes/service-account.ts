@@ -1,5 +1,6 @@
 // Principal → ServiceAccount named after the principal, in its trust domain's namespace, in every
-// cluster that namespace is in.
+// cluster that namespace is in. Observed: its image pull secrets, token mounting and labels.
+// Orphaned: every service account carrying the principal's labels keeps everything but them.
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import {
   isDnsSubdomain,
@@ -9,6 +10,7 @@ import {
 } from '../../backends/kubernetes/index.js';
 import type { ModelObject } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
+import { labelsText, unmark, whereOf } from './marks.js';
 import { clustersOfTrustDomain, foreignOwner } from './namespace.js';
 import { nameOf, namespaceOf, ownerOfObject, referenced, type Runtime } from './runtime.js';
 
@@ -104,6 +106,50 @@ export function serviceAccountStep(rt: Runtime): SyncStep {
       return removed.length
         ? `removed service account ${removed.join(', ')}`
         : `no service account of ${nameOf(principal)} to remove`;
+    },
+
+    async observe(principal: ModelObject, ctx: StepContext): Promise<string> {
+      const name = serviceAccountName(principal);
+      const td = await referenced(
+        ctx.models,
+        'TrustDomain',
+        principal.trust_domain_id,
+        'its trust domain',
+      );
+      const ns = namespaceOf(td);
+      const handles = await clustersOfTrustDomain(rt, ctx.models, td);
+      const seen: string[] = [];
+      for (const h of handles) {
+        const where = handles.length > 1 ? ` in ${h.label}` : '';
+        const live = await h.cluster.get<V1ServiceAccount>('v1', 'ServiceAccount', ns, name);
+        if (!live) throw new Error(`ServiceAccount ${ns}/${name}${where} is not there`);
+        const pulls = (live.imagePullSecrets ?? []).map((s) => s.name ?? '').filter(Boolean);
+        const automount = live.automountServiceAccountToken === false ? ', token not mounted' : '';
+        seen.push(
+          `ServiceAccount ${ns}/${name}${where}: ${pulls.length ? `image pull secrets ${pulls.join(', ')}` : 'no image pull secret'}${automount}${labelsText(live.metadata?.labels)}`,
+        );
+      }
+      return seen.join('; ');
+    },
+
+    async release(principal: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = ownerOfObject(principal);
+      const released: string[] = [];
+      for (const h of await rt.clusters.all(ctx.models)) {
+        const mine = await h.cluster.list<V1ServiceAccount>(
+          'v1',
+          'ServiceAccount',
+          undefined,
+          ownerSelector(rt.instance, owner),
+        );
+        for (const sa of mine) {
+          await unmark(h, sa);
+          released.push(whereOf(sa));
+        }
+      }
+      return released.length
+        ? `released service account ${released.join(', ')}: owner labels removed`
+        : `no service account of ${nameOf(principal)} to release`;
     },
   };
 }

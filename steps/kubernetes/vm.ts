@@ -9,6 +9,10 @@
 // KubeVirt's controllers start the VM; its `status.printableStatus` (Stopped, Starting, Running,
 // ErrorUnschedulable, ...) is read back into the instance's vm_status after each apply and by
 // the sweep. A VM whose instance is gone, or whose workload changed to container, is removed.
+// Observed: the VM is read (status, disk, size, interfaces against the model) into vm_status.
+// Orphaned: the owner labels come off the VM, its template (which KubeVirt copies onto the
+// VirtualMachineInstance and its virt-launcher pod, which the pod observer would otherwise take
+// for a pod of a vanished instance and remove) and its running VirtualMachineInstance.
 import { createHash } from 'node:crypto';
 import type { V1Namespace } from '@kubernetes/client-node';
 import { ID as ID_LABEL, MODEL as MODEL_LABEL } from '../../backends/kubernetes/labels.js';
@@ -23,6 +27,7 @@ import {
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import type { ClusterHandle } from './clusters.js';
+import { differences, OWNER_LABELS, removal, unmark, whereOf } from './marks.js';
 import { foreignOwner } from './namespace.js';
 import { attachmentsOf, type Attachment } from './networks.js';
 import { applyNads, placeOf, placesToClear, SPEC_HASH, sweepNads, type PodPlace } from './pod.js';
@@ -30,6 +35,7 @@ import { nameOf, ownerOfObject, referenced, type Runtime } from './runtime.js';
 
 export const VM_API = 'kubevirt.io/v1';
 export const VM_KIND = 'VirtualMachine';
+export const VMI_KIND = 'VirtualMachineInstance';
 
 export interface VirtualMachine extends KubeObject {
   spec?: Record<string, unknown>;
@@ -195,14 +201,24 @@ export function vmNetworks(vm: VirtualMachine, namespace: string): string[] {
     .map((n) => (n.includes('/') ? n : `${namespace}/${n}`));
 }
 
-/** This deployment's VMs in a namespace (or every namespace); none where KubeVirt is not installed. */
+/** The VMs in a namespace (or every namespace) matching a selector; none where KubeVirt is not installed. */
 export async function listVms(
   handle: ClusterHandle,
   namespace: string | undefined,
-  selector: string,
+  selector?: string,
 ): Promise<VirtualMachine[]> {
   try {
     return await handle.cluster.list<VirtualMachine>(VM_API, VM_KIND, namespace, selector);
+  } catch (err) {
+    if (err instanceof KubernetesError && err.code === 404) return [];
+    throw err;
+  }
+}
+
+/** The running VirtualMachineInstances matching a selector; none where KubeVirt is not installed. */
+async function listVmis(handle: ClusterHandle, selector: string): Promise<KubeObject[]> {
+  try {
+    return await handle.cluster.list(VM_API, VMI_KIND, undefined, selector);
   } catch (err) {
     if (err instanceof KubernetesError && err.code === 404) return [];
     throw err;
@@ -295,7 +311,67 @@ export function workloadStep(pods: SyncStep, vms: SyncStep): SyncStep {
       const removedVms = await vms.delete(si, ctx);
       return [removedPods, removedVms].filter(Boolean).join('; ');
     },
+    async observe(si, ctx) {
+      const step = (await noVmReason(ctx.models, si)) === undefined ? vms : pods;
+      if (!step.observe) throw new Error(`${step.name} cannot observe`);
+      return step.observe(si, ctx);
+    },
+    async release(si, ctx) {
+      // The VM first: its template stops marking new virt-launcher pods before pods are done.
+      const vm = await vms.release?.(si, ctx);
+      const pod = await pods.release?.(si, ctx);
+      return [vm, pod].filter((t) => t && !t.startsWith('no ')).join('; ') || pod || vm;
+    },
   };
+}
+
+/** The template's labels, the interfaces and the rest of a VM's spec, as the plan reads them. */
+interface VmTemplate {
+  metadata?: { labels?: Record<string, string> };
+  spec?: {
+    domain?: {
+      cpu?: { cores?: number };
+      memory?: { guest?: string };
+      devices?: { interfaces?: { name?: string; macAddress?: string }[] };
+    };
+    networks?: { name?: string; multus?: { networkName?: string } }[];
+    volumes?: { name?: string; containerDisk?: { image?: string } }[];
+  };
+}
+
+const templateOf = (vm: VirtualMachine): VmTemplate =>
+  (vm.spec?.template as VmTemplate | undefined) ?? {};
+
+/** Where a live VM differs from what sync() would make of the plan. */
+function vmDifferences(plan: VmPlan, live: VirtualMachine): string[] {
+  const t = templateOf(live).spec ?? {};
+  const diffs: string[] = [];
+  const disk = t.volumes?.find((v) => v.containerDisk)?.containerDisk?.image;
+  if (disk !== plan.image) diffs.push(`disk ${disk ?? '(none)'} (model ${plan.image})`);
+  const cores = t.domain?.cpu?.cores;
+  if (plan.cores !== undefined && cores !== plan.cores) {
+    diffs.push(`${String(cores ?? 'default')} cores (model ${String(plan.cores)})`);
+  }
+  const memory = t.domain?.memory?.guest;
+  if (memory !== plan.memory) diffs.push(`memory ${memory ?? 'none'} (model ${plan.memory})`);
+  const interfaces = t.domain?.devices?.interfaces ?? [];
+  const networks = new Map((t.networks ?? []).map((n) => [n.name, n.multus?.networkName]));
+  for (const a of plan.attachments) {
+    const i = interfaces.find((x) => x.name === a.interface);
+    const net = `${plan.namespace}/${a.nad}`;
+    if (!i) diffs.push(`no interface ${a.interface} on ${a.nad} (model ${a.mac})`);
+    else if (i.macAddress?.toLowerCase() !== a.mac.toLowerCase() || networks.get(i.name) !== net) {
+      diffs.push(
+        `interface ${a.interface} ${i.macAddress ?? 'without MAC'} on ${networks.get(i.name) ?? '?'} (model ${a.mac} on ${net})`,
+      );
+    }
+  }
+  for (const i of interfaces) {
+    if (!plan.attachments.some((a) => a.interface === i.name)) {
+      diffs.push(`interface ${i.name ?? '?'} (not in the model)`);
+    }
+  }
+  return diffs;
 }
 
 export function vmStep(rt: Runtime): SyncStep {
@@ -394,6 +470,79 @@ export function vmStep(rt: Runtime): SyncStep {
       return removed.length
         ? `removed VirtualMachine ${removed.join(', ')}`
         : 'no VirtualMachine to remove';
+    },
+
+    async observe(si: ModelObject, ctx: StepContext): Promise<string> {
+      const skip = await noVmReason(ctx.models, si);
+      if (skip) return `no KubeVirt VM: ${skip}`;
+      const place = await placeOf(rt, ctx.models, si);
+      const where = `${place.namespace}/${place.name}`;
+      let live: VirtualMachine | undefined;
+      try {
+        live = await place.handle.cluster.get<VirtualMachine>(
+          VM_API,
+          VM_KIND,
+          place.namespace,
+          place.name,
+        );
+      } catch (err) {
+        if (err instanceof KubernetesError && err.code === 404) {
+          throw new Error(`${place.handle.label} does not serve ${VM_API} ${VM_KIND}`, {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+      await writeFeedback(ctx, si, live);
+      if (!live) throw new Error(`VirtualMachine ${where} is not there`);
+      const t = templateOf(live).spec ?? {};
+      const facts = [
+        live.status?.printableStatus ?? 'no status yet',
+        t.volumes?.find((v) => v.containerDisk)?.containerDisk?.image ?? 'no containerDisk',
+      ];
+      if (t.domain?.cpu?.cores) facts.push(`${String(t.domain.cpu.cores)} cores`);
+      if (t.domain?.memory?.guest) facts.push(t.domain.memory.guest);
+      const n = t.domain?.devices?.interfaces?.length ?? 0;
+      facts.push(`${String(n)} interface${n === 1 ? '' : 's'}`);
+      let diffs: string[];
+      try {
+        diffs = vmDifferences(await vmPlanOf(rt, ctx.models, si), live);
+      } catch (err) {
+        return `VirtualMachine ${where}: ${facts.join(', ')} (not compared with the model: ${err instanceof Error ? err.message : String(err)})`;
+      }
+      return `VirtualMachine ${where}: ${facts.join(', ')}${differences(diffs)}`;
+    },
+
+    // The VMs delete() would remove, found the same way, and each one's running instance.
+    async release(si: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = ownerOfObject(si);
+      const selector = ownerSelector(rt.instance, owner);
+      const released: string[] = [];
+      let vmisLeft = '';
+      for (const { handle } of await placesToClear(rt, ctx.models, si)) {
+        for (const vm of await listVms(handle, undefined, selector)) {
+          const template = removal(templateOf(vm).metadata?.labels, OWNER_LABELS);
+          await unmark(
+            handle,
+            vm,
+            [SPEC_HASH],
+            template ? { spec: { template: { metadata: { labels: template } } } } : {},
+          );
+          released.push(whereOf(vm));
+        }
+        try {
+          for (const vmi of await listVmis(handle, selector)) await unmark(handle, vmi);
+        } catch (err) {
+          // A role without get/list/patch on VirtualMachineInstances (deploy/rbac grants them;
+          // an older role did not): the VM is released all the same, and the sentence says
+          // what stayed.
+          if (!(err instanceof KubernetesError && err.code === 403)) throw err;
+          vmisLeft = `; its VirtualMachineInstances keep their labels: ${err.message}`;
+        }
+      }
+      return released.length
+        ? `released VirtualMachine ${released.join(', ')}: owner labels removed${vmisLeft}`
+        : 'no VirtualMachine to release';
     },
   };
 }
