@@ -1,9 +1,11 @@
 // The OVN steps: Network → Logical_Switch (with DHCP_Options and, for routed networks, a port on
 // the deployment's router), Port → Logical_Switch_Port, and the observer that watches the
-// northbound (and southbound) database for drift, strays and port feedback.
+// northbound (and southbound) database for drift, strays and port feedback. Both steps observe
+// and release (policies.ts) for the management and deletion policies.
 import type { SyncStep } from '../../synchronizer/engine.js';
 import { networkStep } from './network.js';
 import { OvnObserver } from './observer.js';
+import { networkPolicies, portPolicies } from './policies.js';
 import { portStep } from './port.js';
 import { OvnRuntime, type OvnStepOptions } from './runtime.js';
 
@@ -29,8 +31,8 @@ export function ovnStepSet(options: OvnStepOptions): OvnSteps {
   };
   return {
     steps: [
-      { ...networkStep(runtime), ...shared },
-      { ...portStep(runtime), ...shared },
+      { ...networkStep(runtime), ...networkPolicies(runtime), ...shared },
+      { ...portStep(runtime), ...portPolicies(runtime), ...shared },
     ],
     observer,
     runtime,

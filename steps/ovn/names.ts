@@ -37,6 +37,20 @@ export const NEUTRON_PORT_NAME_KEY = 'neutron:port_name';
 /** On router ports: the network's type, so the observer knows the gateway ports. */
 export const TYPE_KEY = 'syncord-network-type';
 
+/**
+ * Every external_ids key Syncord writes on its rows: taken off when an object is let go of
+ * (deletion_policy orphan), so that nothing of Syncord's (owner, sweep, drift, the network's
+ * index of its ports' switch ports) takes the row for its own again.
+ */
+export const MARK_KEYS = [
+  INSTANCE_KEY,
+  MODEL_KEY,
+  ID_KEY,
+  ROLE_KEY,
+  NETWORK_KEY,
+  TYPE_KEY,
+] as const;
+
 export type Role =
   'switch' | 'dhcp' | 'router' | 'router-port' | 'switch-router-port' | 'port' | 'gateway-chassis';
 

@@ -51,7 +51,8 @@ import {
   type OvnRuntime,
 } from './runtime.js';
 
-async function networkOf(models: ModelService, port: ModelObject): Promise<ModelObject> {
+/** The Port's Network (deleted ones too); an error naming it when it does not exist. */
+export async function networkOf(models: ModelService, port: ModelObject): Promise<ModelObject> {
   try {
     return await models.get('Network', port.network_id as number, { includeDeleted: true });
   } catch (err) {
