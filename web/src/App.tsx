@@ -1,10 +1,12 @@
 // The page: login, then the shell (left nav, header with the user) around the routes.
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation, useParams, useSearch } from 'wouter';
+import { mayAdopt } from './adopt';
 import { Api, errorText } from './api';
 import { useLoad } from './hooks';
 import { Live, LiveContext, useLiveState } from './live';
 import { NameCache, NamesContext } from './names';
+import { Adopt } from './pages/Adopt';
 import { Dashboard } from './pages/Dashboard';
 import { Login } from './pages/Login';
 import { ModelTable } from './pages/ModelTable';
@@ -67,6 +69,7 @@ function Nav() {
       </NavLink>
       <NavLink href="/graph">Graph</NavLink>
       <NavLink href="/tosca">TOSCA</NavLink>
+      {mayAdopt(user) && <NavLink href="/adopt">Adopt</NavLink>}
       <div className="nav-heading">Models</div>
       {registry.models
         .filter((m) => readable(user.role, m.name))
@@ -151,6 +154,9 @@ function Routes() {
         </Route>
         <Route path="/tosca">
           <Tosca />
+        </Route>
+        <Route path="/adopt">
+          <Adopt />
         </Route>
         <Route path="/login">
           <Redirect to="/" replace />

@@ -1,5 +1,11 @@
 // The gateway client: fetch under /api/v1 with the session's token; every refusal becomes an
 // ApiError carrying the gateway's code, field violations and recipe problems.
+import {
+  normalizeCandidate,
+  type AdoptCandidate,
+  type Adoptable,
+  type AdoptedObject,
+} from './adopt';
 import type {
   BackendObject,
   Dependent,
@@ -213,6 +219,26 @@ export class Api {
       body: { files, dry_run: dryRun },
     })) as { outcomes?: Outcome[] };
     return body.outcomes ?? [];
+  }
+
+  /** Backend objects that could be adopted (GET adoptable?backends=&kinds=&namespace=&selector=). */
+  async adoptable(query: string): Promise<Adoptable> {
+    const body = (await this.request('GET', `adoptable${query ? `?${query}` : ''}`)) as {
+      candidates?: Partial<AdoptCandidate>[];
+      failures?: string[];
+    };
+    return {
+      candidates: (body.candidates ?? []).map(normalizeCandidate),
+      failures: body.failures ?? [],
+    };
+  }
+
+  /** Adopts candidates, in one transaction (POST adopt); refused as a whole. */
+  async adopt(body: Record<string, unknown>): Promise<AdoptedObject[]> {
+    const reply = (await this.request('POST', 'adopt', { body })) as {
+      adopted?: AdoptedObject[];
+    };
+    return reply.adopted ?? [];
   }
 
   /** Opens the watch stream (server-sent events); the caller reads and closes it. */

@@ -2,6 +2,7 @@
 // objects it owns and the objects that refer to it; edit and delete for the roles that may.
 import { useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
+import { handleText, POLICY_MEANING } from '../adopt';
 import { ApiError, errorText, readLeaf } from '../api';
 import { Pill, StatusBadge } from '../components/Badge';
 import { Panel } from '../components/Panel';
@@ -105,6 +106,38 @@ function Dependents({ dependents }: { dependents: Dependent[] }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** Its management and deletion policies, and, for an adopted object, what it was made from. */
+function Policies({ obj }: { obj: Obj }) {
+  const policy = (name: string, fallback: string) => {
+    const value = obj[name];
+    const v = typeof value === 'string' && value ? value : fallback;
+    return (
+      <span
+        className="policy"
+        data-testid={name}
+        data-value={v}
+        title={(POLICY_MEANING as Record<string, string | undefined>)[v]}
+      >
+        {name.replace('_', ' ')}: <strong>{v}</strong>
+      </span>
+    );
+  };
+  const from = handleText(obj.backend_handle);
+  return (
+    <>
+      <p className="policies">
+        {policy('management_policy', 'full')}
+        {policy('deletion_policy', 'delete')}
+      </p>
+      {from && (
+        <p className="adopted-from" data-testid="adopted-from">
+          Adopted from: {from}
+        </p>
+      )}
+    </>
   );
 }
 
@@ -241,6 +274,7 @@ export function ObjectPage({ model, id }: { model: ModelInfo; id: number }) {
         {typeof obj.policy_status === 'string' && obj.policy_status && (
           <p className="muted">policy: {obj.policy_status}</p>
         )}
+        <Policies obj={obj} />
       </section>
       <div className="columns">
         <section className="panel" data-testid="fields">
