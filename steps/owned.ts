@@ -14,7 +14,7 @@ import { serviceAccountName } from './kubernetes/service-account.js';
 import {
   defaultRouterName,
   neutronSwitchName,
-  portName,
+  lspName,
   resolveInstance,
   routerPortName,
   switchName,
@@ -258,7 +258,7 @@ function ovnObjects(
     return [
       o({
         kind: 'Logical_Switch_Port',
-        name: portName(instance, obj.id),
+        name: lspName(instance, obj),
         detail: `on ${neutron ? neutronSwitchName(neutron) : switchName(network)}${address ? ` (${address})` : ''}`,
       }),
     ];

@@ -121,7 +121,7 @@ export function networksAnnotation(
   if (attachments.length === 0) return undefined;
   const list: NetworkSelection[] = attachments.map((a) => {
     const ovnPort =
-      (a.network.provider ?? 'ovn') === 'ovn' ? ovnPortFor(instance, a.port.id) : undefined;
+      (a.network.provider ?? 'ovn') === 'ovn' ? ovnPortFor(instance, a.port) : undefined;
     return {
       name: a.nad,
       namespace,

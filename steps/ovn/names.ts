@@ -67,12 +67,31 @@ function prefix(instance: string): string {
 const nameOf = (o: ModelObject): string =>
   typeof o.name === 'string' && o.name ? o.name : String(o.id);
 
-/** A Network's logical switch: `syncord-<network name>` (its id when it has no name). */
-export const switchName = (network: ModelObject): string => `syncord-${nameOf(network)}`;
+/**
+ * An adopted object's OVN name for a table, from its backend_handle (`{"ovn/<table>": name}`,
+ * written by `syncord adopt`): the rows it was made from keep their names.
+ */
+export function handleOf(obj: ModelObject, table: string): string | undefined {
+  const handle = obj.backend_handle;
+  if (!handle || typeof handle !== 'object' || Array.isArray(handle)) return undefined;
+  const name = (handle as Record<string, unknown>)[`ovn/${table}`];
+  return typeof name === 'string' && name ? name : undefined;
+}
+
+/**
+ * A Network's logical switch: `syncord-<network name>` (its id when it has no name), or for an
+ * adopted one the switch it was made from.
+ */
+export const switchName = (network: ModelObject): string =>
+  handleOf(network, 'Logical_Switch') ?? `syncord-${nameOf(network)}`;
 
 /** A Port's logical switch port, which is the interface id the node's CNI binds. */
 export const portName = (instance: string, portId: number): string =>
   `${prefix(instance)}-port-${String(portId)}`;
+
+/** A Port's logical switch port: portName, or for an adopted Port the one it was made from. */
+export const lspName = (instance: string, port: ModelObject): string =>
+  handleOf(port, 'Logical_Switch_Port') ?? portName(instance, port.id);
 
 export const defaultRouterName = (instance: string): string => `${prefix(instance)}-router`;
 
@@ -173,6 +192,6 @@ export function registerOvnDeployment(instance: string): () => void {
 }
 
 /** The logical switch port a pod's interface binds, when the deployment's OVN steps run here. */
-export function ovnPortFor(instance: string, portId: number): string | undefined {
-  return running.has(instance) ? portName(instance, portId) : undefined;
+export function ovnPortFor(instance: string, port: ModelObject): string | undefined {
+  return running.has(instance) ? lspName(instance, port) : undefined;
 }

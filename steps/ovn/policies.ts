@@ -22,7 +22,7 @@ import {
   INSTANCE_KEY,
   MARK_KEYS,
   ownerIds,
-  portName,
+  lspName,
   routerPortName,
   switchName,
   switchRouterPortName,
@@ -223,7 +223,7 @@ async function observePort(rt: OvnRuntime, port: ModelObject, ctx: StepContext):
     what = `Neutron's Logical_Switch_Port ${neutronPort}`;
     if (!lsp) throw new Error(`${what} is not there`);
   } else {
-    const name = portName(rt.instance, port.id);
+    const name = lspName(rt.instance, port);
     const owned = ix.lspByOwner.get(
       ownerKey(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
     );

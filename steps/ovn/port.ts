@@ -32,7 +32,7 @@ import {
   neutronNetworkOf,
   neutronSwitchName,
   ownerIds,
-  portName,
+  lspName,
   switchName,
   type Role,
 } from './names.js';
@@ -100,7 +100,7 @@ function readExisting(
     mine: ix.lspByOwner.get(
       ownerKey(ownerIds(rt.instance, { model: 'Port', id: port.id }, 'port')),
     ),
-    named: ix.lspByName.get(portName(rt.instance, port.id)),
+    named: ix.lspByName.get(lspName(rt.instance, port)),
     switches:
       neutronSwitch === undefined
         ? ix.lsByOwner.get(net('switch'))
@@ -128,7 +128,7 @@ export function portStep(rt: OvnRuntime): SyncStep {
         rt.serviceInstance(ctx.models, port.service_instance_id as number),
       ]);
       const db = await rt.northbound();
-      const name = portName(rt.instance, port.id);
+      const name = lspName(rt.instance, port);
       const neutron = neutronNetworkOf(network);
       const neutronSwitch = neutron === undefined ? undefined : neutronSwitchName(neutron);
       const ex = readExisting(rt, db, port, network.id, neutronSwitch);

@@ -17,7 +17,7 @@ import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import { VLAN_NONE } from '../../backends/vtn/store.js';
 import type { HostDetectedRequest } from '../../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
 import type { HostProto__Output } from '../../backends/vtn/generated/net/HostProto.js';
-import { portName } from '../ovn/names.js';
+import { lspName } from '../ovn/names.js';
 import { connectPointOf, marks, ownerOf, vtnNetworkId, vtnPortId, withoutMarks } from './names.js';
 import { differences } from './observe.js';
 import type { VtnObserver } from './observer.js';
@@ -60,7 +60,7 @@ export function hostOf(
         ? `tap${port.port_id.slice(0, 11)}`
         : typeof port.interface_name === 'string' && port.interface_name
           ? port.interface_name
-          : portName(rt.instance, port.id);
+          : lspName(rt.instance, port);
   // createTime: when the port was made, so that a resync does not change the host (VTN bumps it
   // to force an update; Syncord only updates when something real changed).
   const created = millis(port.created_at);
@@ -151,7 +151,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const want = {
         id,
         network_id: netId,
-        name: portName(rt.instance, port.id),
+        name: lspName(rt.instance, port),
         mac_address: port.mac,
         ip_address: port.ip,
         floating_address_pairs: [],
@@ -228,7 +228,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
         (host ? `host ${hostText(host)}` : 'no host') +
         differences([
           ['network', have.network_id, vtnNetworkId(rt.instance, network.id)],
-          ['interface', have.name, portName(rt.instance, port.id)],
+          ['interface', have.name, lspName(rt.instance, port)],
           ['MAC', have.mac_address, mac],
           ['IP', have.ip_address, ip],
           ['host', hostText(host), wantText],
