@@ -11,6 +11,8 @@ export interface NeutronNetwork {
   status: string;
   tags: string[];
   subnets: string[];
+  mtu?: number;
+  shared?: boolean;
   'provider:network_type'?: string;
   'provider:segmentation_id'?: number;
 }
@@ -207,6 +209,31 @@ export class Neutron {
     await this.ignoreGone(() => this.s.request('network', 'DELETE', `/v2.0/ports/${id}`));
   }
 
+  /** Removes one tag of a resource (idempotent: a tag it does not have is success). */
+  async untag(resource: 'networks' | 'subnets' | 'ports', id: string, tag: string): Promise<void> {
+    await this.ignoreGone(() =>
+      this.s.request(
+        'network',
+        'DELETE',
+        `/v2.0/${resource}/${id}/tags/${encodeURIComponent(tag)}`,
+      ),
+    );
+  }
+
+  /** Gives a network, subnet or port another name, nothing else (gone already is success). */
+  async rename(
+    resource: 'networks' | 'subnets' | 'ports',
+    id: string,
+    name: string,
+  ): Promise<void> {
+    const singular = resource.slice(0, -1);
+    await this.ignoreGone(() =>
+      this.s.request('network', 'PUT', `/v2.0/${resource}/${id}`, {
+        body: { [singular]: { name } },
+      }),
+    );
+  }
+
   /** Replaces a resource's tags (one idempotent PUT). */
   async tag(resource: 'networks' | 'subnets' | 'ports', id: string, tags: string[]): Promise<void> {
     if (!tags.length) return;
@@ -286,6 +313,42 @@ export class Nova {
     }
   }
 
+  /** Removes one tag of a server (idempotent: a tag it does not have is success). */
+  async untag(id: string, tag: string): Promise<void> {
+    await this.ignoreGone(() =>
+      this.s.request('compute', 'DELETE', `/servers/${id}/tags/${encodeURIComponent(tag)}`, {
+        headers: NOVA_VERSION,
+      }),
+    );
+  }
+
+  /** Removes one metadata key of a server (idempotent). */
+  async deleteMetadata(id: string, key: string): Promise<void> {
+    await this.ignoreGone(() =>
+      this.s.request('compute', 'DELETE', `/servers/${id}/metadata/${encodeURIComponent(key)}`, {
+        headers: NOVA_VERSION,
+      }),
+    );
+  }
+
+  /** Gives a server another name, nothing else (gone already is success). */
+  async rename(id: string, name: string): Promise<void> {
+    await this.ignoreGone(() =>
+      this.s.request('compute', 'PUT', `/servers/${id}`, {
+        headers: NOVA_VERSION,
+        body: { server: { name } },
+      }),
+    );
+  }
+
+  private async ignoreGone(call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if (!(err instanceof OpenStackError && err.notFound)) throw err;
+    }
+  }
+
   /** The ports attached to a server. */
   async interfaces(serverId: string): Promise<{ port_id: string; mac_addr: string }[]> {
     const r = await this.s.request<{
@@ -325,6 +388,8 @@ export interface KeystoneProject {
   id: string;
   name: string;
   domain_id: string;
+  enabled?: boolean;
+  description?: string;
   tags?: string[];
 }
 
@@ -375,6 +440,15 @@ export class Keystone {
   async deleteProject(id: string): Promise<void> {
     try {
       await this.s.request('identity', 'DELETE', `/projects/${id}`);
+    } catch (err) {
+      if (!(err instanceof OpenStackError && err.notFound)) throw err;
+    }
+  }
+
+  /** Removes one tag of a project (idempotent: a tag it does not have is success). */
+  async untagProject(id: string, tag: string): Promise<void> {
+    try {
+      await this.s.request('identity', 'DELETE', `/projects/${id}/tags/${encodeURIComponent(tag)}`);
     } catch (err) {
       if (!(err instanceof OpenStackError && err.notFound)) throw err;
     }

@@ -14,15 +14,28 @@
 // OpenStack Cluster. A recorded network the Cluster's view (view.ts) shows is taken as it is,
 // with no request: the observer's polls list the networks and queue a Network whose network
 // vanished.
+//
+// Observed (management_policy observe): the Neutron network of the Network's name, and its
+// subnet, on each Cluster (there must be one where a VM of the Network runs), compared with the
+// Network; nothing is recorded (neutron_network_id would move the pods' ports onto its switch).
+// Released (deletion_policy orphan): the network and its subnet lose their owner tags and
+// Syncord's name (runtime.ts releasedName) and stay as they are, ports and all.
 import {
   Neutron,
   type NeutronNetwork,
   type NeutronSubnet,
 } from '../../backends/openstack/resources.js';
-import { formatAddress, parseAddress, parseCidr, usableRange } from '../../models/ipam/address.js';
+import {
+  formatAddress,
+  parseAddress,
+  parseCidr,
+  sameIp,
+  usableRange,
+} from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
-import { nameOf, type OpenStackRuntime } from './runtime.js';
+import { openstackPlaceOf } from './placement.js';
+import { nameOf, releasedName, type OpenStackRuntime } from './runtime.js';
 import type { ClusterView } from './view.js';
 
 export interface NeutronPlace {
@@ -37,6 +50,66 @@ export async function openstackClusters(models: ModelService): Promise<ModelObje
     pageSize: 1000,
   });
   return page.items;
+}
+
+/** The ids of the OpenStack Clusters that run a VM with a Port on the Network. */
+async function vmClustersOf(models: ModelService, network: ModelObject): Promise<Set<number>> {
+  const ports = await models.list('Port', {
+    filter: [{ field: 'network', value: network.id }],
+    pageSize: 5000,
+  });
+  const ids = [...new Set(ports.items.map((p) => p.service_instance_id as number))];
+  const clusters = new Set<number>();
+  for (const si of await models.getMany('ServiceInstance', ids)) {
+    const place = await openstackPlaceOf(models, si);
+    if (place) clusters.add(place.cluster.id);
+  }
+  return clusters;
+}
+
+/** What a Neutron network and its subnet are, and where they differ from the Network. */
+async function describeNetwork(
+  neutron: Neutron,
+  net: NeutronNetwork,
+  name: string,
+  network: ModelObject,
+): Promise<string> {
+  const subnets = await neutron.subnets({ network_id: net.id });
+  const subnet =
+    subnets.find((s) => s.name === name) ?? (subnets.length === 1 ? subnets[0] : undefined);
+  const ports = await neutron.ports({ network_id: net.id });
+  const seen: string[] = [];
+  const differs: string[] = [];
+  const wanted = parseCidr(String(network.subnet));
+  if (!subnet) {
+    seen.push(
+      subnets.length ? `${String(subnets.length)} subnets, none named ${name}` : 'no subnet',
+    );
+    differs.push(`no subnet ${wanted.cidr}`);
+  } else {
+    const cidr = parseCidr(subnet.cidr).cidr;
+    seen.push(
+      `subnet ${cidr}`,
+      `gateway ${subnet.gateway_ip ?? 'none'}`,
+      `DHCP ${subnet.enable_dhcp ? 'on' : 'off'}`,
+    );
+    if (cidr !== wanted.cidr) differs.push(`subnet ${cidr} (model ${wanted.cidr})`);
+    const gateway = typeof network.gateway === 'string' && network.gateway ? network.gateway : null;
+    if (!(gateway === null ? subnet.gateway_ip === null : sameIp(subnet.gateway_ip, gateway))) {
+      differs.push(`gateway ${subnet.gateway_ip ?? 'none'} (model ${gateway ?? 'none'})`);
+    }
+    if (subnet.enable_dhcp !== (network.dhcp !== false)) {
+      differs.push(
+        `DHCP ${subnet.enable_dhcp ? 'on' : 'off'} (model ${network.dhcp !== false ? 'on' : 'off'})`,
+      );
+    }
+  }
+  if (net.mtu !== undefined) seen.push(`MTU ${String(net.mtu)}`);
+  if (typeof network.mtu === 'number' && net.mtu !== undefined && net.mtu !== network.mtu) {
+    differs.push(`MTU ${String(net.mtu)} (model ${String(network.mtu)})`);
+  }
+  seen.push(`${String(ports.length)} port${ports.length === 1 ? '' : 's'}`);
+  return `${seen.join(', ')}${differs.length ? `; differs from the model: ${differs.join(', ')}` : ''}`;
 }
 
 /** This deployment's Neutron networks of a Network on a Cluster, by name and owner tag. */
@@ -214,6 +287,61 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
         ctx.enqueue(si.leaf_model, si.id);
       }
       return `Neutron network ${id} is gone: it is made again for the VMs on the network`;
+    },
+
+    async observe(network: ModelObject, ctx: StepContext): Promise<string> {
+      const clusters = await openstackClusters(ctx.models);
+      if (!clusters.length) return 'no OpenStack Cluster';
+      const needed = await vmClustersOf(ctx.models, network);
+      const name = rt.nameFor({ model: 'Network', id: network.id });
+      const seen: string[] = [];
+      for (const cluster of clusters) {
+        const neutron = new Neutron(rt.admin(cluster));
+        const nets = await neutron.networks({ name });
+        if (!nets.length && needed.has(cluster.id)) {
+          throw new Error(`Neutron network ${name} is not there on Cluster ${nameOf(cluster)}`);
+        }
+        for (const net of nets) {
+          seen.push(
+            `Neutron network ${name} (${net.id}) on Cluster ${nameOf(cluster)}: ${await describeNetwork(neutron, net, name, network)}`,
+          );
+        }
+      }
+      return seen.length
+        ? seen.join('; ')
+        : `no Neutron network ${name} (no VM on OpenStack uses the Network)`;
+    },
+
+    async release(network: ModelObject, ctx: StepContext): Promise<string> {
+      const owner = { model: 'Network', id: network.id };
+      const name = rt.nameFor(owner);
+      const released: string[] = [];
+      for (const cluster of await openstackClusters(ctx.models)) {
+        const neutron = new Neutron(rt.admin(cluster));
+        const view = rt.view(cluster);
+        // Found by the name, as delete() and the server step find them; a network or subnet
+        // of another owner's (tagged so) is not this Network's to let go of.
+        for (const net of await neutron.networks({ name })) {
+          if (!rt.releasable(net.tags, owner)) continue;
+          for (const tag of rt.marksIn(net.tags, owner))
+            await neutron.untag('networks', net.id, tag);
+          // The subnet before the network's name: a release cut short finds both again.
+          for (const subnet of await neutron.subnets({ network_id: net.id, name })) {
+            if (!rt.releasable(subnet.tags, owner)) continue;
+            for (const tag of rt.marksIn(subnet.tags, owner)) {
+              await neutron.untag('subnets', subnet.id, tag);
+            }
+            await neutron.rename('subnets', subnet.id, releasedName(name));
+            view.subnets.put(subnet.id, undefined, Date.now());
+          }
+          await neutron.rename('networks', net.id, releasedName(name));
+          view.networks.put(net.id, undefined, Date.now());
+          released.push(`${net.id} on Cluster ${nameOf(cluster)}`);
+        }
+      }
+      return released.length
+        ? `released Neutron network ${released.join(', ')} and its subnet: owner tags removed, renamed ${releasedName(name)}`
+        : 'no Neutron network to release';
     },
 
     async delete(network: ModelObject, ctx: StepContext): Promise<string> {

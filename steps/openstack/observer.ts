@@ -13,7 +13,9 @@
 // - a Network whose recorded Neutron network vanished (forgotten, then made again for its VMs).
 //
 // A server whose owner no longer exists in the database is removed with its ports: tags make that
-// exact, and nothing of another deployment's is touched. A Cluster whose listing fails keeps its
+// exact, and nothing of another deployment's is touched, nor anything released (deletion_policy
+// orphan: its tags are gone, and the server is read again before it is removed). Everything is
+// listed by tag, so nothing untagged is ever queued, changed or removed here. A Cluster whose listing fails keeps its
 // view (trusted for three poll periods at most, see runtime.ts) and nothing is taken as vanished
 // in that pass.
 import {
@@ -157,12 +159,21 @@ export class OpenStackObserver {
         if (!si) {
           if (await this.exists(ctx, owner.model, owner.id)) continue;
           // Its owner is gone for good (deleted while Syncord was down, or a database restored
-          // from before it was made): remove it and its ports.
+          // from before it was made): remove it and its ports. Unless it lost its owner tag since
+          // the listing: its owner was deleted with deletion_policy orphan, whose release took
+          // the marks off before the row went, and it is no longer Syncord's.
+          const nova = new Nova(admin);
+          const now = await nova.server(server.id);
+          if (
+            this.rt.ownerOf(now?.tags)?.model !== owner.model ||
+            this.rt.ownerOf(now?.tags)?.id !== owner.id
+          ) {
+            continue;
+          }
           this.rt.log(
             `removing orphaned server ${server.name} (${server.id}) from Cluster ${nameOf(cluster)}`,
           );
           const neutron = new Neutron(admin);
-          const nova = new Nova(admin);
           const ports = await neutron.ports({ device_id: server.id });
           await nova.deleteServer(server.id);
           view.servers.put(server.id, undefined, Date.now());
@@ -194,8 +205,11 @@ export class OpenStackObserver {
     }
     // What a Cluster whose listing failed holds is unknown: nothing is taken as vanished.
     if (!complete) return;
-    // A recorded server no Cluster lists: deleted out of band.
-    for (const [key, si] of byOwner) if (!seen.has(key)) ctx.enqueue(si.leaf_model, si.id);
+    // A recorded server no Cluster lists: deleted out of band. (Not an observed instance's: its
+    // server is not Syncord's, untagged, never listed; it is read again on its own period.)
+    for (const [key, si] of byOwner) {
+      if (!seen.has(key) && si.management_policy !== 'observe') ctx.enqueue(si.leaf_model, si.id);
+    }
     // A recorded Neutron port no Cluster lists (its instance makes it again and attaches it), or
     // not as the Port wants it, or not on its instance's ACTIVE server (attached again).
     const differ = new Set<number>();
@@ -207,6 +221,7 @@ export class OpenStackObserver {
       recorded.add(id);
       const np = neutronPorts.get(id);
       const si = byId.get(port.service_instance_id as number);
+      if (si?.management_policy === 'observe') continue;
       if (
         !np ||
         (typeof port.ip === 'string' && !sameIp(np.fixed_ips[0]?.ip_address, port.ip)) ||

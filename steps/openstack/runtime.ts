@@ -35,6 +35,13 @@ export { errorText, nameOf } from '../kubernetes/runtime.js';
 export const openstackName = (instance: string, owner: Owner): string =>
   `syncord-${instance}-${owner.model}-${String(owner.id)}`;
 
+/**
+ * The name an object takes when Syncord lets go of it (deletion_policy orphan): no longer the
+ * owner's name, which the steps look objects up by (Neutron's untagged ones included) and OVN's
+ * observer knows a Neutron port's switch port by, but still telling where it came from.
+ */
+export const releasedName = (name: string): string => `released-${name}`;
+
 /** A trust domain's place on a Cluster: the session to act in it and its project. */
 export interface ProjectScope {
   session: Session;
@@ -76,6 +83,21 @@ export class OpenStackRuntime {
 
   tagsFor(owner: Owner): string[] {
     return [this.instanceTag, this.ownerTag(owner)];
+  }
+
+  /**
+   * Whether an object found by the owner's name is the owner's to let go of: it carries the
+   * owner's tag, or no owner tag at all (made by a create whose tag call never ran, or left by a
+   * release cut short after the owner tag went).
+   */
+  releasable(tags: readonly string[] | undefined, owner: Owner): boolean {
+    if (tags?.includes(this.ownerTag(owner))) return true;
+    return !tags?.some((t) => t.startsWith('syncord-owner='));
+  }
+
+  /** The owner marks among the tags, the owner's first (a release cut short leaves none of it). */
+  marksIn(tags: readonly string[] | undefined, owner: Owner): string[] {
+    return [this.ownerTag(owner), this.instanceTag].filter((t) => tags?.includes(t));
   }
 
   /** The owner a tagged object names, if it is this deployment's. */

@@ -22,6 +22,13 @@
 // and did since) shows exactly as the model wants it is ok with no request to OpenStack: a periodic
 // resync of unchanged VMs sends none. Anything else goes the full way above, whose lookups and
 // writes are patched into the view.
+//
+// Observed (management_policy observe): the server of the instance's name on its slice's Cluster
+// (any project), compared with the model (flavor, image, the Ports' addresses); its status, host
+// and id are recorded as the sync records them. Released (deletion_policy orphan): the server
+// loses its owner tags, its `syncord-owner` metadata and Syncord's name (runtime.ts releasedName),
+// and so do the Neutron ports of the instance's Ports (released by the port step already when
+// the Ports went with the instance); it keeps running on them as it was.
 import { OpenStackError } from '../../backends/openstack/client.js';
 import { failpoint } from '../../backends/failpoint.js';
 import {
@@ -39,7 +46,7 @@ import { ensureNeutronNetwork, neutronPlaceInView, openstackClusters } from './n
 import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
 import { portsOf } from '../kubernetes/networks.js';
 import { referenced } from '../kubernetes/runtime.js';
-import { nameOf, type OpenStackRuntime, type Owner } from './runtime.js';
+import { nameOf, releasedName, type OpenStackRuntime, type Owner } from './runtime.js';
 
 const ownerOf = (si: ModelObject): Owner => ({ model: si.leaf_model, id: si.id });
 
@@ -178,6 +185,56 @@ async function removeFrom(
     removed.push(`port ${p.id} (${p.fixed_ips.map((f) => f.ip_address).join(', ')})`);
   }
   return removed;
+}
+
+/** The instance's servers found by its name on the Cluster (any project), tagged or not. */
+async function serversNamed(nova: Nova, name: string): Promise<NovaServer[]> {
+  // Nova takes `name` as a regular expression (the names Syncord makes have no special character).
+  const servers = await nova.servers({ name: `^${name}$`, all_tenants: true });
+  return servers.filter((s) => s.name === name && s.status !== 'DELETED');
+}
+
+/**
+ * Takes Syncord's marks off the instance's server and the Neutron ports of its Ports on a
+ * Cluster: owner tags, the `syncord-owner` metadata and the names. Another owner's objects (tagged
+ * so) stay as they are.
+ */
+async function releaseFrom(
+  rt: OpenStackRuntime,
+  cluster: ModelObject,
+  si: ModelObject,
+  ports: readonly ModelObject[],
+): Promise<string[]> {
+  const admin = rt.admin(cluster);
+  const nova = new Nova(admin);
+  const neutron = new Neutron(admin);
+  const view = rt.view(cluster);
+  const owner = ownerOf(si);
+  const name = rt.nameFor(owner);
+  const released: string[] = [];
+  // The ports first: a release cut short finds the server by its name again.
+  for (const port of ports) {
+    const portOwner = { model: 'Port', id: port.id };
+    const portName = rt.nameFor(portOwner);
+    for (const p of await neutron.ports({ name: portName })) {
+      if (!rt.releasable(p.tags, portOwner)) continue;
+      for (const tag of rt.marksIn(p.tags, portOwner)) await neutron.untag('ports', p.id, tag);
+      await neutron.rename('ports', p.id, releasedName(portName));
+      view.ports.put(p.id, undefined, Date.now());
+      released.push(`port ${p.id}`);
+    }
+  }
+  for (const s of await serversNamed(nova, name)) {
+    if (!rt.releasable(s.tags, owner)) continue;
+    for (const tag of rt.marksIn(s.tags, owner)) await nova.untag(s.id, tag);
+    if (s.metadata['syncord-owner'] === `${owner.model}:${String(owner.id)}`) {
+      await nova.deleteMetadata(s.id, 'syncord-owner');
+    }
+    await nova.rename(s.id, releasedName(name));
+    view.servers.put(s.id, undefined, Date.now());
+    released.push(`server ${s.id}`);
+  }
+  return released;
 }
 
 /** The Nova flavor a Flavor names: its `flavor` (a name or an id), else its name. */
@@ -629,6 +686,70 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
           return `${activeSentence(name, server, flavor, image, neutronPorts.length)}${all.length ? `; ${all.join(', ')}` : ''}`;
         },
       );
+    },
+
+    async observe(si: ModelObject, ctx: StepContext): Promise<string> {
+      const place = await openstackPlaceOf(ctx.models, si, { fresh: true });
+      if (!place) return 'no Nova server: it does not run on an OpenStack cluster';
+      const { cluster } = place;
+      const admin = rt.admin(cluster);
+      const nova = new Nova(admin);
+      const name = rt.nameFor(ownerOf(si));
+      const [server, ...more] = await serversNamed(nova, name);
+      if (!server) {
+        await writeFeedback(ctx, si, feedbackOf(undefined));
+        throw new Error(`Nova server ${name} is not there on Cluster ${nameOf(cluster)}`);
+      }
+      const differs: string[] = [];
+      const runsFlavor = server.flavor?.original_name ?? server.flavor?.id ?? 'unknown';
+      if (typeof si.flavor_id === 'number') {
+        const flavor = await referenced(ctx.models, 'Flavor', si.flavor_id, 'its flavor');
+        const wanted = wantedFlavor(flavor);
+        const nf = flavorIn(await nova.flavors(), wanted);
+        if (runsFlavor !== (nf?.name ?? wanted))
+          differs.push(`flavor ${runsFlavor} (model ${wanted})`);
+      }
+      const runsImage = typeof server.image === 'object' ? server.image.id : undefined;
+      let imageName = runsImage ?? 'no image';
+      if (typeof si.image_id === 'number') {
+        const image = await referenced(ctx.models, 'Image', si.image_id, 'its image');
+        const wanted = wantedImage(image);
+        const gi = (await new Glance(admin).images({ name: wanted }))[0];
+        if (gi && gi.id === runsImage) imageName = gi.name;
+        else differs.push(`image ${runsImage ?? 'none'} (model ${wanted})`);
+      }
+      const addresses = Object.values(server.addresses ?? {}).flat();
+      for (const port of await portsOf(ctx.models, si)) {
+        if (typeof port.ip !== 'string') continue;
+        if (!addresses.some((a) => sameIp(a.addr, port.ip))) {
+          differs.push(`no address ${port.ip} (Port ${String(port.id)})`);
+        }
+      }
+      await writeFeedback(ctx, si, feedbackOf(server));
+      const host = server['OS-EXT-SRV-ATTR:host'] ?? 'no host';
+      const fault =
+        server.status === 'ERROR' ? ` (${server.fault?.message ?? 'no fault given'})` : '';
+      return `server ${name} (${server.id}) on Cluster ${nameOf(cluster)}: ${server.status}${fault} on ${host}, ${runsFlavor}, ${imageName}, ${String(addresses.length)} address${addresses.length === 1 ? '' : 'es'}${more.length ? `, and ${String(more.length)} more of that name` : ''}${differs.length ? `; differs from the model: ${differs.join(', ')}` : ''}`;
+    },
+
+    async release(si: ModelObject, ctx: StepContext): Promise<string> {
+      const place = await openstackPlaceOf(ctx.models, si);
+      const clusters = place
+        ? [place.cluster]
+        : typeof si.server_id === 'string' && si.server_id
+          ? await openstackClusters(ctx.models)
+          : [];
+      const ports = await ctx.models.list('Port', {
+        filter: [{ field: 'service_instance', value: si.id }],
+        includeDeleted: true,
+        pageSize: 5000,
+      });
+      const released: string[] = [];
+      for (const cluster of clusters)
+        released.push(...(await releaseFrom(rt, cluster, si, ports.items)));
+      return released.length
+        ? `released ${released.join(', ')}: owner tags, metadata and names removed (now ${releasedName(rt.nameFor(ownerOf(si)))})`
+        : 'no Nova server to release';
     },
 
     async delete(si: ModelObject, ctx: StepContext): Promise<string> {
