@@ -315,6 +315,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
         kinds: several('kinds'),
         namespace: p.get('namespace') ?? '',
         selector: p.get('selector') ?? '',
+        instance: p.get('instance') ?? '',
       };
       send(res, 200, toJson(await unary('ListAdoptable', request, req)));
       return;

@@ -396,6 +396,9 @@ message AdoptRequest {
   // Adopt: the adopted objects' management_policy (default full) and deletion_policy (delete).
   string management_policy = 6;
   string deletion_policy = 7;
+  // Ports found alone (an OVN switch port says nothing of whose interface it is): the
+  // ServiceInstance they are given, by name or id.
+  string instance = 8;
 }
 
 // A backend object with no Syncord owner mark, and the model it would become.

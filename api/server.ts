@@ -834,6 +834,7 @@ export function modelServiceHandlers(
       ...(strings(req.kinds).length ? { kinds: strings(req.kinds) } : {}),
       ...(text(req.namespace) ? { namespace: text(req.namespace) } : {}),
       ...(text(req.selector) ? { selector: text(req.selector) } : {}),
+      ...(text(req.instance) ? { instance: text(req.instance) } : {}),
     };
     const wanted = backends.length ? sources.filter((s) => backends.includes(s.backend)) : sources;
     return { wanted, filter, options, keys: strings(req.keys) };

@@ -25,6 +25,7 @@ interface AdoptFlags {
   kind?: string[];
   namespace?: string;
   selector?: string;
+  instance?: string;
   management?: ManagementPolicy;
   deletion?: DeletionPolicy;
   yes?: boolean;
@@ -82,6 +83,7 @@ export async function runAdopt(
     ...(flags.kind?.length ? { kinds: flags.kind } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(flags.selector ? { selector: flags.selector } : {}),
+    ...(flags.instance ? { instance: flags.instance } : {}),
   };
   await withService(registry, async (svc) => {
     const { candidates, failures } = await discoverAll(svc, wanted, filter);
@@ -150,6 +152,10 @@ export function addAdoptCommand(program: Command): void {
     )
     .option('-n, --namespace <namespace>', 'Kubernetes: only this namespace')
     .option('-l, --selector <selector>', 'Kubernetes: only pods with these labels (app=web,...)')
+    .option(
+      '--instance <name|id>',
+      'OVN: the ServiceInstance the adopted switch ports belong to (a switch port does not say)',
+    )
     .addOption(
       new Option('--management <policy>', 'the adopted objects’ management_policy')
         .choices(MANAGEMENT_POLICIES)

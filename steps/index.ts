@@ -5,7 +5,7 @@ import type { OvsdbSsl } from '../backends/ovn/ovsdb.js';
 import type { AdoptSource } from '../synchronizer/adopt.js';
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
-import { ovnSteps, type OvnStepOptions } from './ovn/index.js';
+import { ovnStepSet, type OvnStepOptions } from './ovn/index.js';
 import { openstackSteps, type OpenStackStepOptions } from './openstack/index.js';
 import { vsgPolicy } from './vsg/policy.js';
 import { vtnOptionsFromEnv, vtnStepSet, type VtnStepOptions } from './vtn/index.js';
@@ -179,17 +179,18 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
   if (!ovn) log('OVN steps skipped: OVN_NB_DB is not set');
   const vtn = options.vtn ?? vtnOptionsFromEnv(process.env, log);
   if (!vtn) log('VTN steps skipped: SYNCORD_VTN_ADDRESS is not set');
+  const ovnSet = ovn ? ovnStepSet(ovn) : undefined;
   // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
   // pod to report the interface (the first step that waits stops the rest).
   return {
     // VTN last: a host is detected once the pod runs.
     steps: [
-      ...(ovn ? ovnSteps(ovn) : []),
+      ...(ovnSet ? ovnSet.steps : []),
       ...kubernetesSteps(options.kubernetes),
       ...(options.openstack === false ? [] : openstackSteps({ log, ...options.openstack })),
       ...(vtn ? vtnStepSet(vtn).steps : []),
     ],
     policies: [vsgPolicy],
-    sources: [],
+    sources: ovnSet ? [ovnSet.source] : [],
   };
 }

@@ -45,6 +45,11 @@ export interface AdoptFilter {
   selector?: string;
   /** Kubernetes: a namespace; all when absent. */
   namespace?: string;
+  /**
+   * Ports found alone (an OVN switch port says nothing of whose interface it is): the
+   * ServiceInstance they are given, by name or id.
+   */
+  instance?: string;
 }
 
 export interface AdoptSource {
@@ -93,6 +98,16 @@ export async function discoverAll(
     } catch (err) {
       failures.push(`${source.backend}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  // Adopted, and not marked yet (the synchronizer has not run since): listed, not adoptable.
+  if (candidates.length) {
+    await models.transaction(async (tx) => {
+      for (const c of candidates) {
+        if (c.problem || !tx.registry.has(c.model)) continue;
+        const already = await adoptedBy(tx, c);
+        if (already) c.problem = `adopted already as ${already.model} ${String(already.id)}`;
+      }
+    });
   }
   return { candidates, failures };
 }
@@ -164,7 +179,7 @@ export async function adopt(
     for (const c of order) {
       const already = await adoptedBy(tx, c);
       if (already) {
-        throw new AdoptError(c.key, `already adopted as ${already.model} ${String(already.id)}`);
+        throw new AdoptError(c.key, `adopted already as ${already.model} ${String(already.id)}`);
       }
       const values: Record<string, unknown> = { ...c.values };
       for (const [column, key] of Object.entries(c.refs ?? {})) values[column] = ids.get(key);

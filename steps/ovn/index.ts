@@ -3,6 +3,8 @@
 // northbound (and southbound) database for drift, strays and port feedback. Both steps observe
 // and release (policies.ts) for the management and deletion policies.
 import type { SyncStep } from '../../synchronizer/engine.js';
+import type { AdoptSource } from '../../synchronizer/adopt.js';
+import { adoptNetwork, adoptPort, ovnAdoptSource } from './adopt.js';
 import { networkStep } from './network.js';
 import { OvnObserver } from './observer.js';
 import { networkPolicies, portPolicies } from './policies.js';
@@ -19,23 +21,43 @@ export interface OvnSteps {
   steps: SyncStep[];
   observer: OvnObserver;
   runtime: OvnRuntime;
+  /** Switches and switch ports without Syncord ids, for `syncord adopt`. */
+  source: AdoptSource;
 }
 
 export function ovnStepSet(options: OvnStepOptions): OvnSteps {
   const runtime = new OvnRuntime(options);
   const observer = new OvnObserver(runtime);
   // The two steps share one observer: the first start() starts it, the first stop() stops it.
+  let started = false;
   const shared = {
-    start: (ctx: Parameters<OvnObserver['start']>[0]) => observer.start(ctx),
+    start: (ctx: Parameters<OvnObserver['start']>[0]) => {
+      started = true;
+      return observer.start(ctx);
+    },
     stop: () => observer.stop(),
   };
+  const source = ovnAdoptSource(runtime);
   return {
     steps: [
-      { ...networkStep(runtime), ...networkPolicies(runtime), ...shared },
-      { ...portStep(runtime), ...portPolicies(runtime), ...shared },
+      {
+        ...networkStep(runtime),
+        ...networkPolicies(runtime),
+        ...shared,
+        adopt: adoptNetwork(runtime),
+      },
+      { ...portStep(runtime), ...portPolicies(runtime), ...shared, adopt: adoptPort(runtime) },
     ],
     observer,
     runtime,
+    source: {
+      ...source,
+      // The steps' connection, when they run here, is theirs to close.
+      close: () => {
+        if (!started) runtime.conn.close();
+        return Promise.resolve();
+      },
+    },
   };
 }
 

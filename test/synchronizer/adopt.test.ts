@@ -269,7 +269,7 @@ describe('synchronizer: adoption', function () {
       (e: unknown) => e,
     );
     expect((again as Error).message).to.equal(
-      `fake/Switch/ls-blue: already adopted as Network ${String(made!.id)}`,
+      `fake/Switch/ls-blue: adopted already as Network ${String(made!.id)}`,
     );
   });
 
