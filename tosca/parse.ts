@@ -362,7 +362,16 @@ export function parseRecipe(text: string, file: string, registry: Registry): Rec
           } else t.mustExist = value;
           continue;
         }
-        if (META_PROPERTIES.has(name)) continue; // xos_managed: accepted, no effect here
+        if (name === 'xos_managed') {
+          // As XOS meant it: false is an object discovered, only mirrored (observe).
+          if (typeof value !== 'boolean') {
+            problem(valuePlace, 'must be true or false', { template: label, field: name });
+          } else if (!value && !Object.hasOwn(props, 'management_policy')) {
+            t.properties.set('management_policy', withPos({ value: 'observe' }, keyPlace));
+          }
+          continue;
+        }
+        if (META_PROPERTIES.has(name)) continue;
         const def: FieldDef | undefined =
           name === 'name'
             ? { type: 'string', maxLength: 256 }

@@ -2,7 +2,12 @@
 // `tosca.nodes.<Model>` per model, its fields as properties (references as requirements), as
 // xos-tosca generated them from the xprotos. `syncord tosca types` prints them.
 import { stringify } from 'yaml';
-import type { FieldDef, Registry } from '../models/registry.js';
+import {
+  DELETION_POLICIES,
+  MANAGEMENT_POLICIES,
+  type FieldDef,
+  type Registry,
+} from '../models/registry.js';
 import { BELONGS_TO } from './parse.js';
 
 function toscaType(def: FieldDef): string {
@@ -30,6 +35,28 @@ export function nodeTypes(registry: Registry): Record<string, unknown> {
         type: 'boolean',
         default: false,
         description: 'the object must exist already: it is looked up, never created or changed',
+      },
+      management_policy: {
+        type: 'string',
+        required: false,
+        default: 'full',
+        description:
+          'full: create, update and repair the backend; observe: only read it into status; create-only: no updates after creation',
+        constraints: [{ valid_values: [...MANAGEMENT_POLICIES] }],
+      },
+      deletion_policy: {
+        type: 'string',
+        required: false,
+        default: 'delete',
+        description:
+          "delete: deleting the object tears its backend down; orphan: it takes Syncord's owner marks off and leaves it running",
+        constraints: [{ valid_values: [...DELETION_POLICIES] }],
+      },
+      xos_managed: {
+        type: 'boolean',
+        required: false,
+        default: true,
+        description: 'as in XOS recipes: false means management_policy observe',
       },
     };
     if (m.nameRequired !== false || !m.uniqueTogether?.length) {

@@ -89,6 +89,42 @@ topology_template:
     expect(out[0]!.fields).to.deep.equal(['abbreviated_name']);
   });
 
+  it('sets management and deletion policies; xos_managed false means observe, as in XOS', async () => {
+    const recipe = `tosca_definitions_version: tosca_simple_yaml_1_0
+topology_template:
+  node_templates:
+    site#policy-a:
+      type: tosca.nodes.Site
+      properties:
+        deletion_policy: orphan
+        management_policy: create-only
+    site#policy-b:
+      type: tosca.nodes.Site
+      properties:
+        xos_managed: false
+    site#policy-c:
+      type: tosca.nodes.Site
+      properties:
+        xos_managed: false
+        management_policy: full
+`;
+    await applyRecipes(db.service, db.registry, [parseRecipe(recipe, 'p.yaml', db.registry)]);
+    const got = await db.service.list('Site', {
+      filter: [{ field: 'name', op: 'in', value: ['policy-a', 'policy-b', 'policy-c'] }],
+      orderBy: [{ field: 'name' }],
+    });
+    expect(got.items.map((o) => [o.name, o.management_policy, o.deletion_policy])).to.deep.equal([
+      ['policy-a', 'create-only', 'orphan'],
+      ['policy-b', 'observe', 'delete'],
+      ['policy-c', 'full', 'delete'],
+    ]);
+    const types = nodeTypes(db.registry) as Record<string, { properties: Record<string, unknown> }>;
+    expect(types['tosca.nodes.Site']!.properties.management_policy).to.deep.include({
+      default: 'full',
+      constraints: [{ valid_values: ['full', 'observe', 'create-only'] }],
+    });
+  });
+
   it('deletes only what recipes created, and keeps what was there before', async () => {
     await db.service.create('Site', { name: 'was-here' });
     const text = `tosca_definitions_version: tosca_simple_yaml_1_0
