@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { defaultRegistry } from '../models/index.js';
 import { generateMigration } from '../models/datasource.js';
 import { addAdoptCommand } from './adopt.js';
+import { addIpamCommands } from './ipam.js';
 import { CliError, errorLines } from './format.js';
 import { addModelCommands, applyMigrations, withDatabase } from './models.js';
 import { addServeCommand } from './serve.js';
@@ -52,6 +53,7 @@ addVtnCommands(program);
 addUserCommands(program);
 addToscaCommands(program);
 addAdoptCommand(program);
+addIpamCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const [first, ...rest] = errorLines(err);
