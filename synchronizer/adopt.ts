@@ -84,6 +84,31 @@ export class AdoptError extends ModelError {
   }
 }
 
+/**
+ * The ServiceInstance the filter names (by name, or id), for ports found alone (a switch port or
+ * a VTN port says nothing of whose interface it is); or why there is none, as a candidate's
+ * problem.
+ */
+export async function instanceOf(
+  models: ModelService,
+  filter: AdoptFilter,
+): Promise<ModelObject | string> {
+  const wanted = filter.instance;
+  if (!wanted) {
+    return 'its instance is unknown: name the ServiceInstance its ports belong to (syncord adopt --instance NAME)';
+  }
+  const byId = /^\d+$/.test(wanted)
+    ? await models.get('ServiceInstance', Number(wanted)).catch(() => undefined)
+    : undefined;
+  if (byId) return byId;
+  const page = await models.list('ServiceInstance', {
+    filter: [{ field: 'name', value: wanted }],
+    pageSize: 2,
+  });
+  if (page.items.length === 1) return page.items[0]!;
+  return `no ServiceInstance named ${wanted}${page.items.length > 1 ? ' (several are: give its id)' : ''}`;
+}
+
 /** Every candidate of every source (a source that fails is reported as one problem line). */
 export async function discoverAll(
   models: ModelService,

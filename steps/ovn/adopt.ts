@@ -20,8 +20,8 @@ import {
   parseCidr,
   parseExcludeIps,
 } from '../../models/ipam/address.js';
-import type { ModelObject, ModelService } from '../../models/service.js';
-import type { AdoptCandidate, AdoptFilter, AdoptSource } from '../../synchronizer/adopt.js';
+import type { ModelObject } from '../../models/service.js';
+import { instanceOf, type AdoptCandidate, type AdoptSource } from '../../synchronizer/adopt.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { Database } from './connection.js';
 import { INSTANCE_KEY, lspName, NETWORK_KEY, ownerIds, ownerOfRow, switchName } from './names.js';
@@ -136,27 +136,6 @@ function portView(lsp: Row): { values: Record<string, unknown>; detail: string; 
     };
   }
   return { values, detail };
-}
-
-/** The ServiceInstance the filter names (by name, or id), for the adopted ports. */
-async function instanceOf(
-  models: ModelService,
-  filter: AdoptFilter,
-): Promise<ModelObject | string> {
-  const wanted = filter.instance;
-  if (!wanted) {
-    return 'its instance is unknown: name the ServiceInstance its ports belong to (syncord adopt --instance NAME)';
-  }
-  const byId = /^\d+$/.test(wanted)
-    ? await models.get('ServiceInstance', Number(wanted)).catch(() => undefined)
-    : undefined;
-  if (byId) return byId;
-  const page = await models.list('ServiceInstance', {
-    filter: [{ field: 'name', value: wanted }],
-    pageSize: 2,
-  });
-  if (page.items.length === 1) return page.items[0]!;
-  return `no ServiceInstance named ${wanted}${page.items.length > 1 ? ' (several are: give its id)' : ''}`;
 }
 
 /** Switches and their ports without Syncord ids, as candidates. */
