@@ -180,6 +180,7 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
   const vtn = options.vtn ?? vtnOptionsFromEnv(process.env, log);
   if (!vtn) log('VTN steps skipped: SYNCORD_VTN_ADDRESS is not set');
   const ovnSet = ovn ? ovnStepSet(ovn) : undefined;
+  const vtnSet = vtn ? vtnStepSet(vtn) : undefined;
   // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
   // pod to report the interface (the first step that waits stops the rest).
   return {
@@ -188,9 +189,9 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
       ...(ovnSet ? ovnSet.steps : []),
       ...kubernetesSteps(options.kubernetes),
       ...(options.openstack === false ? [] : openstackSteps({ log, ...options.openstack })),
-      ...(vtn ? vtnStepSet(vtn).steps : []),
+      ...(vtnSet ? vtnSet.steps : []),
     ],
     policies: [vsgPolicy],
-    sources: ovnSet ? [ovnSet.source] : [],
+    sources: [...(ovnSet ? [ovnSet.source] : []), ...(vtnSet ? [vtnSet.source] : [])],
   };
 }

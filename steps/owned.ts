@@ -23,7 +23,7 @@ import {
 import { isOvn, ROUTED_TYPES } from './ovn/network.js';
 import { openstackPlaceOf, type OpenStackPlace } from './openstack/placement.js';
 import { openstackName } from './openstack/runtime.js';
-import { vtnNetworkId, vtnPortId } from './vtn/names.js';
+import { vtnNetworkName, vtnPortName } from './vtn/names.js';
 
 export type Backend = 'kubernetes' | 'ovn' | 'vtn' | 'openstack';
 
@@ -278,7 +278,7 @@ async function vtnObjects(
     return [
       v({
         kind: 'VtnNetwork',
-        name: vtnNetworkId(instance, obj.id),
+        name: vtnNetworkName(instance, obj),
         detail: `${String(obj.type)}, VNI ${String(obj.segment_id)}`,
       }),
     ];
@@ -288,8 +288,8 @@ async function vtnObjects(
   const out = [
     v({
       kind: 'VtnPort',
-      name: vtnPortId(instance, obj.id),
-      detail: `on ${vtnNetworkId(instance, network.id)}`,
+      name: vtnPortName(instance, obj),
+      detail: `on ${vtnNetworkName(instance, network)}`,
     }),
   ];
   const si = await maybe(models, 'ServiceInstance', obj.service_instance_id);

@@ -1,8 +1,11 @@
 // The ONOS-VTN steps: Network → ServiceNetwork, Port → ServicePort and, while its instance runs,
 // a VTN host; and the observer that keeps a replica of VTN from its Watch stream, repairs drift,
-// refills a VTN that came back empty and sweeps strays.
+// refills a VTN that came back empty and sweeps strays. Both steps adopt what `syncord adopt`
+// made them from (adopt.ts, which is also the step set's adoption source).
 import { readFileSync } from 'node:fs';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
+import type { AdoptSource } from '../../synchronizer/adopt.js';
+import { adoptNetwork, adoptPort, vtnAdoptSource } from './adopt.js';
 import { networkStep } from './network.js';
 import { VtnObserver } from './observer.js';
 import { portStep } from './port.js';
@@ -17,22 +20,36 @@ export interface VtnSteps {
   steps: SyncStep[];
   observer: VtnObserver;
   runtime: VtnRuntime;
+  /** Service networks and service ports without Syncord annotations, for `syncord adopt`. */
+  source: AdoptSource;
 }
 
 export function vtnStepSet(options: VtnStepOptions): VtnSteps {
   const runtime = new VtnRuntime(options);
   const observer = new VtnObserver(runtime);
+  let started = false;
   const shared = {
-    start: (ctx: StepContext) => observer.start(ctx),
+    start: (ctx: StepContext) => {
+      started = true;
+      return observer.start(ctx);
+    },
     stop: () => observer.stop(),
   };
   return {
     steps: [
-      { ...networkStep(runtime, observer), ...shared },
-      { ...portStep(runtime, observer), ...shared },
+      { ...networkStep(runtime, observer), ...shared, adopt: adoptNetwork(runtime) },
+      { ...portStep(runtime, observer), ...shared, adopt: adoptPort(runtime) },
     ],
     observer,
     runtime,
+    source: {
+      ...vtnAdoptSource(runtime),
+      // The steps' client, when they run here, is theirs to close.
+      close: () => {
+        if (!started) runtime.close();
+        return Promise.resolve();
+      },
+    },
   };
 }
 

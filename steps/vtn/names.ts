@@ -1,7 +1,9 @@
 // What Syncord calls its objects in VTN, and how it marks them as its own.
 //
 // VTN's ids are the caller's: a Network is `syncord-net-<id>` and a Port `syncord-port-<id>`
-// (`syncord-<instance>-...` for a deployment other than the default one, as in OVN). Every
+// (`syncord-<instance>-...` for a deployment other than the default one, as in OVN); an adopted
+// one (`syncord adopt`, steps/vtn/adopt.ts) keeps the id it was made from, its backend_handle's
+// `vtn/ServiceNetwork` or `vtn/ServicePort` (vtnNetworkName, vtnPortName: what the steps use). Every
 // network, port and host Syncord writes carries annotations naming the deployment, the owner's
 // model and id (`syncord-instance`, `syncord-model`, `syncord-id`), so that strays are found
 // exactly and objects without them are never touched. A release (deletion_policy orphan) takes
@@ -9,6 +11,7 @@
 // interface VTN matches on the node's switch, is the OVN logical switch port name: the interface
 // id the CNI binds.
 import { createHash } from 'node:crypto';
+import type { ModelObject } from '../../models/service.js';
 import { DEFAULT_INSTANCE, ID_KEY, INSTANCE_KEY, MODEL_KEY } from '../ovn/names.js';
 
 export { ID_KEY, INSTANCE_KEY, MODEL_KEY };
@@ -21,6 +24,26 @@ export const vtnNetworkId = (instance: string, networkId: number): string =>
 
 export const vtnPortId = (instance: string, portId: number): string =>
   `${prefix(instance)}-port-${String(portId)}`;
+
+/** The handle keys of objects adopted from VTN (`syncord adopt`): `{"vtn/ServiceNetwork": id}`. */
+export const NETWORK_HANDLE = 'vtn/ServiceNetwork';
+export const PORT_HANDLE = 'vtn/ServicePort';
+
+/** An adopted object's VTN id, from its backend_handle, when it has one. */
+export function vtnHandleOf(obj: ModelObject, key: string): string | undefined {
+  const handle = obj.backend_handle;
+  if (!handle || typeof handle !== 'object' || Array.isArray(handle)) return undefined;
+  const id = (handle as Record<string, unknown>)[key];
+  return typeof id === 'string' && id ? id : undefined;
+}
+
+/** A Network's service network id: vtnNetworkId, or for an adopted one the id it was made from. */
+export const vtnNetworkName = (instance: string, network: ModelObject): string =>
+  vtnHandleOf(network, NETWORK_HANDLE) ?? vtnNetworkId(instance, network.id);
+
+/** A Port's service port id: vtnPortId, or for an adopted one the id it was made from. */
+export const vtnPortName = (instance: string, port: ModelObject): string =>
+  vtnHandleOf(port, PORT_HANDLE) ?? vtnPortId(instance, port.id);
 
 /** The annotations that mark an object as this deployment's, for this owner. */
 export function marks(

@@ -10,7 +10,7 @@ import { NotFoundError } from '../../models/errors.js';
 import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import type { ServiceNetwork } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
-import { marks, vtnNetworkId, withoutMarks } from './names.js';
+import { marks, vtnNetworkName, withoutMarks } from './names.js';
 import { differences } from './observe.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
@@ -34,7 +34,10 @@ async function getOrUndefined(
  * the service of the network's slice, with connect_method `private`, the networks of the
  * provider service's slices (UNIDIRECTIONAL: the subscriber reaches the provider).
  */
-export async function providersOf(models: ModelService, network: ModelObject): Promise<number[]> {
+export async function providersOf(
+  models: ModelService,
+  network: ModelObject,
+): Promise<ModelObject[]> {
   const slice = await getOrUndefined(models, 'Slice', network.owner_id);
   if (!slice || typeof slice.service_id !== 'number') return [];
   const deps = await listAll(models, 'ServiceDependency', {
@@ -51,10 +54,7 @@ export async function providersOf(models: ModelService, network: ModelObject): P
   const nets = await listAll(models, 'Network', {
     filter: [{ field: 'owner', op: 'in', value: slices.map((s) => s.id) }],
   });
-  return nets
-    .map((n) => n.id)
-    .filter((id) => id !== network.id)
-    .sort((a, b) => a - b);
+  return nets.filter((n) => n.id !== network.id).sort((a, b) => a.id - b.id);
 }
 
 /** A ServiceNetwork as the step sends it: every field set. */
@@ -76,14 +76,14 @@ export async function serviceNetworkOf(
   }
   const providers = await providersOf(models, network);
   return {
-    id: vtnNetworkId(rt.instance, network.id),
+    id: vtnNetworkName(rt.instance, network),
     name: typeof network.name === 'string' ? network.name : '',
     type: network.type as NonNullable<ServiceNetwork['type']>,
     segment_id: network.segment_id,
     subnet: String(network.subnet),
     service_ip: typeof network.gateway === 'string' ? network.gateway : '',
-    providers: providers.map((id) => ({
-      id: vtnNetworkId(rt.instance, id),
+    providers: providers.map((p) => ({
+      id: vtnNetworkName(rt.instance, p),
       type: 'UNIDIRECTIONAL' as const,
     })),
     annotations: marks(rt.instance, { model: 'Network', id: network.id }),
@@ -98,7 +98,7 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
 
     async sync(network: ModelObject, ctx: StepContext): Promise<string> {
       const want = await serviceNetworkOf(rt, ctx.models, network);
-      const id = vtnNetworkId(rt.instance, network.id);
+      const id = vtnNetworkName(rt.instance, network);
       if (typeof want === 'string') {
         // Pushed before, when it had a segment id: no longer.
         if (seen.synced && !seen.networks.has(id)) return want;
@@ -114,13 +114,13 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     },
 
     async delete(network: ModelObject): Promise<string> {
-      const id = vtnNetworkId(rt.instance, network.id);
+      const id = vtnNetworkName(rt.instance, network);
       const removed = await rt.client.deleteNetwork(id);
       return removed ? `removed service network ${id}` : `no service network ${id} to remove`;
     },
 
     async observe(network: ModelObject, ctx: StepContext): Promise<string> {
-      const id = vtnNetworkId(rt.instance, network.id);
+      const id = vtnNetworkName(rt.instance, network);
       const have = await rt.client.getNetwork(id);
       const want = await serviceNetworkOf(rt, ctx.models, network);
       if (!have) {
@@ -150,7 +150,7 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     },
 
     async release(network: ModelObject): Promise<string> {
-      const id = vtnNetworkId(rt.instance, network.id);
+      const id = vtnNetworkName(rt.instance, network);
       const have = await rt.client.getNetwork(id);
       if (!have) return `no service network ${id} to release`;
       const annotations = withoutMarks(

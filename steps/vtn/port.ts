@@ -18,7 +18,16 @@ import { VLAN_NONE } from '../../backends/vtn/store.js';
 import type { HostDetectedRequest } from '../../backends/vtn/generated/cordvtn/HostDetectedRequest.js';
 import type { HostProto__Output } from '../../backends/vtn/generated/net/HostProto.js';
 import { lspName } from '../ovn/names.js';
-import { connectPointOf, marks, ownerOf, vtnNetworkId, vtnPortId, withoutMarks } from './names.js';
+import {
+  connectPointOf,
+  marks,
+  ownerOf,
+  PORT_HANDLE,
+  vtnHandleOf,
+  vtnNetworkName,
+  vtnPortName,
+  withoutMarks,
+} from './names.js';
 import { differences } from './observe.js';
 import type { VtnObserver } from './observer.js';
 import { vtnCall, type VtnRuntime } from './runtime.js';
@@ -30,7 +39,7 @@ const VM_RUNNING = new Set(['ACTIVE', 'Running']);
  * Whether the port's instance is running (its pod Running, or its VM ACTIVE on Nova or Running
  * on KubeVirt), and on which node (the pod's node, or Nova's compute host).
  */
-function runningOn(instance: ModelObject | undefined): string | undefined {
+export function runningOn(instance: ModelObject | undefined): string | undefined {
   if (!instance || instance.deleted_at !== null) return undefined;
   const vm = typeof instance.vm_status === 'string' && VM_RUNNING.has(instance.vm_status);
   if (instance.pod_phase !== 'Running' && !vm) return undefined;
@@ -44,12 +53,16 @@ const millis = (t: unknown): string => {
   return Number.isFinite(ms) ? String(ms) : '0';
 };
 
-/** The host a running port's interface is, as VTN's InstanceManager would describe it. */
+/**
+ * The host a running port's interface is, as VTN's InstanceManager would describe it. `created`:
+ * the createTime of an adopted port's host (its interface was made then, not with the model).
+ */
 export function hostOf(
   rt: VtnRuntime,
   port: ModelObject,
   network: ModelObject,
   node: string,
+  created = millis(port.created_at),
 ): HostDetectedRequest {
   const mac = macToOnos(String(port.mac));
   // A Nova server's interface is the tap device Nova names after its Neutron port.
@@ -63,7 +76,6 @@ export function hostOf(
           : lspName(rt.instance, port);
   // createTime: when the port was made, so that a resync does not change the host (VTN bumps it
   // to force an update; Syncord only updates when something real changed).
-  const created = millis(port.created_at);
   return {
     host_id: { mac, vlan_id: VLAN_NONE },
     description: {
@@ -73,9 +85,9 @@ export function hostOf(
       ip_addresses: [String(port.ip)],
       configured: false,
       annotations: {
-        networkId: vtnNetworkId(rt.instance, network.id),
+        networkId: vtnNetworkName(rt.instance, network),
         networkType: String(network.type),
-        portId: vtnPortId(rt.instance, port.id),
+        portId: vtnPortName(rt.instance, port),
         createTime: created,
         ...marks(rt.instance, { model: 'Port', id: port.id }),
       },
@@ -121,6 +133,24 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     return h !== undefined && isMine(port, h.annotations);
   };
 
+  /**
+   * An adopted port's host keeps the createTime it was adopted with (the interface was made then):
+   * that of the untagged host of its MAC that carries its marks, if any.
+   */
+  const adoptedTime = async (port: ModelObject): Promise<string | undefined> => {
+    if (!vtnHandleOf(port, PORT_HANDLE) || typeof port.mac !== 'string') return undefined;
+    const mac = macToOnos(port.mac);
+    // By the replica when it has the host marked; else VTN's (adopt() may have just marked it).
+    const replica = seen.synced ? seen.hosts.get(`${mac}/${String(VLAN_NONE)}`) : undefined;
+    const h =
+      replica && isMine(port, replica.annotations)
+        ? replica
+        : (await rt.client.listHosts(marks(rt.instance, { model: 'Port', id: port.id }))).find(
+            (x) => x.host_id?.mac === mac && x.host_id.vlan_id === VLAN_NONE,
+          );
+    return h && isMine(port, h.annotations) ? h.annotations.createTime : undefined;
+  };
+
   return {
     name: 'vtn/port',
     observes: 'Port',
@@ -131,7 +161,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const network = await ctx.models.get('Network', port.network_id as number, {
         includeDeleted: true,
       });
-      const id = vtnPortId(rt.instance, port.id);
+      const id = vtnPortName(rt.instance, port);
       const hostId =
         typeof port.mac === 'string' ? { mac: macToOnos(port.mac), vlan_id: VLAN_NONE } : undefined;
       const vanish = async () =>
@@ -147,7 +177,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       if (typeof port.mac !== 'string' || typeof port.ip !== 'string') {
         return 'not in VTN yet: no address or MAC';
       }
-      const netId = vtnNetworkId(rt.instance, network.id);
+      const netId = vtnNetworkName(rt.instance, network);
       const want = {
         id,
         network_id: netId,
@@ -164,7 +194,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
         const removed = await vanish();
         return `service port ${id} on ${netId}${removed ? '; host vanished (its instance is not running)' : ''}`;
       }
-      const host = hostOf(rt, port, network, node);
+      const host = hostOf(rt, port, network, node, await adoptedTime(port));
       // VTN has the host as wanted already (by the watch's replica): no call.
       const changed =
         !seen.hasHost(host) &&
@@ -173,7 +203,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     },
 
     async delete(port: ModelObject): Promise<string> {
-      const id = vtnPortId(rt.instance, port.id);
+      const id = vtnPortName(rt.instance, port);
       const done: string[] = [];
       if (typeof port.mac === 'string') {
         const mac = macToOnos(port.mac);
@@ -189,7 +219,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     },
 
     async observe(port: ModelObject, ctx: StepContext): Promise<string> {
-      const id = vtnPortId(rt.instance, port.id);
+      const id = vtnPortName(rt.instance, port);
       const network = await ctx.models.get('Network', port.network_id as number, {
         includeDeleted: true,
       });
@@ -227,7 +257,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
         `${have.mac_address || 'no MAC'}, interface ${have.name || 'none'}; ` +
         (host ? `host ${hostText(host)}` : 'no host') +
         differences([
-          ['network', have.network_id, vtnNetworkId(rt.instance, network.id)],
+          ['network', have.network_id, vtnNetworkName(rt.instance, network)],
           ['interface', have.name, lspName(rt.instance, port)],
           ['MAC', have.mac_address, mac],
           ['IP', have.ip_address, ip],
@@ -237,7 +267,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     },
 
     async release(port: ModelObject): Promise<string> {
-      const id = vtnPortId(rt.instance, port.id);
+      const id = vtnPortName(rt.instance, port);
       const owner = { model: 'Port', id: port.id };
       const released: string[] = [];
       // The host first (as delete() removes it first): as it is, but for the marks.
@@ -298,7 +328,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
     affectedByStatus: true,
     derivedFrom: {
       Network: (obj) =>
-        JSON.stringify([vtnNetworkId(rt.instance, obj.id), obj.type, obj.segment_id]),
+        JSON.stringify([vtnNetworkName(rt.instance, obj), obj.type, obj.segment_id]),
     },
     async affectedBy(change, ctx): Promise<number[]> {
       const field =
