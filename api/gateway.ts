@@ -316,6 +316,7 @@ export function apiGateway(options: GatewayOptions): Gateway {
         namespace: p.get('namespace') ?? '',
         selector: p.get('selector') ?? '',
         instance: p.get('instance') ?? '',
+        service: p.get('service') ?? '',
       };
       send(res, 200, toJson(await unary('ListAdoptable', request, req)));
       return;

@@ -399,6 +399,9 @@ message AdoptRequest {
   // Ports found alone (an OVN switch port says nothing of whose interface it is): the
   // ServiceInstance they are given, by name or id.
   string instance = 8;
+  // The Service that owns what is adopted where a model needs an owner (a namespace's trust
+  // domain, a pod's instance), by name or id; default: the first of the kind.
+  string service = 9;
 }
 
 // A backend object with no Syncord owner mark, and the model it would become.

@@ -835,6 +835,7 @@ export function modelServiceHandlers(
       ...(text(req.namespace) ? { namespace: text(req.namespace) } : {}),
       ...(text(req.selector) ? { selector: text(req.selector) } : {}),
       ...(text(req.instance) ? { instance: text(req.instance) } : {}),
+      ...(text(req.service) ? { service: text(req.service) } : {}),
     };
     const wanted = backends.length ? sources.filter((s) => backends.includes(s.backend)) : sources;
     return { wanted, filter, options, keys: strings(req.keys) };

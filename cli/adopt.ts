@@ -26,6 +26,7 @@ interface AdoptFlags {
   namespace?: string;
   selector?: string;
   instance?: string;
+  service?: string;
   management?: ManagementPolicy;
   deletion?: DeletionPolicy;
   yes?: boolean;
@@ -84,6 +85,7 @@ export async function runAdopt(
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(flags.selector ? { selector: flags.selector } : {}),
     ...(flags.instance ? { instance: flags.instance } : {}),
+    ...(flags.service ? { service: flags.service } : {}),
   };
   await withService(registry, async (svc) => {
     const { candidates, failures } = await discoverAll(svc, wanted, filter);
@@ -154,7 +156,11 @@ export function addAdoptCommand(program: Command): void {
     .option('-l, --selector <selector>', 'Kubernetes: only pods with these labels (app=web,...)')
     .option(
       '--instance <name|id>',
-      'OVN: the ServiceInstance the adopted switch ports belong to (a switch port does not say)',
+      'OVN, VTN: the ServiceInstance the adopted ports belong to (a switch port does not say)',
+    )
+    .option(
+      '--service <name|id>',
+      'Kubernetes: the KubernetesService that owns the adopted trust domains and instances (default: the first)',
     )
     .addOption(
       new Option('--management <policy>', 'the adopted objects’ management_policy')

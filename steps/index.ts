@@ -4,7 +4,7 @@ import { keyMatches, notACertificate, notAPrivateKey } from '../api/tls.js';
 import type { OvsdbSsl } from '../backends/ovn/ovsdb.js';
 import type { AdoptSource } from '../synchronizer/adopt.js';
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
-import { kubernetesSteps, type KubernetesStepOptions } from './kubernetes/index.js';
+import { kubernetesStepSet, type KubernetesStepOptions } from './kubernetes/index.js';
 import { ovnStepSet, type OvnStepOptions } from './ovn/index.js';
 import { openstackSteps, type OpenStackStepOptions } from './openstack/index.js';
 import { vsgPolicy } from './vsg/policy.js';
@@ -181,17 +181,22 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
   if (!vtn) log('VTN steps skipped: SYNCORD_VTN_ADDRESS is not set');
   const ovnSet = ovn ? ovnStepSet(ovn) : undefined;
   const vtnSet = vtn ? vtnStepSet(vtn) : undefined;
+  const kubeSet = kubernetesStepSet(options.kubernetes);
   // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
   // pod to report the interface (the first step that waits stops the rest).
   return {
     // VTN last: a host is detected once the pod runs.
     steps: [
       ...(ovnSet ? ovnSet.steps : []),
-      ...kubernetesSteps(options.kubernetes),
+      ...kubeSet.steps,
       ...(options.openstack === false ? [] : openstackSteps({ log, ...options.openstack })),
       ...(vtnSet ? vtnSet.steps : []),
     ],
     policies: [vsgPolicy],
-    sources: [...(ovnSet ? [ovnSet.source] : []), ...(vtnSet ? [vtnSet.source] : [])],
+    sources: [
+      ...(ovnSet ? [ovnSet.source] : []),
+      kubeSet.source,
+      ...(vtnSet ? [vtnSet.source] : []),
+    ],
   };
 }

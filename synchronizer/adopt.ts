@@ -50,6 +50,12 @@ export interface AdoptFilter {
    * ServiceInstance they are given, by name or id.
    */
   instance?: string;
+  /**
+   * The Service that owns what is adopted where a model needs an owner (a Kubernetes namespace's
+   * TrustDomain, a pod's instance), by name or id; default: the first of the kind the source
+   * needs.
+   */
+  service?: string;
 }
 
 export interface AdoptSource {
@@ -84,6 +90,24 @@ export class AdoptError extends ModelError {
   }
 }
 
+/** An object of a model (or its kinds) by name, or by id when `wanted` is digits; undefined if none. */
+export async function modelNamed(
+  models: ModelService,
+  model: string,
+  wanted: string,
+): Promise<ModelObject | string> {
+  const byId = /^\d+$/.test(wanted)
+    ? await models.get(model, Number(wanted)).catch(() => undefined)
+    : undefined;
+  if (byId) return byId;
+  const page = await models.list(model, {
+    filter: [{ field: 'name', value: wanted }],
+    pageSize: 2,
+  });
+  if (page.items.length === 1) return page.items[0]!;
+  return `no ${model} named ${wanted}${page.items.length > 1 ? ' (several are: give its id)' : ''}`;
+}
+
 /**
  * The ServiceInstance the filter names (by name, or id), for ports found alone (a switch port or
  * a VTN port says nothing of whose interface it is); or why there is none, as a candidate's
@@ -93,20 +117,10 @@ export async function instanceOf(
   models: ModelService,
   filter: AdoptFilter,
 ): Promise<ModelObject | string> {
-  const wanted = filter.instance;
-  if (!wanted) {
+  if (!filter.instance) {
     return 'its instance is unknown: name the ServiceInstance its ports belong to (syncord adopt --instance NAME)';
   }
-  const byId = /^\d+$/.test(wanted)
-    ? await models.get('ServiceInstance', Number(wanted)).catch(() => undefined)
-    : undefined;
-  if (byId) return byId;
-  const page = await models.list('ServiceInstance', {
-    filter: [{ field: 'name', value: wanted }],
-    pageSize: 2,
-  });
-  if (page.items.length === 1) return page.items[0]!;
-  return `no ServiceInstance named ${wanted}${page.items.length > 1 ? ' (several are: give its id)' : ''}`;
+  return modelNamed(models, 'ServiceInstance', filter.instance);
 }
 
 /** Every candidate of every source (a source that fails is reported as one problem line). */

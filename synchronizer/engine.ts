@@ -741,6 +741,10 @@ export class Engine {
         const stat = this.stepStat(step.name);
         try {
           if (!step.adopt) {
+            // Nothing of its backend's was adopted: it makes its objects as for any other.
+            const backend = `${step.name.split('/')[0] ?? step.name}/`;
+            const handle = obj.backend_handle as Record<string, unknown>;
+            if (!Object.keys(handle).some((k) => k.startsWith(backend))) continue;
             throw new Error(`${step.name} cannot adopt backend objects (it has no adopt)`);
           }
           const said = await step.adopt(obj, this.ctx);

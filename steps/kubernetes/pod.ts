@@ -41,6 +41,7 @@ import { listVms, vmNetworks } from './vm.js';
 import { serviceAccountName } from './service-account.js';
 import {
   errorText,
+  handleOf,
   nameOf,
   namespaceOf,
   ownerOfObject,
@@ -83,8 +84,9 @@ export function noPodReason(si: ModelObject): string | undefined {
   return undefined;
 }
 
+/** An instance's pod: named after it, or for an adopted one the pod it was made from. */
 export const podNameOf = (si: ModelObject): string =>
-  dnsSafeName(si.name, POD_MODELS[si.leaf_model] ?? 'pod', si.id);
+  handleOf(si, 'Pod') ?? dnsSafeName(si.name, POD_MODELS[si.leaf_model] ?? 'pod', si.id);
 
 export const configMapName = (podName: string): string => `${podName}-config`;
 

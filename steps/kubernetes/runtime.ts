@@ -165,8 +165,26 @@ export async function referenced(
   }
 }
 
-/** The namespace of a trust domain: its name, which must be a DNS label. */
+/**
+ * An adopted object's Kubernetes name for a kind, from its backend_handle
+ * (`{"kubernetes/<Kind>": name}`, written by `syncord adopt`): the objects it was made from keep
+ * their names. A namespaced object's handle is `namespace/name`; this gives the name.
+ */
+export function handleOf(obj: ModelObject, kind: string): string | undefined {
+  const handle = obj.backend_handle;
+  if (!handle || typeof handle !== 'object' || Array.isArray(handle)) return undefined;
+  const value = (handle as Record<string, unknown>)[`kubernetes/${kind}`];
+  if (typeof value !== 'string' || !value) return undefined;
+  return value.slice(value.lastIndexOf('/') + 1) || undefined;
+}
+
+/**
+ * The namespace of a trust domain: its name, which must be a DNS label; for an adopted one, the
+ * namespace it was made from.
+ */
 export function namespaceOf(td: ModelObject): string {
+  const adopted = handleOf(td, 'Namespace');
+  if (adopted) return adopted;
   const name = nameOf(td);
   if (!isDnsLabel(name)) {
     throw new Error(

@@ -137,6 +137,14 @@ describe('synchronizer: adoption', function () {
       svc,
       [
         backend.step('Switch', 'Network', (o) => Promise.resolve({ subnet: o.subnet })),
+        // Another backend's step with no adopt: nothing of its was adopted, it syncs as usual.
+        {
+          name: 'other/network',
+          observes: 'Network',
+          sync: (o) => Promise.resolve(`other made ${String(o.name)}`),
+          observe: (o) => Promise.resolve(`other sees ${String(o.name)}`),
+          delete: () => Promise.resolve(undefined),
+        },
         backend.step('Lsp', 'Port', async (o) => ({
           ip: o.ip,
           si: o.service_instance_id,
@@ -196,7 +204,7 @@ describe('synchronizer: adoption', function () {
     for (const a of adopted) await synced(a.model, a.id);
     const done = await svc.get('Network', net.id);
     expect(done.backend_status).to.equal(
-      'adopted: marked Switch/ls-red; Switch/ls-red as it should be',
+      'adopted: fake: marked Switch/ls-red; fake: Switch/ls-red as it should be; other: other made ls-red',
     );
     // The only writes: the marks.
     expect(backend.writes.sort()).to.deep.equal([
@@ -286,7 +294,8 @@ describe('synchronizer: adoption', function () {
     });
     expect(seen).to.include({
       backend_code: 1,
-      backend_status: 'observed: Switch/ls-green: subnet 10.74.0.0/24',
+      backend_status:
+        'observed: fake: Switch/ls-green: subnet 10.74.0.0/24; other: other sees ls-green',
     });
     expect(backend.objects.get('Switch/ls-green')).to.deep.equal({ subnet: '10.74.0.0/24' });
     expect(backend.writes.filter((w) => w.includes('ls-green'))).to.deep.equal([]);

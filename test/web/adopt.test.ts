@@ -409,9 +409,11 @@ describe('web: the Adopt page helpers', () => {
       kinds: 'Pod',
       namespace: ' ns ',
       selector: 'app=web',
+      instance: 'si-1 ',
+      service: '',
     };
     expect(adoptableQuery(f)).to.equal(
-      'backends=ovn%2Ckubernetes&kinds=Pod&namespace=ns&selector=app%3Dweb',
+      'backends=ovn%2Ckubernetes&kinds=Pod&namespace=ns&selector=app%3Dweb&instance=si-1',
     );
     expect(adoptBody(f, ['k1'], 'observe', 'orphan')).to.deep.equal({
       keys: ['k1'],
@@ -421,6 +423,8 @@ describe('web: the Adopt page helpers', () => {
       kinds: ['Pod'],
       namespace: 'ns',
       selector: 'app=web',
+      instance: 'si-1',
+      service: '',
     });
     expect(() => adoptBody(f, [], 'full', 'delete')).to.throw(/nothing chosen/);
   });

@@ -43,9 +43,20 @@ export interface AdoptFilter {
   kinds: string;
   namespace: string;
   selector: string;
+  /** OVN, VTN: the ServiceInstance the adopted ports belong to. */
+  instance: string;
+  /** Kubernetes: the KubernetesService that owns what is adopted. */
+  service: string;
 }
 
-export const NO_FILTER: AdoptFilter = { backends: '', kinds: '', namespace: '', selector: '' };
+export const NO_FILTER: AdoptFilter = {
+  backends: '',
+  kinds: '',
+  namespace: '',
+  selector: '',
+  instance: '',
+  service: '',
+};
 
 export const MANAGEMENT_POLICIES = ['full', 'observe', 'create-only'] as const;
 export type ManagementPolicy = (typeof MANAGEMENT_POLICIES)[number];
@@ -80,6 +91,8 @@ export function adoptableQuery(f: AdoptFilter): string {
   if (kinds.length) q.set('kinds', kinds.join(','));
   if (f.namespace.trim()) q.set('namespace', f.namespace.trim());
   if (f.selector.trim()) q.set('selector', f.selector.trim());
+  if (f.instance.trim()) q.set('instance', f.instance.trim());
+  if (f.service.trim()) q.set('service', f.service.trim());
   return q.toString();
 }
 
@@ -103,6 +116,8 @@ export function adoptBody(
     kinds: splitList(f.kinds),
     namespace: f.namespace.trim(),
     selector: f.selector.trim(),
+    instance: f.instance.trim(),
+    service: f.service.trim(),
   };
 }
 

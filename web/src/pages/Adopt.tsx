@@ -51,6 +51,8 @@ const FILTERS: { key: keyof AdoptFilter; label: string; placeholder: string }[] 
   { key: 'kinds', label: 'Kinds', placeholder: 'Pod, Logical_Switch (all when empty)' },
   { key: 'namespace', label: 'Namespace', placeholder: 'Kubernetes: all when empty' },
   { key: 'selector', label: 'Selector', placeholder: 'Kubernetes labels: app=web' },
+  { key: 'instance', label: 'Instance', placeholder: 'OVN, VTN: whose ports (name or id)' },
+  { key: 'service', label: 'Service', placeholder: 'Kubernetes: owner (default: the first)' },
 ];
 
 export function Adopt() {

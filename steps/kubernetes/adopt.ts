@@ -1,0 +1,473 @@
+// Adoption from Kubernetes (synchronizer/adopt.ts): namespaces and pods of the default cluster that
+// carry no Syncord labels become TrustDomains and KubernetesServiceInstances, and the steps'
+// adopt() puts the owner labels (and, on a pod, the spec hash the pod step compares) on them.
+//
+// A namespace is offered as a TrustDomain of the first KubernetesService (a trust domain needs an
+// owner service; with none, it is listed with that problem). A pod is offered, in such a
+// namespace or in one a TrustDomain names already, only when it is what the pod step would make
+// of the model, so that its sync changes nothing but the marks: one container named `main` whose
+// image is `name:tag`, no command, environment, ports, resources or volumes but the service
+// account token, the default service account (or a slice's Principal's), no Multus interfaces,
+// and no controller. It becomes a KubernetesServiceInstance of that service, with an Image (an
+// existing one, or a new one adopted with it) and a Slice of its trust domain (an existing one on
+// the default cluster whose principal is the pod's service account, or a new one adopted with it
+// when the pod runs as `default`); the new Image and Slice have no backend object (an empty
+// handle). Anything else is listed with the reason it cannot be adopted yet.
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { MANAGED_BY, ownerLabels, ownerOf } from '../../backends/kubernetes/index.js';
+import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
+import { modelNamed, type AdoptCandidate, type AdoptSource } from '../../synchronizer/adopt.js';
+import type { StepContext } from '../../synchronizer/engine.js';
+import type { ClusterHandle } from './clusters.js';
+import { labelsText } from './marks.js';
+import { clustersOfTrustDomain, foreignOwner } from './namespace.js';
+import { NETWORKS } from './networks.js';
+import { noPodReason, planOf, podObject, SPEC_HASH } from './pod.js';
+import { serviceAccountName } from './service-account.js';
+import { namespaceOf, ownerOfObject, SYSTEM_NAMESPACES, type Runtime } from './runtime.js';
+
+const KEY = 'kubernetes';
+const TOKEN_VOLUME = /^kube-api-access-/;
+
+/** Whether an object carries Syncord's labels (of any deployment). */
+const marked = (labels: Record<string, string> | undefined) =>
+  labels?.[MANAGED_BY] === 'syncord' ||
+  Object.keys(labels ?? {}).some((k) => k.startsWith('syncord.io/'));
+
+/** The pod spec fields Kubernetes fills in on every pod, with the value Syncord's pods get. */
+const POD_DEFAULTS: Record<string, unknown> = {
+  dnsPolicy: 'ClusterFirst',
+  enableServiceLinks: true,
+  preemptionPolicy: 'PreemptLowerPriority',
+  priority: 0,
+  schedulerName: 'default-scheduler',
+  securityContext: {},
+  terminationGracePeriodSeconds: 30,
+  restartPolicy: 'Always',
+};
+/** Pod spec fields that may be anything (set by Kubernetes, or compared elsewhere). */
+const POD_FREE = new Set([
+  'containers',
+  'volumes',
+  'nodeName',
+  'serviceAccount',
+  'serviceAccountName',
+  'tolerations',
+]);
+/** Container fields Kubernetes fills in (or that are compared elsewhere). */
+const CONTAINER_FREE = new Set([
+  'name',
+  'image',
+  'imagePullPolicy',
+  'resources',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'volumeMounts',
+]);
+/** The tolerations the DefaultTolerationSeconds admission adds to every pod. */
+const DEFAULT_TOLERATION_KEYS = new Set([
+  'node.kubernetes.io/not-ready',
+  'node.kubernetes.io/unreachable',
+]);
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const empty = (v: unknown) =>
+  v === undefined || v === null || (typeof v === 'object' && Object.keys(v).length === 0);
+
+/** Why a pod is not what Syncord's pod step makes of a KubernetesServiceInstance, if it is not. */
+function podProblem(pod: V1Pod): string | undefined {
+  const meta = pod.metadata ?? {};
+  const spec = pod.spec;
+  if (meta.deletionTimestamp) return 'it is terminating';
+  const controller = (meta.ownerReferences ?? [])[0];
+  if (controller) {
+    return `it is controlled by ${controller.kind} ${controller.name} (which would replace it)`;
+  }
+  if (!spec) return 'it has no spec';
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+    return `it has ${pod.status.phase === 'Failed' ? 'failed' : 'succeeded'} (Syncord would replace it)`;
+  }
+  if (spec.containers.length !== 1) {
+    return `its spec has ${String(spec.containers.length)} containers: Syncord's pods have one`;
+  }
+  if (spec.initContainers?.length || spec.ephemeralContainers?.length) {
+    return "it has init or ephemeral containers: Syncord's pods have none";
+  }
+  if (meta.annotations?.[NETWORKS]) {
+    return `it has Multus interfaces (${NETWORKS}): not adoptable yet`;
+  }
+  const odd: string[] = [];
+  for (const [k, v] of Object.entries(spec)) {
+    if (POD_FREE.has(k) || v === undefined || v === null) continue;
+    if (!(k in POD_DEFAULTS) || !same(v, POD_DEFAULTS[k])) odd.push(k);
+  }
+  if ((spec.tolerations ?? []).some((t) => !DEFAULT_TOLERATION_KEYS.has(t.key ?? ''))) {
+    odd.push('tolerations');
+  }
+  if (odd.length) return `its spec sets ${odd.sort().join(', ')}: Syncord's pods do not`;
+  const tokenVolumes = new Set<string>();
+  for (const v of spec.volumes ?? []) {
+    if (!TOKEN_VOLUME.test(v.name) || !v.projected) {
+      return `it has the volume ${v.name}: Syncord's pods have none but the service account token`;
+    }
+    tokenVolumes.add(v.name);
+  }
+  const c = spec.containers[0]!;
+  if (c.name !== 'main') {
+    return `its container is named ${c.name}: Syncord's pods' container is main`;
+  }
+  const set = Object.entries(c)
+    .filter(([k, v]) => !CONTAINER_FREE.has(k) && !empty(v) && v !== false)
+    .map(([k]) => k);
+  if (set.length) return `its container sets ${set.sort().join(', ')}: Syncord's pods' does not`;
+  if (!empty(c.resources?.limits) || !empty(c.resources?.requests) || !empty(c.resources?.claims)) {
+    return 'it has resource requests or limits: a KubernetesServiceInstance has no flavor';
+  }
+  if ((c.volumeMounts ?? []).some((m) => !tokenVolumes.has(m.name))) {
+    return "its container mounts volumes: Syncord's pods mount none but the service account token";
+  }
+  return undefined;
+}
+
+/** `name:tag` split, or why the image reference cannot be an Image. */
+function splitImage(ref: string | undefined): { name: string; tag: string } | string {
+  if (!ref) return 'its container has no image';
+  if (ref.includes('@')) {
+    return `its image ${ref} is pinned by digest: Syncord's pods name images as name:tag`;
+  }
+  const colon = ref.lastIndexOf(':');
+  if (colon <= ref.lastIndexOf('/')) {
+    return `its image ${ref} has no tag: Syncord's pods name images as name:tag`;
+  }
+  return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+}
+
+const first = async (models: ModelService, model: string): Promise<ModelObject | undefined> =>
+  (await models.list(model, { orderBy: [{ field: 'id' }], pageSize: 1 })).items[0];
+
+/** Namespaces and pods without Syncord labels, as candidates. */
+export function kubernetesAdoptSource(rt: Runtime): AdoptSource {
+  return {
+    backend: KEY,
+    async discover(models, filter) {
+      const kinds = filter.kinds?.length ? new Set(filter.kinds) : undefined;
+      const h = await rt.clusters.default(models);
+      const named = filter.service
+        ? await modelNamed(models, 'KubernetesService', filter.service)
+        : await first(models, 'KubernetesService');
+      const service = typeof named === 'string' ? undefined : named;
+      const noService =
+        typeof named === 'string'
+          ? named
+          : 'a KubernetesService must exist first (it owns the trust domain and the instances)';
+      const site = await first(models, 'Site');
+
+      // The trust domains Syncord has, by namespace (their own, adopted and observed ones).
+      const tds = new Map<string, ModelObject>();
+      for (const td of await listAll(models, 'TrustDomain')) {
+        try {
+          tds.set(namespaceOf(td), td);
+        } catch {
+          // a name that is no namespace has no pods to adopt
+        }
+      }
+
+      const selected = async (selector?: string) => {
+        const all = await h.cluster.list<V1Namespace>('v1', 'Namespace', undefined, selector);
+        return all.filter((n) => !filter.namespace || n.metadata?.name === filter.namespace);
+      };
+      const namespaces = await selected();
+      const matching = new Set(
+        (filter.selector ? await selected(filter.selector) : namespaces).map(
+          (n) => n.metadata?.name ?? '',
+        ),
+      );
+
+      // Namespaces as TrustDomain candidates; where pods may be adopted (the key of the
+      // namespace's candidate, or the trust domain).
+      const nsCandidates = new Map<string, AdoptCandidate>();
+      const places = new Map<string, { td?: ModelObject; key?: string }>();
+      for (const ns of namespaces) {
+        const name = ns.metadata?.name ?? '';
+        const labels = ns.metadata?.labels;
+        const td = tds.get(name);
+        const owner = ownerOf(rt.instance, labels);
+        if (td && (!marked(labels) || (owner?.model === 'TrustDomain' && owner.id === td.id))) {
+          places.set(name, { td });
+          continue;
+        }
+        if (marked(labels) || SYSTEM_NAMESPACES.has(name) || name.startsWith('kube-')) continue;
+        const key = `${KEY}/Namespace/${name}`;
+        const problem = ns.metadata?.deletionTimestamp
+          ? 'it is terminating'
+          : !service
+            ? noService
+            : undefined;
+        nsCandidates.set(name, {
+          key,
+          backend: KEY,
+          kind: 'Namespace',
+          name,
+          cluster: h.label,
+          detail: `namespace ${name}: ${ns.status?.phase ?? 'no phase'}${labelsText(labels)}`,
+          model: 'TrustDomain',
+          values: { name, ...(service ? { owner_id: service.id } : {}) },
+          handle: { [`${KEY}/Namespace`]: name },
+          ...(problem ? { problem } : {}),
+        });
+        places.set(name, { key });
+      }
+
+      const out = new Map<string, AdoptCandidate>();
+      const add = (c: AdoptCandidate) => {
+        if (!out.has(c.key)) out.set(c.key, c);
+      };
+      if (!kinds || kinds.has('Namespace')) {
+        for (const [name, c] of nsCandidates) if (matching.has(name)) add(c);
+      }
+      if (kinds && !kinds.has('Pod')) return [...out.values()];
+
+      // Names already used by service instances (names are unique among them).
+      const instanceNames = new Map<string, ModelObject>();
+      const pods = await h.cluster.list<V1Pod>('v1', 'Pod', filter.namespace, filter.selector);
+      const slicesOf = new Map<number, ModelObject[]>();
+      for (const pod of pods) {
+        const ns = pod.metadata?.namespace ?? '';
+        const name = pod.metadata?.name ?? '';
+        const place = places.get(ns);
+        if (!place || marked(pod.metadata?.labels)) continue;
+        const nsCandidate = place.key ? nsCandidates.get(ns) : undefined;
+        const refs: Record<string, string> = {};
+        const values: Record<string, unknown> = {
+          name,
+          ...(service ? { owner_id: service.id } : {}),
+        };
+        const needs: AdoptCandidate[] = [];
+        const problems: string[] = [];
+        const spec = podProblem(pod);
+        if (spec) problems.push(spec);
+        if (!service) problems.push(noService);
+        if (nsCandidate?.problem) problems.push(`its namespace: ${nsCandidate.problem}`);
+        if (nsCandidate) needs.push(nsCandidate);
+
+        // Its name, as a ServiceInstance's.
+        if (!instanceNames.has(name)) {
+          const page = await models.list('ServiceInstance', {
+            filter: [{ field: 'name', value: name }],
+            pageSize: 1,
+          });
+          if (page.items[0]) instanceNames.set(name, page.items[0]);
+        }
+        const holder = instanceNames.get(name);
+        // One adopted from this pod is said so by discoverAll.
+        const from = (holder?.backend_handle as Record<string, unknown> | null | undefined)?.[
+          `${KEY}/Pod`
+        ];
+        if (holder && from !== `${ns}/${name}`) {
+          problems.push(
+            `${holder.leaf_model} ${String(holder.id)} is named ${name} already (service instance names are unique)`,
+          );
+        }
+        // Claimed by another pod of the same name listed before it.
+        for (const c of out.values()) {
+          if (c.kind === 'Pod' && c.name === name) {
+            problems.push(`the pod ${c.namespace ?? ''}/${name} is listed under that name already`);
+          }
+        }
+
+        // Its image.
+        const ref = pod.spec?.containers[0]?.image;
+        const image = splitImage(ref);
+        if (typeof image === 'string') problems.push(image);
+        else {
+          const known = (
+            await models.list('Image', {
+              filter: [
+                { field: 'name', value: image.name },
+                { field: 'tag', value: image.tag },
+              ],
+              pageSize: 1,
+            })
+          ).items[0];
+          if (known?.kind === 'vm') problems.push(`Image ${ref ?? ''} is a VM image`);
+          else if (known) values.image_id = known.id;
+          else {
+            const key = `${KEY}/Image/${ref ?? ''}`;
+            refs.image_id = key;
+            needs.push({
+              key,
+              backend: KEY,
+              kind: 'Image',
+              name: ref ?? '',
+              detail: `no backend object: the image of pod ${ns}/${name}`,
+              model: 'Image',
+              values: { name: image.name, tag: image.tag, kind: 'container' },
+              handle: {},
+            });
+          }
+        }
+
+        // Its slice: one of the trust domain's on the default cluster whose principal is the
+        // pod's service account, or a new one (service account default only).
+        const account = pod.spec?.serviceAccountName ?? 'default';
+        let slice: ModelObject | undefined;
+        if (place.td) {
+          let list = slicesOf.get(place.td.id);
+          if (!list) {
+            list = await listAll(models, 'Slice', {
+              filter: [{ field: 'trust_domain', value: place.td.id }],
+              orderBy: [{ field: 'id' }],
+            });
+            slicesOf.set(place.td.id, list);
+          }
+          for (const s of list) {
+            const on = await rt.clusters.forSlice(models, s).catch(() => undefined);
+            if (on?.key !== h.key) continue;
+            let sa = 'default';
+            if (typeof s.principal_id === 'number') {
+              const p = await models.get('Principal', s.principal_id).catch(() => undefined);
+              if (!p) continue;
+              sa = serviceAccountName(p);
+            }
+            if (sa === account) {
+              slice = s;
+              break;
+            }
+          }
+        }
+        if (slice) values.slice_id = slice.id;
+        else if (account !== 'default') {
+          problems.push(
+            `it runs as the service account ${account}, which is no Principal of a slice of its trust domain (adopting service accounts is not done yet)`,
+          );
+        } else {
+          const sliceName = `${ns}-slice`;
+          const key = `${KEY}/Slice/${ns}/${sliceName}`;
+          const taken = place.td && slicesOf.get(place.td.id)?.find((s) => s.name === sliceName);
+          if (taken) {
+            problems.push(
+              `no slice of trust domain ${ns} fits it, and the slice ${sliceName} it would get exists (its cluster or principal differ)`,
+            );
+          } else {
+            if (!site) problems.push('a Site must exist first (a slice needs one)');
+            refs.slice_id = key;
+            needs.push({
+              key,
+              backend: KEY,
+              kind: 'Slice',
+              name: sliceName,
+              namespace: ns,
+              detail: `no backend object: the slice of the pods adopted in namespace ${ns}`,
+              model: 'Slice',
+              values: {
+                name: sliceName,
+                ...(site ? { site_id: site.id } : {}),
+                ...(service ? { service_id: service.id } : {}),
+                ...(place.td ? { trust_domain_id: place.td.id } : {}),
+              },
+              ...(place.key ? { refs: { trust_domain_id: place.key } } : {}),
+              handle: {},
+            });
+          }
+        }
+
+        const phase = pod.status?.phase ?? 'Pending';
+        const problem = problems[0];
+        for (const c of needs) add(c);
+        add({
+          key: `${KEY}/Pod/${ns}/${name}`,
+          backend: KEY,
+          kind: 'Pod',
+          name,
+          namespace: ns,
+          cluster: h.label,
+          detail: `pod ${ns}/${name}: ${phase}${pod.spec?.nodeName ? ` on ${pod.spec.nodeName}` : ''}, ${ref ?? 'no image'}${labelsText(pod.metadata?.labels)}`,
+          model: 'KubernetesServiceInstance',
+          values,
+          ...(Object.keys(refs).length ? { refs } : {}),
+          handle: { [`${KEY}/Pod`]: `${ns}/${name}` },
+          ...(problem ? { problem } : {}),
+        });
+      }
+      return [...out.values()];
+    },
+  };
+}
+
+/** Adds labels and annotations an object lacks (a merge patch), or says it has them. */
+async function mark(
+  h: ClusterHandle,
+  obj: V1Namespace | V1Pod,
+  kind: 'Namespace' | 'Pod',
+  labels: Record<string, string>,
+  annotations: Record<string, string> = {},
+): Promise<boolean> {
+  const missing = (have: Record<string, string> | undefined, want: Record<string, string>) =>
+    Object.fromEntries(Object.entries(want).filter(([k, v]) => have?.[k] !== v));
+  const l = missing(obj.metadata?.labels, labels);
+  const a = missing(obj.metadata?.annotations, annotations);
+  if (Object.keys(l).length === 0 && Object.keys(a).length === 0) return false;
+  const patched = await h.cluster.mergePatch(
+    'v1',
+    kind,
+    obj.metadata?.namespace,
+    obj.metadata?.name ?? '',
+    {
+      metadata: {
+        ...(Object.keys(l).length ? { labels: l } : {}),
+        ...(Object.keys(a).length ? { annotations: a } : {}),
+        // Only the object adopted: not one made again under the same name meanwhile.
+        uid: obj.metadata?.uid,
+      },
+    },
+  );
+  if (!patched) throw new Error(`${kind} ${obj.metadata?.name ?? ''} is not there`);
+  return true;
+}
+
+/** The namespace step's adopt(): the trust domain's owner labels onto its namespace. */
+export function adoptNamespace(rt: Runtime) {
+  return async (td: ModelObject, ctx: StepContext): Promise<string | undefined> => {
+    const ns = namespaceOf(td);
+    const owner = ownerOfObject(td);
+    const def = await rt.clusters.default(ctx.models);
+    const handles = await clustersOfTrustDomain(rt, ctx.models, td);
+    const said: string[] = [];
+    for (const h of handles) {
+      const where = handles.length > 1 ? ` in ${h.label}` : '';
+      const live = await h.cluster.get<V1Namespace>('v1', 'Namespace', undefined, ns);
+      if (!live) {
+        // Only the default cluster's was adopted; the sync makes the others.
+        if (h.key === def.key) throw new Error(`Namespace ${ns}${where} is not there`);
+        continue;
+      }
+      const other = foreignOwner(rt, live.metadata?.labels, owner);
+      if (other) throw new Error(`namespace ${ns}${where} belongs to ${other}`);
+      const done = await mark(h, live, 'Namespace', ownerLabels(rt.instance, owner));
+      said.push(done ? `marked namespace ${ns}${where}` : `namespace ${ns}${where} marked already`);
+    }
+    return said.join(', ') || undefined;
+  };
+}
+
+/**
+ * The pod step's adopt(): the instance's owner labels, and the spec hash of the pod its model
+ * makes (so that the sync finds the pod up to date rather than replacing it), onto its pod.
+ */
+export function adoptPod(rt: Runtime) {
+  return async (si: ModelObject, ctx: StepContext): Promise<string | undefined> => {
+    if (noPodReason(si)) return undefined;
+    const plan = await planOf(rt, ctx.models, si);
+    const where = `${plan.namespace}/${plan.name}`;
+    const live = await plan.handle.cluster.get<V1Pod>('v1', 'Pod', plan.namespace, plan.name);
+    if (!live) throw new Error(`Pod ${where} is not there`);
+    const other = foreignOwner(rt, live.metadata?.labels, plan.owner);
+    if (other) throw new Error(`pod ${where} belongs to ${other}`);
+    const desired = podObject(rt, plan);
+    const hash = desired.metadata?.annotations?.[SPEC_HASH] ?? '';
+    const done = await mark(plan.handle, live, 'Pod', ownerLabels(rt.instance, plan.owner), {
+      [SPEC_HASH]: hash,
+    });
+    return done ? `marked pod ${where}` : `pod ${where} marked already`;
+  };
+}
