@@ -15,6 +15,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import { kubernetesStepSet, type KubernetesSteps } from '../../steps/kubernetes/index.js';
 import { adopt, AdoptError, discoverAll, type AdoptCandidate } from '../../synchronizer/adopt.js';
 import { Engine } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, kubeConfig, rig, sleep, uniqueName } from '../support/rig.js';
 
@@ -378,14 +379,7 @@ describe('kubernetes: adoption of namespaces and pods made out of band', functio
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
     const stolenPod = await readPod(ns, stolen);
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
-      backoff: { baseMs: 300, maxMs: 1000 },
-      log: (l) => log.push(l),
-    });
-    await engine.start();
+    engine = await startTestEngine(db, set.steps, log);
     const synced = (model: string, name: string) =>
       eventually(`${model} ${name} synced`, async () => {
         const o = (await svc.list(model, { filter: [{ field: 'name', value: name }] })).items[0];

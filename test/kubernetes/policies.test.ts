@@ -10,6 +10,7 @@ import { NotFoundError } from '../../models/errors.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { kubernetesStepSet, type KubernetesSteps } from '../../steps/kubernetes/index.js';
 import { Engine } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { vnfTenant } from '../support/kube-steps.js';
 import { eventually, kubeConfig, rig, sleep, uniqueName } from '../support/rig.js';
@@ -77,15 +78,7 @@ describe('kubernetes: management and deletion policies against the rig', functio
     core = kc.makeApiClient(k8s.CoreV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     set = kubernetesStepSet({ instance, sweepMs: 0, log: (l) => log.push(l) });
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
-      observeMs: 500,
-      backoff: { baseMs: 300, maxMs: 1000 },
-      log: (l) => log.push(l),
-    });
-    await engine.start();
+    engine = await startTestEngine(db, set.steps, log);
   });
   after(async function () {
     this.timeout(60_000);

@@ -19,6 +19,7 @@ import { readHistory } from '../../models/history.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { ovnStepSet, type OvnSteps } from '../../steps/ovn/index.js';
 import { Engine } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig, sleep, uniqueName, type RigEnv } from '../support/rig.js';
 
@@ -359,14 +360,7 @@ describe('ovn: adoption of switches and switch ports made out of band', function
       p1: { ...row('Logical_Switch_Port', names.p1) },
       p2: { ...row('Logical_Switch_Port', names.p2) },
     };
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
-      backoff: { baseMs: 300, maxMs: 2000 },
-      log: (line) => log.push(line),
-    });
-    await engine.start();
+    engine = await startTestEngine(db, set.steps, log, { backoff: { baseMs: 300, maxMs: 2000 } });
     const [network] = (await svc.list('Network', { filter: [{ field: 'name', value: names.ls }] }))
       .items;
     const ports = (await svc.list('Port', { filter: [{ field: 'network', value: network!.id }] }))
@@ -380,7 +374,10 @@ describe('ovn: adoption of switches and switch ports made out of band', function
     }
     // Its first sync put the marks on (a later one found everything in place).
     const history = await readHistory(db.sql, db.registry, 'Network', network!.id);
-    expect(history.map((h) => h.backend_status), JSON.stringify(history)).to.include(
+    expect(
+      history.map((h) => h.backend_status),
+      JSON.stringify(history),
+    ).to.include(
       `adopted: marked Logical_Switch ${names.ls}; logical switch ${names.ls} is in place (${base}.0/24, excluding ${at(1)})`,
     );
     await engine.resync();

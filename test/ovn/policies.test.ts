@@ -24,6 +24,7 @@ import type { ModelObject, ModelService } from '../../models/service.js';
 import { networkMac } from '../../steps/ovn/names.js';
 import { ovnStepSet, type OvnSteps } from '../../steps/ovn/index.js';
 import { Engine } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { synced } from '../support/synced.js';
 import { eventually, rig, sleep, uniqueName, type RigEnv } from '../support/rig.js';
@@ -106,15 +107,10 @@ describe('ovn: observe, orphan and create-only against the rig', function () {
       gatewayChassis: [uniqueName('gw')],
       log: (line) => log.push(line),
     });
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
+    engine = await startTestEngine(db, set.steps, log, {
       observeMs: OBSERVE_MS,
       backoff: { baseMs: 300, maxMs: 2000 },
-      log: (line) => log.push(line),
     });
-    await engine.start();
   });
 
   after(async function () {

@@ -25,6 +25,7 @@ import {
   type AdoptFilter,
 } from '../../synchronizer/adopt.js';
 import { Engine, type StepContext } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig, sleep, uniqueName } from '../support/rig.js';
 import { synced } from '../support/synced.js';
@@ -487,15 +488,7 @@ describe('vtn: adoption of service networks and service ports made out of band',
     await svc.delete('Network', heldNet.id);
     const before = await state();
     expect(before.hosts).to.have.length(2);
-    engine = new Engine(db.registry, svc, set.steps, {
-      url: db.url,
-      workers: 4,
-      resyncMs: 60 * 60_000,
-      observeMs: 500,
-      backoff: { baseMs: 300, maxMs: 1000 },
-      log: (l) => log.push(l),
-    });
-    await engine.start();
+    engine = await startTestEngine(db, set.steps, log);
     const [network] = (
       await svc.list('Network', { filter: [{ field: 'name', value: `${run}-a` }] })
     ).items;

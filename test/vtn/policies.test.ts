@@ -17,6 +17,7 @@ import {
   type VtnSteps,
 } from '../../steps/vtn/index.js';
 import { Engine, type StepContext } from '../../synchronizer/engine.js';
+import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig, sleep, uniqueName } from '../support/rig.js';
 import { synced as syncedObject } from '../support/synced.js';
@@ -78,15 +79,7 @@ async function harness(address: string): Promise<Harness> {
       return original(...a);
     };
   }
-  const engine = new Engine(db.registry, db.service, set.steps, {
-    url: db.url,
-    workers: 4,
-    resyncMs: 60 * 60_000,
-    observeMs: 500,
-    backoff: { baseMs: 300, maxMs: 1000 },
-    log: (l) => log.push(l),
-  });
-  await engine.start();
+  const engine = await startTestEngine(db, set.steps, log);
   return {
     db,
     svc: db.service,
