@@ -6,7 +6,7 @@ import type { AdoptSource } from '../synchronizer/adopt.js';
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesStepSet, type KubernetesStepOptions } from './kubernetes/index.js';
 import { ovnStepSet, type OvnStepOptions } from './ovn/index.js';
-import { openstackSteps, type OpenStackStepOptions } from './openstack/index.js';
+import { openstackStepSet, type OpenStackStepOptions } from './openstack/index.js';
 import { vsgPolicy } from './vsg/policy.js';
 import { vtnOptionsFromEnv, vtnStepSet, type VtnStepOptions } from './vtn/index.js';
 
@@ -182,6 +182,8 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
   const ovnSet = ovn ? ovnStepSet(ovn) : undefined;
   const vtnSet = vtn ? vtnStepSet(vtn) : undefined;
   const kubeSet = kubernetesStepSet(options.kubernetes);
+  const openstackSet =
+    options.openstack === false ? undefined : openstackStepSet({ log, ...options.openstack });
   // OVN first: a Port's logical switch port is made before the Kubernetes step waits for the
   // pod to report the interface (the first step that waits stops the rest).
   return {
@@ -189,13 +191,14 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
     steps: [
       ...(ovnSet ? ovnSet.steps : []),
       ...kubeSet.steps,
-      ...(options.openstack === false ? [] : openstackSteps({ log, ...options.openstack })),
+      ...(openstackSet ? openstackSet.steps : []),
       ...(vtnSet ? vtnSet.steps : []),
     ],
     policies: [vsgPolicy],
     sources: [
       ...(ovnSet ? [ovnSet.source] : []),
       kubeSet.source,
+      ...(openstackSet ? [openstackSet.source] : []),
       ...(vtnSet ? [vtnSet.source] : []),
     ],
   };

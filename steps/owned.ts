@@ -22,7 +22,7 @@ import {
 } from './ovn/names.js';
 import { isOvn, ROUTED_TYPES } from './ovn/network.js';
 import { openstackPlaceOf, type OpenStackPlace } from './openstack/placement.js';
-import { openstackName } from './openstack/runtime.js';
+import { handleOf as openstackHandleOf, openstackName } from './openstack/runtime.js';
 import { vtnNetworkName, vtnPortName } from './vtn/names.js';
 
 export type Backend = 'kubernetes' | 'ovn' | 'vtn' | 'openstack';
@@ -330,7 +330,8 @@ function openstackObjects(
     return [
       os({
         kind: 'Port',
-        name: openstackName(instance, { model: 'Port', id: obj.id }),
+        name:
+          openstackHandleOf(obj, 'Port') ?? openstackName(instance, { model: 'Port', id: obj.id }),
         cluster: `Cluster ${nameOf(place.cluster)}`,
         detail: `${typeof obj.port_id === 'string' ? obj.port_id : 'not made yet'}${address ? ` (${address})` : ''}`,
       }),
@@ -340,7 +341,9 @@ function openstackObjects(
     return [
       os({
         kind: 'Network',
-        name: openstackName(instance, { model: 'Network', id: obj.id }),
+        name:
+          openstackHandleOf(obj, 'Network') ??
+          openstackName(instance, { model: 'Network', id: obj.id }),
         detail: `${obj.neutron_network_id}, subnet ${String(obj.subnet)}, shared`,
       }),
     ];

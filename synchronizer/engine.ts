@@ -740,11 +740,12 @@ export class Engine {
       for (const step of steps) {
         const stat = this.stepStat(step.name);
         try {
+          // Nothing of its backend's was adopted (the handle names none): it makes its objects
+          // as for any other object.
+          const backend = `${step.name.split('/')[0] ?? step.name}/`;
+          const handle = obj.backend_handle as Record<string, unknown>;
+          if (!Object.keys(handle).some((k) => k.startsWith(backend))) continue;
           if (!step.adopt) {
-            // Nothing of its backend's was adopted: it makes its objects as for any other.
-            const backend = `${step.name.split('/')[0] ?? step.name}/`;
-            const handle = obj.backend_handle as Record<string, unknown>;
-            if (!Object.keys(handle).some((k) => k.startsWith(backend))) continue;
             throw new Error(`${step.name} cannot adopt backend objects (it has no adopt)`);
           }
           const said = await step.adopt(obj, this.ctx);

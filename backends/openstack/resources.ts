@@ -76,7 +76,9 @@ const NOVA_VERSION = {
 export class Neutron {
   constructor(private readonly s: Session) {}
 
-  async networks(query: { name?: string; tags?: string } = {}): Promise<NeutronNetwork[]> {
+  async networks(
+    query: { id?: string; name?: string; tags?: string } = {},
+  ): Promise<NeutronNetwork[]> {
     const r = await this.s.request<{ networks: NeutronNetwork[] }>(
       'network',
       'GET',
@@ -154,6 +156,7 @@ export class Neutron {
   }
 
   async ports(query: {
+    id?: string;
     name?: string;
     tags?: string;
     network_id?: string;

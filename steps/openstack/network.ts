@@ -20,6 +20,10 @@
 // Network; nothing is recorded (neutron_network_id would move the pods' ports onto its switch).
 // Released (deletion_policy orphan): the network and its subnet lose their owner tags and
 // Syncord's name (runtime.ts releasedName) and stay as they are, ports and all.
+//
+// Adopted (adopt.ts: backend_handle `{"openstack/Network": <id>}`): the network is found by that
+// id instead of Syncord's name, its one subnet whatever its name, and both keep their names
+// when released.
 import {
   Neutron,
   type NeutronNetwork,
@@ -35,7 +39,7 @@ import {
 import type { ModelObject, ModelService } from '../../models/service.js';
 import type { StepContext, SyncStep } from '../../synchronizer/engine.js';
 import { openstackPlaceOf } from './placement.js';
-import { nameOf, releasedName, type OpenStackRuntime } from './runtime.js';
+import { handleOf, nameOf, type OpenStackRuntime } from './runtime.js';
 import type { ClusterView } from './view.js';
 
 export interface NeutronPlace {
@@ -119,7 +123,21 @@ async function networksOf(
   network: ModelObject,
 ): Promise<NeutronNetwork[]> {
   const owner = { model: 'Network', id: network.id };
-  return neutron.networks({ name: rt.nameFor(owner), tags: rt.ownerTag(owner) });
+  return neutron.networks({ ...rt.lookup(network, 'Network'), tags: rt.ownerTag(owner) });
+}
+
+/**
+ * The Network's subnets among a Neutron network's: those of Syncord's name, or, for an adopted
+ * network (its handle), all of them (it was adopted with one).
+ */
+export function subnetsOf<T extends { name: string }>(
+  rt: OpenStackRuntime,
+  network: ModelObject,
+  subnets: readonly T[],
+): T[] {
+  if (handleOf(network, 'Network')) return [...subnets];
+  const name = rt.nameFor({ model: 'Network', id: network.id });
+  return subnets.filter((s) => s.name === name);
 }
 
 /**
@@ -135,17 +153,16 @@ export function neutronPlaceInView(
   const id = network.neutron_network_id;
   if (typeof id !== 'string' || !id || (network.provider ?? 'ovn') !== 'ovn') return undefined;
   const owner = { model: 'Network', id: network.id };
-  const name = rt.nameFor(owner);
   const mine = view.networks.group(rt.ownerTag(owner));
   const net = mine[0];
-  if (mine.length !== 1 || net?.id !== id || net.name !== name) return undefined;
+  if (mine.length !== 1 || net?.id !== id || !rt.isNamed(network, 'Network', net)) return undefined;
   let cidr: string;
   try {
     cidr = parseCidr(String(network.subnet)).cidr;
   } catch {
     return undefined;
   }
-  const subnets = view.subnets.group(`network:${id}`).filter((s) => s.name === name);
+  const subnets = subnetsOf(rt, network, view.subnets.group(`network:${id}`));
   const subnet = subnets[0];
   if (subnets.length !== 1 || !subnet || parseCidr(subnet.cidr).cidr !== cidr) return undefined;
   return { network: net, subnet };
@@ -180,10 +197,15 @@ export async function ensureNeutronNetwork(
     let netAt = lookedUp;
     if (!net) {
       // A create whose tag call never ran (a crash between the two) is found by its name.
-      const named = (await neutron.networks({ name })).find((n) => n.tags.length === 0);
+      // (An adopted one, by its id, keeps the tags it has besides.)
+      const adopted = Boolean(handleOf(network, 'Network'));
+      const named = (await neutron.networks(rt.lookup(network, 'Network'))).find((n) =>
+        adopted ? !n.tags.some((t) => t.startsWith('syncord-owner=')) : n.tags.length === 0,
+      );
       if (named) {
-        await neutron.tag('networks', named.id, tags);
-        net = { ...named, tags };
+        const all = [...new Set([...named.tags, ...tags])];
+        await neutron.tag('networks', named.id, all);
+        net = { ...named, tags: all };
       }
     }
     if (!net) {
@@ -200,7 +222,7 @@ export async function ensureNeutronNetwork(
     const subnetPlan = parseCidr(String(network.subnet));
     const subnetsAt = Date.now();
     const subnets = await neutron.subnets({ network_id: net.id });
-    let subnet = subnets.find((s) => s.name === name);
+    let subnet = subnetsOf(rt, network, subnets)[0];
     if (subnet && parseCidr(subnet.cidr).cidr !== subnetPlan.cidr) {
       throw new Error(
         `Neutron network ${net.id} of Network ${nameOf(network)} has subnet ${subnet.cidr}, not ${subnetPlan.cidr}; remove it or restore the Network's subnet`,
@@ -208,8 +230,9 @@ export async function ensureNeutronNetwork(
     }
     if (subnet && !tags.every((t) => subnet?.tags.includes(t))) {
       // Made by a create whose tag call never ran: tagged now, so the observer lists it.
-      await neutron.tag('subnets', subnet.id, tags);
-      subnet = { ...subnet, tags };
+      const all = [...new Set([...subnet.tags, ...tags])];
+      await neutron.tag('subnets', subnet.id, all);
+      subnet = { ...subnet, tags: all };
     }
     if (subnet) view.subnets.put(subnet.id, subnet, subnetsAt);
     if (!subnet) {
@@ -262,7 +285,7 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
       const owner = { model: 'Network', id: network.id };
       for (const cluster of clusters) {
         const net = rt.trustedView(cluster)?.networks.get(id);
-        if (net?.name === rt.nameFor(owner) && net.tags.includes(rt.ownerTag(owner)))
+        if (net && rt.isNamed(network, 'Network', net) && net.tags.includes(rt.ownerTag(owner)))
           return `Neutron network ${id} on Cluster ${nameOf(cluster)}`;
       }
       // Which Cluster holds it: the one whose Neutron has it under this Network's name.
@@ -293,11 +316,12 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
       const clusters = await openstackClusters(ctx.models);
       if (!clusters.length) return 'no OpenStack Cluster';
       const needed = await vmClustersOf(ctx.models, network);
-      const name = rt.nameFor({ model: 'Network', id: network.id });
+      const lookup = rt.lookup(network, 'Network');
+      const name = 'id' in lookup ? lookup.id : lookup.name;
       const seen: string[] = [];
       for (const cluster of clusters) {
         const neutron = new Neutron(rt.admin(cluster));
-        const nets = await neutron.networks({ name });
+        const nets = await neutron.networks(lookup);
         if (!nets.length && needed.has(cluster.id)) {
           throw new Error(`Neutron network ${name} is not there on Cluster ${nameOf(cluster)}`);
         }
@@ -321,26 +345,30 @@ export function networkStep(rt: OpenStackRuntime): SyncStep {
         const view = rt.view(cluster);
         // Found by the name, as delete() and the server step find them; a network or subnet
         // of another owner's (tagged so) is not this Network's to let go of.
-        for (const net of await neutron.networks({ name })) {
+        // An adopted network (found by its handle's id) keeps the name it came with.
+        for (const net of await neutron.networks(rt.lookup(network, 'Network'))) {
           if (!rt.releasable(net.tags, owner)) continue;
           for (const tag of rt.marksIn(net.tags, owner))
             await neutron.untag('networks', net.id, tag);
           // The subnet before the network's name: a release cut short finds both again.
-          for (const subnet of await neutron.subnets({ network_id: net.id, name })) {
+          const subnets = subnetsOf(rt, network, await neutron.subnets({ network_id: net.id }));
+          for (const subnet of subnets) {
             if (!rt.releasable(subnet.tags, owner)) continue;
             for (const tag of rt.marksIn(subnet.tags, owner)) {
               await neutron.untag('subnets', subnet.id, tag);
             }
-            await neutron.rename('subnets', subnet.id, releasedName(name));
+            const renamed = rt.releasedNameOf(network, 'Network', subnet.name);
+            if (renamed !== subnet.name) await neutron.rename('subnets', subnet.id, renamed);
             view.subnets.put(subnet.id, undefined, Date.now());
           }
-          await neutron.rename('networks', net.id, releasedName(name));
+          const renamed = rt.releasedNameOf(network, 'Network', net.name);
+          if (renamed !== net.name) await neutron.rename('networks', net.id, renamed);
           view.networks.put(net.id, undefined, Date.now());
           released.push(`${net.id} on Cluster ${nameOf(cluster)}`);
         }
       }
       return released.length
-        ? `released Neutron network ${released.join(', ')} and its subnet: owner tags removed, renamed ${releasedName(name)}`
+        ? `released Neutron network ${released.join(', ')} and its subnet: owner tags removed${handleOf(network, 'Network') ? '' : `, renamed ${rt.releasedNameOf(network, 'Network', name)}`}`
         : 'no Neutron network to release';
     },
 

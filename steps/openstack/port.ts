@@ -7,6 +7,9 @@
 // as the server step records them. Released (deletion_policy orphan): the Neutron port loses its
 // owner tags and Syncord's name (runtime.ts releasedName) and stays, attached as it was; its
 // network and server keep their own owners' marks.
+//
+// Adopted (adopt.ts: backend_handle `{"openstack/Port": <id>}`): the Neutron port is found by
+// that id instead of Syncord's name, and keeps its name when released.
 import { Neutron } from '../../backends/openstack/resources.js';
 import { NotFoundError } from '../../models/errors.js';
 import { sameIp, sameMac } from '../../models/ipam/address.js';
@@ -14,7 +17,7 @@ import type { ModelObject } from '../../models/service.js';
 import { WaitingError, type StepContext, type SyncStep } from '../../synchronizer/engine.js';
 import { openstackClusters } from './network.js';
 import { openstackPlaceOf } from './placement.js';
-import { nameOf, releasedName, type OpenStackRuntime } from './runtime.js';
+import { handleOf, nameOf, releasedName, type OpenStackRuntime } from './runtime.js';
 import { findPorts } from './server.js';
 
 async function instanceOf(ctx: StepContext, port: ModelObject): Promise<ModelObject | undefined> {
@@ -60,9 +63,10 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
         throw new Error(`its service instance ${String(port.service_instance_id)} does not exist`);
       const place = await openstackPlaceOf(ctx.models, si);
       if (!place) return 'not on OpenStack';
-      const name = rt.nameFor({ model: 'Port', id: port.id });
+      const lookup = rt.lookup(port, 'Port');
+      const name = 'id' in lookup ? lookup.id : lookup.name;
       const neutron = new Neutron(rt.admin(place.cluster));
-      const [np, ...more] = await neutron.ports({ name });
+      const [np, ...more] = await neutron.ports(lookup);
       if (!np) {
         throw new Error(`Neutron port ${name} is not there on Cluster ${nameOf(place.cluster)}`);
       }
@@ -74,8 +78,12 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
       if (typeof port.mac === 'string' && !sameMac(np.mac_address, port.mac)) {
         differs.push(`MAC ${np.mac_address} (model ${port.mac.toLowerCase()})`);
       }
-      const netName = rt.nameFor({ model: 'Network', id: port.network_id as number });
-      const nets = await neutron.networks({ name: netName });
+      const network = await ctx.models.get('Network', port.network_id as number, {
+        includeDeleted: true,
+      });
+      const netLookup = rt.lookup(network, 'Network');
+      const netName = 'id' in netLookup ? netLookup.id : netLookup.name;
+      const nets = await neutron.networks(netLookup);
       if (!nets.some((n) => n.id === np.network_id)) {
         differs.push(`network ${np.network_id} (model ${netName})`);
       }
@@ -110,16 +118,18 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
         const neutron = new Neutron(rt.admin(cluster));
         // The ports delete() would remove (findPorts: by the name, with the owner's tag or
         // none), and one a release cut short left with the instance tag alone.
-        for (const p of await neutron.ports({ name })) {
+        for (const p of await neutron.ports(rt.lookup(port, 'Port'))) {
           if (!rt.releasable(p.tags, owner)) continue;
           for (const tag of rt.marksIn(p.tags, owner)) await neutron.untag('ports', p.id, tag);
-          await neutron.rename('ports', p.id, releasedName(name));
+          // An adopted port keeps the name it came with.
+          const renamed = rt.releasedNameOf(port, 'Port', p.name);
+          if (renamed !== p.name) await neutron.rename('ports', p.id, renamed);
           rt.view(cluster).ports.put(p.id, undefined, Date.now());
           released.push(p.id);
         }
       }
       return released.length
-        ? `released Neutron port ${released.join(', ')}: owner tags removed, renamed ${releasedName(name)}`
+        ? `released Neutron port ${released.join(', ')}: owner tags removed${handleOf(port, 'Port') ? '' : `, renamed ${releasedName(name)}`}`
         : 'no Neutron port to release';
     },
 
@@ -136,7 +146,7 @@ export function portStep(rt: OpenStackRuntime): SyncStep {
       if (si && place && si.deleted_at === null) ctx.enqueue(si.leaf_model, si.id);
       for (const cluster of clusters) {
         const neutron = new Neutron(rt.admin(cluster));
-        for (const p of await findPorts(rt, neutron, port.id)) {
+        for (const p of await findPorts(rt, neutron, port)) {
           await neutron.deletePort(p.id);
           rt.view(cluster).ports.put(p.id, undefined, Date.now());
           removed.push(p.id);

@@ -42,6 +42,18 @@ export const openstackName = (instance: string, owner: Owner): string =>
  */
 export const releasedName = (name: string): string => `released-${name}`;
 
+/**
+ * An adopted object's OpenStack id for a kind (`{"openstack/<Kind>": id}` in its backend_handle,
+ * written by `syncord adopt`): the object it was made from keeps its name, and the steps find it
+ * by this id instead of by Syncord's name.
+ */
+export function handleOf(obj: ModelObject, kind: string): string | undefined {
+  const handle = obj.backend_handle;
+  if (!handle || typeof handle !== 'object' || Array.isArray(handle)) return undefined;
+  const id = (handle as Record<string, unknown>)[`openstack/${kind}`];
+  return typeof id === 'string' && id ? id : undefined;
+}
+
 /** A trust domain's place on a Cluster: the session to act in it and its project. */
 export interface ProjectScope {
   session: Session;
@@ -71,6 +83,29 @@ export class OpenStackRuntime {
   /** `syncord-<instance>-<Model>-<id>`: the name of everything made for the owner. */
   nameFor(owner: Owner): string {
     return openstackName(this.instance, owner);
+  }
+
+  /**
+   * How to list the owner's Neutron object of a kind: by the adopted object's id (its handle), else
+   * by Syncord's name.
+   */
+  lookup(obj: ModelObject, kind: string): { id: string } | { name: string } {
+    const id = handleOf(obj, kind);
+    return id ? { id } : { name: this.nameFor({ model: kind, id: obj.id }) };
+  }
+
+  /** Whether a backend object found is the one the model names (its handle's id, or its name). */
+  isNamed(obj: ModelObject, kind: string, found: { id: string; name: string }): boolean {
+    const id = handleOf(obj, kind);
+    return id ? found.id === id : found.name === this.nameFor({ model: kind, id: obj.id });
+  }
+
+  /**
+   * The name a released object takes: `released-<Syncord's name>`, or, for an adopted one, the
+   * name it had (it was never renamed).
+   */
+  releasedNameOf(obj: ModelObject, kind: string, current: string): string {
+    return handleOf(obj, kind) ? current : releasedName(this.nameFor({ model: kind, id: obj.id }));
   }
 
   get instanceTag(): string {

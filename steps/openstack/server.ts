@@ -75,15 +75,18 @@ export async function findServers(
   return servers.filter((s) => s.name === name && s.status !== 'DELETED');
 }
 
-/** This deployment's Neutron port of a Port, by name and tag (or by name alone, untagged). */
+/**
+ * This deployment's Neutron port of a Port, by name (or an adopted one's id) and tag (or by name
+ * alone, untagged).
+ */
 export async function findPorts(
   rt: OpenStackRuntime,
   neutron: Neutron,
-  portId: number,
+  port: ModelObject,
 ): Promise<NeutronPort[]> {
-  const owner = { model: 'Port', id: portId };
-  const name = rt.nameFor(owner);
-  const ports = await neutron.ports({ name });
+  const owner = { model: 'Port', id: port.id };
+  // An adopted port by its handle's id.
+  const ports = await neutron.ports(rt.lookup(port, 'Port'));
   // Untagged: made by a create whose tag call never ran (a crash between the two).
   return ports.filter((p) => p.tags.includes(rt.ownerTag(owner)) || p.tags.length === 0);
 }
@@ -163,7 +166,7 @@ async function removeFrom(
     }
   }
   for (const port of ports) {
-    for (const p of await findPorts(rt, neutron, port.id)) neutronPorts.set(p.id, p);
+    for (const p of await findPorts(rt, neutron, port)) neutronPorts.set(p.id, p);
   }
   for (const s of servers) {
     await nova.deleteServer(s.id);
@@ -215,11 +218,11 @@ async function releaseFrom(
   // The ports first: a release cut short finds the server by its name again.
   for (const port of ports) {
     const portOwner = { model: 'Port', id: port.id };
-    const portName = rt.nameFor(portOwner);
-    for (const p of await neutron.ports({ name: portName })) {
+    for (const p of await neutron.ports(rt.lookup(port, 'Port'))) {
       if (!rt.releasable(p.tags, portOwner)) continue;
       for (const tag of rt.marksIn(p.tags, portOwner)) await neutron.untag('ports', p.id, tag);
-      await neutron.rename('ports', p.id, releasedName(portName));
+      const renamed = rt.releasedNameOf(port, 'Port', p.name);
+      if (renamed !== p.name) await neutron.rename('ports', p.id, renamed);
       view.ports.put(p.id, undefined, Date.now());
       released.push(`port ${p.id}`);
     }
@@ -343,7 +346,7 @@ async function ensurePorts(
       `${String(place.cluster.id)}/Port/${String(port.id)}`,
       async () => {
         const lookedUp = Date.now();
-        let existing = await findPorts(rt, neutron, port.id);
+        let existing = await findPorts(rt, neutron, port);
         // A port whose address, MAC or network is no longer the model's is made again.
         const stale = existing.filter(
           (p) =>
@@ -507,7 +510,7 @@ async function steadyInView(
     if (
       mine.length !== 1 ||
       np?.id !== port.port_id ||
-      np.name !== rt.nameFor(portOwner) ||
+      !rt.isNamed(port, 'Port', np) ||
       np.network_id !== net.network.id ||
       np.device_id !== server.id ||
       np.mac_address.toLowerCase() !== port.mac.toLowerCase() ||

@@ -248,7 +248,8 @@ export function adoptNetwork(rt: OvnRuntime) {
     const name = switchName(network);
     const db = await rt.northbound();
     const ls = named(db, SWITCH, name);
-    if (!ls) throw new Error(`Logical_Switch ${name} is not there`);
+    // Gone since it was listed (or named for another backend's sake): the sync makes it.
+    if (!ls) return `Logical_Switch ${name} is not there to mark`;
     return mark(
       rt,
       db,
@@ -267,7 +268,9 @@ export function adoptPort(rt: OvnRuntime) {
     const network = await networkOf(ctx.models, port);
     const db = await rt.northbound();
     const lsp = named(db, LSP, name);
-    if (!lsp) throw new Error(`Logical_Switch_Port ${name} is not there`);
+    // Gone since it was listed, or named by a VTN port's handle (the interface's name): the
+    // sync makes it.
+    if (!lsp) return `Logical_Switch_Port ${name} is not there to mark`;
     return mark(
       rt,
       db,

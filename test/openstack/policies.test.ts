@@ -329,11 +329,16 @@ describe('openstack: management and deletion policies on Keystone, Neutron and N
     expect(td1.backend_status).to.equal(
       `observed: Keystone project ${t.name} (${project.id}) ${where}`,
     );
-    const net1 = await status('Network', t.network.id, 'observed', (o) => o.backend_code === 1);
-    expect(net1.backend_status).to.match(
-      new RegExp(
-        `^observed: Neutron network ${netName} \\(${net.id}\\) ${where}: subnet ${cidr.replace(/\./g, '\\.')}, gateway 10\\.143\\.${String(t.third)}\\.1, DHCP on, MTU \\d+, \\d+ ports?$`,
-      ),
+    // Observed once its subnet is there too (the network is made first: an observe in between
+    // sees it without one).
+    const seen = new RegExp(
+      `^observed: Neutron network ${netName} \\(${net.id}\\) ${where}: subnet ${cidr.replace(/\./g, '\\.')}, gateway 10\\.143\\.${String(t.third)}\\.1, DHCP on, MTU \\d+, \\d+ ports?$`,
+    );
+    await status(
+      'Network',
+      t.network.id,
+      'observed with its subnet',
+      (o) => o.backend_code === 1 && seen.test(String(o.backend_status)),
     );
     const port1 = await status('Port', port.id, 'observed', (o) => o.backend_code === 1);
     expect(port1.backend_status).to.equal(
