@@ -311,16 +311,7 @@ export function adoptNetwork(rt: VtnRuntime) {
       id: network.id,
     });
     if (!annotations) return `ServiceNetwork ${id} marked already`;
-    await rt.client.putNetwork({
-      id: have.id,
-      name: have.name,
-      type: have.type,
-      segment_id: have.segment_id,
-      subnet: have.subnet,
-      service_ip: have.service_ip,
-      providers: have.providers.map((p) => ({ id: p.id, type: p.type })),
-      annotations,
-    });
+    await rt.reannotateNetwork(have, annotations);
     return `marked ServiceNetwork ${id}`;
   };
 }
@@ -339,19 +330,7 @@ export function adoptPort(rt: VtnRuntime) {
     const done: string[] = [];
     const annotations = marking(rt, `ServicePort ${id}`, have.annotations, owner);
     if (annotations) {
-      await rt.client.putPort({
-        id: have.id,
-        network_id: have.network_id,
-        name: have.name,
-        mac_address: have.mac_address,
-        ip_address: have.ip_address,
-        ...(have.vlan_id !== undefined ? { vlan_id: have.vlan_id } : {}),
-        floating_address_pairs: have.floating_address_pairs.map((p) => ({
-          ip_address: p.ip_address,
-          mac_address: p.mac_address,
-        })),
-        annotations,
-      });
+      await rt.reannotatePort(have, annotations);
       done.push(`marked ServicePort ${id}`);
     } else {
       done.push(`ServicePort ${id} marked already`);

@@ -160,16 +160,7 @@ export function networkStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       );
       if (!annotations) return `service network ${id} carries no owner annotations of this network`;
       // The network as VTN has it, but for the marks.
-      await rt.client.putNetwork({
-        id: have.id,
-        name: have.name,
-        type: have.type,
-        segment_id: have.segment_id,
-        subnet: have.subnet,
-        service_ip: have.service_ip,
-        providers: have.providers.map((p) => ({ id: p.id, type: p.type })),
-        annotations,
-      });
+      await rt.reannotateNetwork(have, annotations);
       return `released service network ${id}: owner annotations removed`;
     },
 

@@ -303,19 +303,7 @@ export function portStep(rt: VtnRuntime, seen: VtnObserver): SyncStep {
       const have = await rt.client.getPort(id);
       const annotations = have && withoutMarks(rt.instance, owner, have.annotations);
       if (have && annotations) {
-        await rt.client.putPort({
-          id: have.id,
-          network_id: have.network_id,
-          name: have.name,
-          mac_address: have.mac_address,
-          ip_address: have.ip_address,
-          ...(have.vlan_id !== undefined ? { vlan_id: have.vlan_id } : {}),
-          floating_address_pairs: have.floating_address_pairs.map((p) => ({
-            ip_address: p.ip_address,
-            mac_address: p.mac_address,
-          })),
-          annotations,
-        });
+        await rt.reannotatePort(have, annotations);
         released.push(`service port ${id}`);
       }
       return released.length

@@ -1,6 +1,8 @@
 // What the VTN steps share: the options, one client, and the translation of VTN's refusals into
 // what the engine records.
 import { VtnCallError, VtnClient, type VtnClientOptions } from '../../backends/vtn/client.js';
+import type { ServiceNetwork__Output } from '../../backends/vtn/generated/cordvtn/ServiceNetwork.js';
+import type { ServicePort__Output } from '../../backends/vtn/generated/cordvtn/ServicePort.js';
 import { WaitingError } from '../../synchronizer/engine.js';
 import { resolveInstance } from '../ovn/names.js';
 import * as grpc from '@grpc/grpc-js';
@@ -38,6 +40,37 @@ export class VtnRuntime {
   close(): void {
     this.current?.close();
     this.current = undefined;
+  }
+
+  /** Writes a service network back as VTN has it, with other annotations (marks on or off). */
+  reannotateNetwork(have: ServiceNetwork__Output, annotations: Record<string, string>) {
+    return this.client.putNetwork({
+      id: have.id,
+      name: have.name,
+      type: have.type,
+      segment_id: have.segment_id,
+      subnet: have.subnet,
+      service_ip: have.service_ip,
+      providers: have.providers.map((p) => ({ id: p.id, type: p.type })),
+      annotations,
+    });
+  }
+
+  /** Writes a service port back as VTN has it, with other annotations (marks on or off). */
+  reannotatePort(have: ServicePort__Output, annotations: Record<string, string>) {
+    return this.client.putPort({
+      id: have.id,
+      network_id: have.network_id,
+      name: have.name,
+      mac_address: have.mac_address,
+      ip_address: have.ip_address,
+      ...(have.vlan_id !== undefined ? { vlan_id: have.vlan_id } : {}),
+      floating_address_pairs: have.floating_address_pairs.map((p) => ({
+        ip_address: p.ip_address,
+        mac_address: p.mac_address,
+      })),
+      annotations,
+    });
   }
 }
 
