@@ -528,6 +528,29 @@ async function steadyInView(
   return activeSentence(name, server, nf, gi, ports.length);
 }
 
+/**
+ * Where an instance's servers may be, for a teardown or a release: its OpenStack Cluster, or, when
+ * it has none any more but booted a server once, every OpenStack Cluster; and its Ports (deleted
+ * ones too: they go with it).
+ */
+async function whereServersMayBe(
+  ctx: StepContext,
+  si: ModelObject,
+): Promise<{ clusters: ModelObject[]; ports: ModelObject[] }> {
+  const place = await openstackPlaceOf(ctx.models, si);
+  const clusters = place
+    ? [place.cluster]
+    : typeof si.server_id === 'string' && si.server_id
+      ? await openstackClusters(ctx.models)
+      : [];
+  const ports = await ctx.models.list('Port', {
+    filter: [{ field: 'service_instance', value: si.id }],
+    includeDeleted: true,
+    pageSize: 5000,
+  });
+  return { clusters, ports: ports.items };
+}
+
 export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
   return {
     name: `openstack/server:${model}`,
@@ -736,40 +759,18 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
     },
 
     async release(si: ModelObject, ctx: StepContext): Promise<string> {
-      const place = await openstackPlaceOf(ctx.models, si);
-      const clusters = place
-        ? [place.cluster]
-        : typeof si.server_id === 'string' && si.server_id
-          ? await openstackClusters(ctx.models)
-          : [];
-      const ports = await ctx.models.list('Port', {
-        filter: [{ field: 'service_instance', value: si.id }],
-        includeDeleted: true,
-        pageSize: 5000,
-      });
+      const { clusters, ports } = await whereServersMayBe(ctx, si);
       const released: string[] = [];
-      for (const cluster of clusters)
-        released.push(...(await releaseFrom(rt, cluster, si, ports.items)));
+      for (const cluster of clusters) released.push(...(await releaseFrom(rt, cluster, si, ports)));
       return released.length
         ? `released ${released.join(', ')}: owner tags, metadata and names removed (now ${releasedName(rt.nameFor(ownerOf(si)))})`
         : 'no Nova server to release';
     },
 
     async delete(si: ModelObject, ctx: StepContext): Promise<string> {
-      const place = await openstackPlaceOf(ctx.models, si);
-      const clusters = place
-        ? [place.cluster]
-        : typeof si.server_id === 'string' && si.server_id
-          ? await openstackClusters(ctx.models)
-          : [];
-      const ports = await ctx.models.list('Port', {
-        filter: [{ field: 'service_instance', value: si.id }],
-        includeDeleted: true,
-        pageSize: 5000,
-      });
+      const { clusters, ports } = await whereServersMayBe(ctx, si);
       const removed: string[] = [];
-      for (const cluster of clusters)
-        removed.push(...(await removeFrom(rt, cluster, si, ports.items)));
+      for (const cluster of clusters) removed.push(...(await removeFrom(rt, cluster, si, ports)));
       return removed.length ? `removed ${removed.join(', ')}` : 'no Nova server to remove';
     },
   };
