@@ -837,14 +837,15 @@ export class Engine {
         seen.push(label(step, await step.observe(obj, this.ctx)));
         outcome = 'ok';
       } catch (err) {
-        stat.errors++;
-        this.stats.errors++;
         if (err instanceof WaitingError) {
           outcome = 'waiting';
+          this.stats.waits++;
           await this.status(obj, { backend_code: 0, backend_status: label(step, err.message) });
           this.queue.addAfter(key, err.retryMs);
           return;
         }
+        stat.errors++;
+        this.stats.errors++;
         await this.fail(key, obj, new Error(`observe: ${label(step, errorText(err))}`));
         this.wakeWaiters(key);
         return;
