@@ -2,8 +2,9 @@
 // carry no Syncord labels become TrustDomains and KubernetesServiceInstances, and the steps'
 // adopt() puts the owner labels (and, on a pod, the spec hash the pod step compares) on them.
 //
-// A namespace is offered as a TrustDomain of the first KubernetesService (a trust domain needs an
-// owner service; with none, it is listed with that problem). A pod is offered, in such a
+// A namespace is offered as a TrustDomain of the KubernetesService the filter's `service` names,
+// else the first one (a trust domain needs an owner service; with none, it is listed with that
+// problem). A pod is offered, in such a
 // namespace or in one a TrustDomain names already, only when it is what the pod step would make
 // of the model, so that its sync changes nothing but the marks: one container named `main` whose
 // image is `name:tag`, no command, environment, ports, resources or volumes but the service
