@@ -35,7 +35,24 @@ export interface AdoptCandidate {
   handle: Record<string, string>;
   /** Why it cannot be adopted as it is (shown, and refused if asked for). */
   problem?: string;
+  /**
+   * What the object is whatever backend shows it (`portIdentity`, `networkIdentity`): one pod
+   * interface is a Kubernetes network-status entry, an OVN switch port and a VTN port with one
+   * MAC. discoverAll merges the candidates of one model and identity into one.
+   */
+  identity?: string;
+  /**
+   * Columns the backend object does not tell (an OVN switch port does not say whose interface it
+   * is): their values come from the filter (`--instance`), or are missing, which is then the
+   * candidate's problem. Merged with a candidate that tells them, that one's values win.
+   */
+  guessed?: string[];
 }
+
+/** The identity of a Port's candidate: its MAC (lower case). */
+export const portIdentity = (mac: string): string => `Port mac ${mac.toLowerCase()}`;
+/** The identity of a Network's candidate: its subnet (canonical CIDR). */
+export const networkIdentity = (cidr: string): string => `Network subnet ${cidr}`;
 
 /** Which backend objects to look at. */
 export interface AdoptFilter {
