@@ -424,6 +424,11 @@ message AdoptCandidate {
   map<string, string> handle = 11;
   // Why it cannot be adopted as it is; empty when it can.
   string problem = 12;
+  // What the object is in any backend ("Port mac 0a:58:..."); candidates of one object from
+  // several backends are merged into one.
+  string identity = 13;
+  // A merged candidate: the other backends' keys, each of which names it too.
+  repeated string also = 14;
 }
 
 message ListAdoptableResponse {

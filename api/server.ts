@@ -32,6 +32,7 @@ import {
   adopt,
   AdoptError,
   discoverAll,
+  pickCandidates,
   type AdoptFilter,
   type AdoptOptions,
   type AdoptSource,
@@ -851,6 +852,8 @@ export function modelServiceHandlers(
         values: toValue(c.values),
         refs: c.refs ?? {},
         problem: c.problem ?? '',
+        identity: c.identity ?? '',
+        also: c.also ?? [],
       })),
       failures,
     };
@@ -858,8 +861,9 @@ export function modelServiceHandlers(
   handlers.Adopt = guarded(async (req, who) => {
     const { wanted, filter, options, keys } = adoptRequest(req, who);
     const { candidates, failures } = await discoverAll(models, wanted, filter);
-    let chosen = keys.length ? candidates.filter((c) => keys.includes(c.key)) : candidates;
-    const missing = keys.filter((k) => !candidates.some((c) => c.key === k));
+    const picked = pickCandidates(candidates, keys);
+    let chosen = keys.length ? picked.chosen : candidates;
+    const missing = picked.missing;
     if (missing.length) {
       const why = failures.length ? ` (could not list ${failures.join('; ')})` : '';
       throw new ValidationError('AdoptRequest', [

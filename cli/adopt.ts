@@ -13,6 +13,7 @@ import { defaultSteps } from '../steps/index.js';
 import {
   adopt,
   discoverAll,
+  pickCandidates,
   type AdoptCandidate,
   type AdoptFilter,
   type AdoptSource,
@@ -48,7 +49,13 @@ export function candidateTable(candidates: readonly AdoptCandidate[]): string {
     candidates.map((c) => [
       c.key,
       `${c.model} ${typeof c.values.name === 'string' ? c.values.name : ''}`.trim(),
-      c.problem ? `${c.detail} (cannot adopt: ${c.problem})` : c.detail,
+      [
+        c.detail,
+        c.also?.length ? `(also ${c.also.join(', ')})` : '',
+        c.problem ? `(cannot adopt: ${c.problem})` : '',
+      ]
+        .filter(Boolean)
+        .join(' '),
     ]),
   );
 }
@@ -92,13 +99,13 @@ export async function runAdopt(
     for (const f of failures) process.stderr.write(`syncord: could not list ${f}\n`);
     let chosen = candidates;
     if (keys.length) {
-      const missing = keys.filter((k) => !candidates.some((c) => c.key === k));
-      if (missing.length) {
+      const picked = pickCandidates(candidates, keys);
+      if (picked.missing.length) {
         throw new CliError(
-          `${missing.join(', ')}: not found among the objects that can be adopted (run syncord adopt to list them)`,
+          `${picked.missing.join(', ')}: not found among the objects that can be adopted (run syncord adopt to list them)`,
         );
       }
-      chosen = candidates.filter((c) => keys.includes(c.key));
+      chosen = picked.chosen;
     }
     if (!flags.yes) {
       if (flags.output === 'json') {

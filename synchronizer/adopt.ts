@@ -47,6 +47,11 @@ export interface AdoptCandidate {
    * candidate's problem. Merged with a candidate that tells them, that one's values win.
    */
   guessed?: string[];
+  /**
+   * Set by discoverAll on a candidate merged from several: the keys of the others, each of which
+   * also names it.
+   */
+  also?: string[];
 }
 
 /** The identity of a Port's candidate: its MAC (lower case). */
@@ -140,21 +145,163 @@ export async function instanceOf(
   return modelNamed(models, 'ServiceInstance', filter.instance);
 }
 
+/** Which backend tells most about an object: its candidate leads a merge (key, name, detail). */
+const LEAD = ['kubernetes', 'openstack', 'vtn', 'ovn'];
+const leadRank = (c: AdoptCandidate) => {
+  const i = LEAD.indexOf(c.backend);
+  return i < 0 ? LEAD.length : i;
+};
+
+/** A value as compared across backends (MACs and addresses are canonical already). */
+const shown = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Merges the candidates of one model and identity (one object as several backends show it) into
+ * one: the lead's key, the handles united, the values of all; the others' keys name it too
+ * (`also`), and references to them become references to it. A column two backends tell
+ * differently is the merged candidate's problem (naming both), and so is any candidate's
+ * problem, but for a guessed column that another backend tells.
+ */
+export function mergeCandidates(candidates: readonly AdoptCandidate[]): AdoptCandidate[] {
+  const groups = new Map<string, AdoptCandidate[]>();
+  for (const c of candidates) {
+    if (!c.identity) continue;
+    const id = `${c.model}\u0000${c.identity}`;
+    groups.set(id, [...(groups.get(id) ?? []), c]);
+  }
+  const renamed = new Map<string, string>();
+  const merged = new Map<string, Merged>();
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const sorted = [...group].sort((a, b) => leadRank(a) - leadRank(b));
+    const lead = sorted[0]!;
+    for (const c of sorted.slice(1)) renamed.set(c.key, lead.key);
+    merged.set(lead.key, mergeGroup(sorted));
+  }
+  if (!merged.size) return [...candidates];
+  const out: AdoptCandidate[] = [];
+  for (const c of candidates) {
+    if (renamed.has(c.key)) continue;
+    const m: AdoptCandidate = merged.get(c.key) ?? c;
+    if (m.refs) {
+      m.refs = Object.fromEntries(
+        Object.entries(m.refs).map(([col, key]) => [col, renamed.get(key) ?? key]),
+      );
+    }
+    out.push(m);
+  }
+  // References compared after renaming: two backends may name one network by different keys.
+  for (const m of merged.values()) {
+    const conflicts = m.refConflicts?.filter(
+      ([, a, b]) => (renamed.get(a) ?? a) !== (renamed.get(b) ?? b),
+    );
+    if (conflicts?.length && !m.problem) {
+      m.problem = conflicts.map(([col, a, b]) => `${col}: ${a} and ${b} differ`).join('; ');
+    }
+    delete m.refConflicts;
+  }
+  return out;
+}
+
+type Merged = AdoptCandidate & { refConflicts?: [string, string, string][] };
+
+function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
+  const lead = sorted[0]!;
+  const told = (c: AdoptCandidate, col: string) =>
+    !(c.guessed ?? []).includes(col) && (col in c.values || col in (c.refs ?? {}));
+  const values: Record<string, unknown> = {};
+  const refs: Record<string, string> = {};
+  const from = new Map<string, AdoptCandidate>();
+  const problems: string[] = [];
+  const refConflicts: [string, string, string][] = [];
+  // What backends tell first (in lead order), then guesses for what none tells.
+  for (const pass of ['told', 'guessed'] as const) {
+    for (const c of sorted) {
+      for (const col of new Set([...Object.keys(c.values), ...Object.keys(c.refs ?? {})])) {
+        if ((pass === 'told') !== told(c, col)) continue;
+        const ref = c.refs?.[col];
+        const prior = from.get(col);
+        if (!prior) {
+          from.set(col, c);
+          if (ref !== undefined) refs[col] = ref;
+          else values[col] = c.values[col];
+          continue;
+        }
+        if (pass === 'guessed' || col === 'name') continue;
+        if (ref !== undefined && refs[col] !== undefined) {
+          if (ref !== refs[col]) refConflicts.push([col, refs[col], ref]);
+        } else if (ref !== undefined || refs[col] !== undefined) {
+          problems.push(`${col}: ${prior.backend} and ${c.backend} name different objects`);
+        } else if (shown(values[col]) !== shown(c.values[col])) {
+          problems.push(
+            `${col}: ${prior.backend} says ${shown(values[col])}, ${c.backend} says ${shown(c.values[col])}`,
+          );
+        }
+      }
+    }
+  }
+  for (const c of sorted) {
+    if (!c.problem) continue;
+    // A problem that is only a guessed column left out: gone when another backend tells it.
+    const missing = (c.guessed ?? []).filter(
+      (col) => !(col in c.values) && !(col in (c.refs ?? {})),
+    );
+    if (missing.length && missing.every((col) => from.has(col) && told(from.get(col)!, col)))
+      continue;
+    problems.push(sorted.length > 1 ? `${c.backend}: ${c.problem}` : c.problem);
+  }
+  const handle: Record<string, string> = {};
+  for (const c of sorted) Object.assign(handle, c.handle);
+  const out: Merged = {
+    ...lead,
+    backend: sorted.map((c) => c.backend).join('+'),
+    kind: sorted.map((c) => c.kind).join('+'),
+    detail: sorted.map((c) => `${c.backend}: ${c.detail}`).join('; '),
+    values,
+    handle,
+    also: sorted.slice(1).map((c) => c.key),
+  };
+  if (Object.keys(refs).length) out.refs = refs;
+  else delete out.refs;
+  const guessed = [...from].filter(([col, c]) => !told(c, col)).map(([col]) => col);
+  if (guessed.length) out.guessed = guessed;
+  else delete out.guessed;
+  if (problems.length) out.problem = problems.join('; ');
+  else delete out.problem;
+  if (refConflicts.length) out.refConflicts = refConflicts;
+  return out;
+}
+
+/**
+ * The candidates the keys name (a merged candidate by any of its keys), and the keys that name
+ * none.
+ */
+export function pickCandidates(
+  candidates: readonly AdoptCandidate[],
+  keys: readonly string[],
+): { chosen: AdoptCandidate[]; missing: string[] } {
+  const names = (c: AdoptCandidate, k: string) => c.key === k || (c.also ?? []).includes(k);
+  const missing = keys.filter((k) => !candidates.some((c) => names(c, k)));
+  const chosen = candidates.filter((c) => keys.some((k) => names(c, k)));
+  return { chosen, missing };
+}
+
 /** Every candidate of every source (a source that fails is reported as one problem line). */
 export async function discoverAll(
   models: ModelService,
   sources: readonly AdoptSource[],
   filter: AdoptFilter = {},
 ): Promise<{ candidates: AdoptCandidate[]; failures: string[] }> {
-  const candidates: AdoptCandidate[] = [];
+  const found: AdoptCandidate[] = [];
   const failures: string[] = [];
   for (const source of sources) {
     try {
-      candidates.push(...(await source.discover(models, filter)));
+      found.push(...(await source.discover(models, filter)));
     } catch (err) {
       failures.push(`${source.backend}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  const candidates = mergeCandidates(found);
   // Adopted, and not marked yet (the synchronizer has not run since): listed, not adoptable.
   if (candidates.length) {
     await models.transaction(async (tx) => {

@@ -19,6 +19,8 @@ export interface AdoptCandidate {
   refs: Record<string, string>;
   /** What the steps call its backend objects, by "<backend>/<kind>". */
   handle: Record<string, string>;
+  /** Merged from several backends' candidates of one object: the others' keys. */
+  also: string[];
   /** Why it cannot be adopted as it is ('' when it can). */
   problem: string;
 }
@@ -136,6 +138,7 @@ export function normalizeCandidate(c: Partial<AdoptCandidate>): AdoptCandidate {
     refs: c.refs ?? {},
     handle: c.handle ?? {},
     problem: c.problem ?? '',
+    also: c.also ?? [],
   };
 }
 

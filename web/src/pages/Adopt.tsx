@@ -360,6 +360,11 @@ function CandidateRow({
       </td>
       <td>
         <code>{c.key}</code>
+        {c.also.map((k) => (
+          <div key={k} className="muted" data-testid="adopt-also">
+            also <code>{k}</code>
+          </div>
+        ))}
       </td>
       <td>{c.backend}</td>
       <td>{c.kind}</td>
