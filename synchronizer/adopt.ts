@@ -8,6 +8,7 @@
 import { failpoint } from '../backends/failpoint.js';
 import { ModelError, ValidationError } from '../models/errors.js';
 import type { DeletionPolicy, ManagementPolicy } from '../models/registry.js';
+import { parseCidr } from '../models/ipam/address.js';
 import { q } from '../models/schema.js';
 import type { ModelObject, ModelService, ModelTx } from '../models/service.js';
 
@@ -57,7 +58,15 @@ export interface AdoptCandidate {
 /** The identity of a Port's candidate: its MAC (lower case). */
 export const portIdentity = (mac: string): string => `Port mac ${mac.toLowerCase()}`;
 /** The identity of a Network's candidate: its subnet (canonical CIDR). */
-export const networkIdentity = (cidr: string): string => `Network subnet ${cidr}`;
+export function networkIdentity(cidr: string): string {
+  let canonical = cidr;
+  try {
+    canonical = parseCidr(cidr).cidr;
+  } catch {
+    // Kept as written: it is the candidate's problem already.
+  }
+  return `Network subnet ${canonical}`;
+}
 
 /** Which backend objects to look at. */
 export interface AdoptFilter {
@@ -172,7 +181,10 @@ export function mergeCandidates(candidates: readonly AdoptCandidate[]): AdoptCan
   const renamed = new Map<string, string>();
   const merged = new Map<string, Merged>();
   for (const group of groups.values()) {
-    if (group.length < 2) continue;
+    // One backend showing two objects of one identity (two tenants' networks on one subnet):
+    // which is which elsewhere is not known, so none is merged.
+    const backends = new Set(group.map((c) => c.backend));
+    if (group.length < 2 || backends.size < group.length) continue;
     const sorted = [...group].sort((a, b) => leadRank(a) - leadRank(b));
     const lead = sorted[0]!;
     for (const c of sorted.slice(1)) renamed.set(c.key, lead.key);
@@ -251,7 +263,13 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
     problems.push(sorted.length > 1 ? `${c.backend}: ${c.problem}` : c.problem);
   }
   const handle: Record<string, string> = {};
-  for (const c of sorted) Object.assign(handle, c.handle);
+  for (const c of sorted) {
+    for (const [kind, name] of Object.entries(c.handle)) {
+      if (handle[kind] !== undefined && handle[kind] !== name) {
+        problems.push(`${kind}: one backend names ${handle[kind]}, ${c.backend} names ${name}`);
+      } else handle[kind] = name;
+    }
+  }
   const out: Merged = {
     ...lead,
     backend: sorted.map((c) => c.backend).join('+'),

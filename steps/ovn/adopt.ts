@@ -21,7 +21,13 @@ import {
   parseExcludeIps,
 } from '../../models/ipam/address.js';
 import type { ModelObject } from '../../models/service.js';
-import { instanceOf, type AdoptCandidate, type AdoptSource } from '../../synchronizer/adopt.js';
+import {
+  instanceOf,
+  networkIdentity,
+  portIdentity,
+  type AdoptCandidate,
+  type AdoptSource,
+} from '../../synchronizer/adopt.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { Database } from './connection.js';
 import { INSTANCE_KEY, lspName, NETWORK_KEY, ownerIds, ownerOfRow, switchName } from './names.js';
@@ -172,6 +178,9 @@ export function ovnAdoptSource(rt: OvnRuntime): AdoptSource {
             model: 'Network',
             values: view.values,
             handle: { [`ovn/${SWITCH}`]: name },
+            ...(typeof view.values.subnet === 'string'
+              ? { identity: networkIdentity(view.values.subnet) }
+              : {}),
             ...(view.problem ? { problem: view.problem } : {}),
           });
         }
@@ -196,6 +205,11 @@ export function ovnAdoptSource(rt: OvnRuntime): AdoptSource {
             },
             ...(network === undefined ? { refs: { network_id: switchKey(ls) } } : {}),
             handle: { [`ovn/${LSP}`]: text(lsp.name) },
+            ...(typeof view.values.mac === 'string'
+              ? { identity: portIdentity(view.values.mac) }
+              : {}),
+            // A switch port does not say whose interface it is.
+            guessed: ['service_instance_id'],
             ...(problem ? { problem } : {}),
           });
         }

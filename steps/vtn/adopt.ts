@@ -26,7 +26,13 @@ import { VLAN_NONE, VTN_PROVIDER } from '../../backends/vtn/store.js';
 import { VTN_NETWORK_TYPES } from '../../models/core.js';
 import { macToOnos, normalizeMac } from '../../models/ipam/address.js';
 import type { ModelObject } from '../../models/service.js';
-import { instanceOf, type AdoptCandidate, type AdoptSource } from '../../synchronizer/adopt.js';
+import {
+  instanceOf,
+  networkIdentity,
+  portIdentity,
+  type AdoptCandidate,
+  type AdoptSource,
+} from '../../synchronizer/adopt.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import {
   connectPointOf,
@@ -212,6 +218,7 @@ export function vtnAdoptSource(rt: VtnRuntime): AdoptSource {
           model: 'Network',
           values: view.values,
           handle: { [NETWORK_HANDLE]: n.id },
+          ...(n.subnet ? { identity: networkIdentity(n.subnet) } : {}),
           ...(view.problem ? { problem: view.problem } : {}),
         });
       }
@@ -267,6 +274,9 @@ export function vtnAdoptSource(rt: VtnRuntime): AdoptSource {
           },
           ...(network ? {} : { refs: { network_id: networkKey(p.network_id) } }),
           handle: { [PORT_HANDLE]: p.id, ...(p.name ? { [INTERFACE_HANDLE]: p.name } : {}) },
+          ...(p.mac_address ? { identity: portIdentity(p.mac_address) } : {}),
+          // A VTN port does not say whose interface it is.
+          guessed: ['service_instance_id'],
           ...(problem ? { problem } : {}),
         });
       }
