@@ -5,6 +5,7 @@ import type { OvsdbSsl } from '../backends/ovn/ovsdb.js';
 import type { AdoptSource } from '../synchronizer/adopt.js';
 import type { ModelPolicy, SyncStep } from '../synchronizer/engine.js';
 import { kubernetesStepSet, type KubernetesStepOptions } from './kubernetes/index.js';
+import { kubernetesAdoptSource } from './kubernetes/adopt.js';
 import { ovnStepSet, type OvnStepOptions } from './ovn/index.js';
 import { openstackStepSet, type OpenStackStepOptions } from './openstack/index.js';
 import { vsgPolicy } from './vsg/policy.js';
@@ -197,7 +198,7 @@ export function defaultSteps(options: DefaultStepOptions = {}): StepSet {
     policies: [vsgPolicy],
     sources: [
       ...(ovnSet ? [ovnSet.source] : []),
-      kubeSet.source,
+      kubernetesAdoptSource(kubeSet.runtime, { ovn: Boolean(ovnSet) }),
       ...(openstackSet ? [openstackSet.source] : []),
       ...(vtnSet ? [vtnSet.source] : []),
     ],

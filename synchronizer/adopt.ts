@@ -34,6 +34,11 @@ export interface AdoptCandidate {
   refs?: Record<string, string>;
   /** What the steps must call its backend objects, by "<backend>/<kind>". */
   handle: Record<string, string>;
+  /**
+   * Candidates that must be adopted in the same call (a pod's interfaces: its sync would
+   * otherwise take them off, and replace the pod), by key.
+   */
+  together?: string[];
   /** Why it cannot be adopted as it is (shown, and refused if asked for). */
   problem?: string;
   /**
@@ -200,6 +205,10 @@ export function mergeCandidates(candidates: readonly AdoptCandidate[]): AdoptCan
         Object.entries(m.refs).map(([col, key]) => [col, renamed.get(key) ?? key]),
       );
     }
+    if (m.together) {
+      const keys = m.together.map((k) => renamed.get(k) ?? k).filter((k) => k !== m.key);
+      m.together = [...new Set(keys)];
+    }
     out.push(m);
   }
   // References compared after renaming: two backends may name one network by different keys.
@@ -281,6 +290,9 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
   };
   if (Object.keys(refs).length) out.refs = refs;
   else delete out.refs;
+  const together = [...new Set(sorted.flatMap((c) => c.together ?? []))];
+  if (together.length) out.together = together;
+  else delete out.together;
   const guessed = [...from].filter(([col, c]) => !told(c, col)).map(([col]) => col);
   if (guessed.length) out.guessed = guessed;
   else delete out.guessed;
@@ -393,6 +405,13 @@ export async function adopt(
   options: AdoptOptions = {},
 ): Promise<Adopted[]> {
   for (const c of candidates) if (c.problem) throw new AdoptError(c.key, c.problem);
+  const keys = new Set(candidates.map((c) => c.key));
+  for (const c of candidates) {
+    const left = (c.together ?? []).filter((k) => !keys.has(k));
+    if (left.length) {
+      throw new AdoptError(c.key, `it must be adopted with ${left.join(', ')} (adopt them too)`);
+    }
+  }
   const order = ordered(candidates);
   return models.transaction(async (tx) => {
     const ids = new Map<string, number>();

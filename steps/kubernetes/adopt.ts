@@ -15,14 +15,35 @@
 // when the pod runs as `default`); the new Image and Slice have no backend object (an empty
 // handle). Anything else is listed with the reason it cannot be adopted yet.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { MANAGED_BY, ownerLabels, ownerOf } from '../../backends/kubernetes/index.js';
+import {
+  MANAGED_BY,
+  ownerLabels,
+  ownerOf,
+  type KubeObject,
+} from '../../backends/kubernetes/index.js';
 import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
-import { modelNamed, type AdoptCandidate, type AdoptSource } from '../../synchronizer/adopt.js';
+import {
+  modelNamed,
+  networkIdentity,
+  portIdentity,
+  type AdoptCandidate,
+  type AdoptSource,
+} from '../../synchronizer/adopt.js';
+import { parseCidr } from '../../models/ipam/address.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { ClusterHandle } from './clusters.js';
 import { labelsText } from './marks.js';
 import { clustersOfTrustDomain, foreignOwner } from './namespace.js';
-import { NETWORKS } from './networks.js';
+import {
+  cniConfig,
+  nadName,
+  NAD_API,
+  NAD_KIND,
+  NETWORKS,
+  networksAnnotation,
+  parseNetworks,
+  type Attachment,
+} from './networks.js';
 import { noPodReason, planOf, podObject, SPEC_HASH } from './pod.js';
 import { serviceAccountName } from './service-account.js';
 import { namespaceOf, ownerOfObject, SYSTEM_NAMESPACES, type Runtime } from './runtime.js';
@@ -94,9 +115,6 @@ function podProblem(pod: V1Pod): string | undefined {
   if (spec.initContainers?.length || spec.ephemeralContainers?.length) {
     return "it has init or ephemeral containers: Syncord's pods have none";
   }
-  if (meta.annotations?.[NETWORKS]) {
-    return `it has Multus interfaces (${NETWORKS}): not adoptable yet`;
-  }
   const odd: string[] = [];
   for (const [k, v] of Object.entries(spec)) {
     if (POD_FREE.has(k) || v === undefined || v === null) continue;
@@ -143,11 +161,107 @@ function splitImage(ref: string | undefined): { name: string; tag: string } | st
   return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
 }
 
+/** JSON with its object keys sorted: two texts of one meaning compare equal. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+
+type Nad = KubeObject & { spec?: { config?: string } };
+
+/**
+ * What a NetworkAttachmentDefinition would be as a Network, or why it cannot be adopted: only
+ * the OVN form Syncord writes (cniConfig) can, the same in every namespace that has it.
+ */
+function nadNetwork(
+  rt: Runtime,
+  name: string,
+  nads: readonly Nad[],
+): Pick<AdoptCandidate, 'values' | 'handle' | 'detail' | 'identity' | 'problem' | 'guessed'> {
+  const where = nads.map((n) => n.metadata?.namespace ?? '').join(', ');
+  const configs = new Set(nads.map((n) => n.spec?.config ?? ''));
+  const values: Record<string, unknown> = { name };
+  const handle: Record<string, string> = { [`${KEY}/${NAD_KIND}`]: name };
+  const out = (detail: string, problem?: string) => ({
+    values,
+    handle,
+    detail: `NAD ${name} in ${where}: ${detail}`,
+    ...(problem ? { problem } : {}),
+  });
+  if (configs.size > 1) return out('configs differ', 'its config differs between namespaces');
+  let config: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse([...configs][0] ?? '') as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('no object');
+    config = parsed as Record<string, unknown>;
+  } catch {
+    return out('no JSON config', 'its config is not a JSON object');
+  }
+  const type = typeof config.type === 'string' ? config.type : '';
+  const ovn = rt.options.ovnCniType ?? 'ovn4nfvk8s-cni';
+  if (type !== ovn) {
+    return out(
+      `CNI ${type || 'unknown'}`,
+      `its CNI is ${type || 'not named'}: only OVN networks (${ovn}) can be adopted yet`,
+    );
+  }
+  const { logical_switch: sw, subnet } = config;
+  if (typeof sw !== 'string' || !sw || typeof subnet !== 'string') {
+    return out('OVN', 'its config names no logical_switch or subnet');
+  }
+  let cidr: string;
+  try {
+    cidr = parseCidr(subnet).cidr;
+  } catch (err) {
+    return out(`OVN ${subnet}`, `its subnet ${subnet}: ${(err as Error).message}`);
+  }
+  Object.assign(values, { provider: 'ovn', subnet: cidr, type: 'FLAT', dhcp: false });
+  if (typeof config.gateway === 'string') values.gateway = config.gateway;
+  if (typeof config.mtu === 'number') values.mtu = config.mtu;
+  if (typeof config.segment_id === 'number') values.segment_id = config.segment_id;
+  const dns = (config.dns as { nameservers?: unknown } | undefined)?.nameservers;
+  if (Array.isArray(dns)) values.dns_servers = dns.join(' ');
+  handle['ovn/Logical_Switch'] = sw;
+  const detail = `OVN switch ${sw}, ${cidr}`;
+  const ident = { identity: networkIdentity(cidr), guessed: ['type', 'dhcp'] };
+  // What Syncord would write for the Network these values make: the same, or it would differ.
+  const network = { id: 0, ...values, backend_handle: handle } as unknown as ModelObject;
+  let wanted: Record<string, unknown> | undefined;
+  try {
+    wanted = cniConfig(rt.options, network, nadName(network));
+  } catch (err) {
+    return { ...out(detail, `its config: ${(err as Error).message}`), ...ident };
+  }
+  if (nadName(network) !== name) {
+    return { ...out(detail, `its name is no DNS label Syncord would give it`), ...ident };
+  }
+  if (canonical(wanted) !== canonical(config)) {
+    const keys = [...new Set([...Object.keys(wanted), ...Object.keys(config)])].filter(
+      (k) => canonical(wanted[k]) !== canonical(config[k]),
+    );
+    return {
+      ...out(
+        detail,
+        `its config differs from what Syncord writes for it (${keys.sort().join(', ')})`,
+      ),
+      ...ident,
+    };
+  }
+  return { ...out(detail), ...ident };
+}
+
 const first = async (models: ModelService, model: string): Promise<ModelObject | undefined> =>
   (await models.list(model, { orderBy: [{ field: 'id' }], pageSize: 1 })).items[0];
 
 /** Namespaces and pods without Syncord labels, as candidates. */
-export function kubernetesAdoptSource(rt: Runtime): AdoptSource {
+export function kubernetesAdoptSource(
+  rt: Runtime,
+  /** Whether the deployment's OVN steps run (pods' interfaces then name their switch ports). */
+  options: { ovn?: boolean } = {},
+): AdoptSource {
   return {
     backend: KEY,
     async discover(models, filter) {
@@ -226,6 +340,32 @@ export function kubernetesAdoptSource(rt: Runtime): AdoptSource {
       if (!kinds || kinds.has('Namespace')) {
         for (const [name, c] of nsCandidates) if (matching.has(name)) add(c);
       }
+      // NADs (by name: one Network has one in every namespace that uses it), and Syncord's
+      // Networks by the NAD name they give.
+      const nadCandidates = new Map<string, AdoptCandidate>();
+      if (!kinds || kinds.has('Pod') || kinds.has(NAD_KIND)) {
+        const byName = new Map<string, Nad[]>();
+        for (const nad of await h.cluster.list<Nad>(NAD_API, NAD_KIND, filter.namespace)) {
+          const ns = nad.metadata?.namespace ?? '';
+          if (marked(nad.metadata?.labels) || !places.has(ns)) continue;
+          const name = nad.metadata?.name ?? '';
+          byName.set(name, [...(byName.get(name) ?? []), nad]);
+        }
+        for (const [name, nads] of byName) {
+          nadCandidates.set(name, {
+            key: `${KEY}/${NAD_KIND}/${name}`,
+            backend: KEY,
+            kind: NAD_KIND,
+            name,
+            cluster: h.label,
+            model: 'Network',
+            ...nadNetwork(rt, name, nads),
+          });
+        }
+        if (!kinds || kinds.has(NAD_KIND)) for (const c of nadCandidates.values()) add(c);
+      }
+      const networksByNad = new Map<string, ModelObject>();
+      for (const n of await listAll(models, 'Network')) networksByNad.set(nadName(n), n);
       if (kinds && !kinds.has('Pod')) return [...out.values()];
 
       // Names already used by service instances (names are unique among them).
@@ -372,11 +512,100 @@ export function kubernetesAdoptSource(rt: Runtime): AdoptSource {
           }
         }
 
+        // Its Multus interfaces: Ports of the instance, on the Networks their NADs stand for.
+        const podKey = `${KEY}/Pod/${ns}/${name}`;
+        const interfaces: AdoptCandidate[] = [];
+        const attachments: Attachment[] = [];
+        const raw = pod.metadata?.annotations?.[NETWORKS];
+        for (const sel of parseNetworks(raw, ns)) {
+          const iface = sel.interface ?? '';
+          const why: string[] = [];
+          const ipText = sel.ips?.length === 1 ? sel.ips[0]! : undefined;
+          const [ip, prefix] = (ipText ?? '').split('/');
+          if (sel.namespace !== ns) why.push(`it uses the NAD ${sel.namespace ?? ''}/${sel.name}`);
+          if (!iface || !ipText || !prefix || !sel.mac) {
+            why.push(
+              "it does not ask for its interface name, one address with its prefix and a MAC, as Syncord's pods do",
+            );
+          }
+          const refs: Record<string, string> = { service_instance_id: podKey };
+          const values: Record<string, unknown> = {
+            name: `${name}-${iface}`,
+            interface_name: iface,
+            ...(ip ? { ip } : {}),
+            ...(sel.mac ? { mac: sel.mac.toLowerCase() } : {}),
+          };
+          const known = networksByNad.get(sel.name);
+          const nadCandidate = nadCandidates.get(sel.name);
+          let network: Record<string, unknown> | undefined;
+          if (known) {
+            values.network_id = known.id;
+            network = known;
+          } else if (nadCandidate) {
+            refs.network_id = nadCandidate.key;
+            needs.push(nadCandidate);
+            network = nadCandidate.values;
+            if (nadCandidate.problem) why.push(`its network ${sel.name}: ${nadCandidate.problem}`);
+          } else {
+            why.push(`its NAD ${sel.name} is neither a Network's nor one to adopt`);
+          }
+          if (network && prefix && typeof network.subnet === 'string') {
+            try {
+              if (String(parseCidr(network.subnet).prefix) !== prefix) {
+                why.push(`its address ${ipText ?? ''} has another prefix than ${network.subnet}`);
+              }
+            } catch {
+              // the network's own problem says so
+            }
+          }
+          const ovnPort = sel['cni-args']?.ovnPort;
+          const handle: Record<string, string> = {
+            [`${KEY}/Interface`]: `${ns}/${name}/${iface}`,
+            ...(ovnPort ? { 'ovn/Logical_Switch_Port': ovnPort } : {}),
+          };
+          const port = { id: 0, ...values, backend_handle: handle } as unknown as ModelObject;
+          attachments.push({
+            port,
+            network: { id: 0, provider: 'ovn', ...network } as unknown as ModelObject,
+            nad: sel.name,
+            interface: iface,
+            ip: ipText ?? '',
+            mac: sel.mac ?? '',
+          });
+          if (why.length) problems.push(`its interface ${iface || sel.name}: ${why.join('; ')}`);
+          interfaces.push({
+            key: `${KEY}/Interface/${ns}/${name}/${iface || sel.name}`,
+            backend: KEY,
+            kind: 'Interface',
+            name: `${name}/${iface}`,
+            namespace: ns,
+            cluster: h.label,
+            detail: `interface ${iface} of pod ${ns}/${name} on ${sel.name}: ${ipText ?? 'no address'} ${sel.mac ?? 'no MAC'}`,
+            model: 'Port',
+            values,
+            refs,
+            handle,
+            together: [podKey],
+            ...(sel.mac ? { identity: portIdentity(sel.mac) } : {}),
+            ...(why.length ? { problem: why.join('; ') } : {}),
+          });
+        }
+        // The pod step writes the annotation from the Ports: unless it is that same text, the
+        // pod would be replaced.
+        if (raw && !problems.length) {
+          const wanted = networksAnnotation(ns, attachments, rt.instance, options.ovn);
+          if (wanted !== raw) {
+            problems.push(
+              `its ${NETWORKS} is not the text Syncord writes for these interfaces (the pod would be replaced): ${wanted ?? 'none'}`,
+            );
+          }
+        }
+
         const phase = pod.status?.phase ?? 'Pending';
         const problem = problems[0];
         for (const c of needs) add(c);
         add({
-          key: `${KEY}/Pod/${ns}/${name}`,
+          key: podKey,
           backend: KEY,
           kind: 'Pod',
           name,
@@ -387,8 +616,12 @@ export function kubernetesAdoptSource(rt: Runtime): AdoptSource {
           values,
           ...(Object.keys(refs).length ? { refs } : {}),
           handle: { [`${KEY}/Pod`]: `${ns}/${name}` },
+          ...(interfaces.length ? { together: interfaces.map((c) => c.key) } : {}),
           ...(problem ? { problem } : {}),
         });
+        for (const c of interfaces) {
+          add(problem && !c.problem ? { ...c, problem: `its pod: ${problem}` } : c);
+        }
       }
       return [...out.values()];
     },

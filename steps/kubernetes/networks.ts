@@ -6,7 +6,7 @@ import { dnsSafeName, ownerLabels, type KubeObject } from '../../backends/kubern
 import { defaultGateway, formatAddress, parseCidr } from '../../models/ipam/address.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
 import { WaitingError } from '../../synchronizer/engine.js';
-import { ovnPortFor, resolveInstance, switchName } from '../ovn/names.js';
+import { lspName, ovnPortFor, resolveInstance, switchName } from '../ovn/names.js';
 import type { KubernetesStepOptions } from './runtime.js';
 
 export const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
@@ -117,11 +117,19 @@ export function networksAnnotation(
   namespace: string,
   attachments: readonly Attachment[],
   instance: string = resolveInstance(),
+  /** Whether the deployment's OVN steps run (default: whether they run in this process). */
+  ovn?: boolean,
 ): string | undefined {
   if (attachments.length === 0) return undefined;
   const list: NetworkSelection[] = attachments.map((a) => {
-    const ovnPort =
-      (a.network.provider ?? 'ovn') === 'ovn' ? ovnPortFor(instance, a.port) : undefined;
+    const onOvn = (a.network.provider ?? 'ovn') === 'ovn';
+    const ovnPort = !onOvn
+      ? undefined
+      : ovn === undefined
+        ? ovnPortFor(instance, a.port)
+        : ovn
+          ? lspName(instance, a.port)
+          : undefined;
     return {
       name: a.nad,
       namespace,

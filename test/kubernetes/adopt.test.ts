@@ -273,7 +273,7 @@ describe('kubernetes: adoption of namespaces and pods made out of band', functio
       "its container is named app: Syncord's pods' container is main",
     );
     expect(problem('multus')).to.equal(
-      'it has Multus interfaces (k8s.v1.cni.cncf.io/networks): not adoptable yet',
+      "its interface other-net: it does not ask for its interface name, one address with its prefix and a MAC, as Syncord's pods do; its NAD other-net is neither a Network's nor one to adopt",
     );
     expect(problem('envy')).to.equal("its container sets env: Syncord's pods' does not");
 
