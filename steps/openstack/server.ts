@@ -29,6 +29,11 @@
 // loses its owner tags, its `syncord-owner` metadata and Syncord's name (runtime.ts releasedName),
 // and so do the Neutron ports of the instance's Ports (released by the port step already when
 // the Ports went with the instance); it keeps running on them as it was.
+//
+// Adopted (adopt.ts: backend_handle `{"openstack/Server": <id>}`): the server is found by that id
+// as well as by Syncord's name (a server the step boots for it later, to replace it, has that
+// name), keeps its own name, also when released, and is compared as any other (the adoption
+// offers only servers this step would leave as they are).
 import { OpenStackError } from '../../backends/openstack/client.js';
 import { failpoint } from '../../backends/failpoint.js';
 import {
@@ -46,7 +51,7 @@ import { ensureNeutronNetwork, neutronPlaceInView, openstackClusters } from './n
 import { openstackPlaceOf, type OpenStackPlace } from './placement.js';
 import { portsOf } from '../kubernetes/networks.js';
 import { referenced } from '../kubernetes/runtime.js';
-import { nameOf, releasedName, type OpenStackRuntime, type Owner } from './runtime.js';
+import { handleOf, nameOf, releasedName, type OpenStackRuntime, type Owner } from './runtime.js';
 
 const ownerOf = (si: ModelObject): Owner => ({ model: si.leaf_model, id: si.id });
 
@@ -73,6 +78,26 @@ export async function findServers(
     all_tenants: true,
   });
   return servers.filter((s) => s.name === name && s.status !== 'DELETED');
+}
+
+/**
+ * The instance's servers on a Cluster (any project): an adopted one by its handle's id (unless
+ * another owner's), first, and those this deployment booted for it (by name and owner tag).
+ */
+export async function serversOf(
+  rt: OpenStackRuntime,
+  nova: Nova,
+  si: ModelObject,
+): Promise<NovaServer[]> {
+  const owner = ownerOf(si);
+  const servers = await findServers(rt, nova, owner);
+  const id = handleOf(si, 'Server');
+  if (!id || servers.some((s) => s.id === id)) return servers;
+  const adopted = await nova.server(id);
+  if (!adopted || adopted.status === 'DELETED' || !rt.releasable(adopted.tags, owner)) {
+    return servers;
+  }
+  return [adopted, ...servers];
 }
 
 /**
@@ -130,12 +155,16 @@ const recorded = (si: ModelObject, fb: ServerFeedback): boolean =>
   (si.vm_message ?? null) === fb.vm_message &&
   (si.node_name ?? null) === fb.node_name;
 
-async function writeFeedback(ctx: StepContext, si: ModelObject, fb: ServerFeedback): Promise<void> {
+export async function writeFeedback(
+  ctx: StepContext,
+  si: ModelObject,
+  fb: ServerFeedback,
+): Promise<void> {
   if (recorded(si, fb)) return;
   await ctx.models.setStatus(si.leaf_model, si.id, { feedback: fb });
 }
 
-const feedbackOf = (server: NovaServer | undefined): ServerFeedback => ({
+export const feedbackOf = (server: NovaServer | undefined): ServerFeedback => ({
   server_id: server?.id ?? null,
   vm_status: server?.status ?? null,
   vm_message: server?.status === 'ERROR' ? (server.fault?.message ?? 'no fault given') : null,
@@ -158,7 +187,7 @@ async function removeFrom(
   const neutron = new Neutron(admin);
   const view = rt.view(cluster);
   const removed: string[] = [];
-  const servers = await findServers(rt, nova, ownerOf(si));
+  const servers = await serversOf(rt, nova, si);
   const neutronPorts = new Map<string, NeutronPort>();
   for (const s of servers) {
     for (const p of await neutron.ports({ device_id: s.id })) {
@@ -227,13 +256,21 @@ async function releaseFrom(
       released.push(`port ${p.id}`);
     }
   }
-  for (const s of await serversNamed(nova, name)) {
+  const servers = await serversNamed(nova, name);
+  // An adopted one by its id (it has its own name).
+  const adopted = handleOf(si, 'Server');
+  if (adopted && !servers.some((s) => s.id === adopted)) {
+    const s = await nova.server(adopted);
+    if (s && s.status !== 'DELETED') servers.push(s);
+  }
+  for (const s of servers) {
     if (!rt.releasable(s.tags, owner)) continue;
     for (const tag of rt.marksIn(s.tags, owner)) await nova.untag(s.id, tag);
     if (s.metadata['syncord-owner'] === `${owner.model}:${String(owner.id)}`) {
       await nova.deleteMetadata(s.id, 'syncord-owner');
     }
-    await nova.rename(s.id, releasedName(name));
+    // An adopted server keeps the name it came with.
+    if (s.name === name) await nova.rename(s.id, releasedName(name));
     view.servers.put(s.id, undefined, Date.now());
     released.push(`server ${s.id}`);
   }
@@ -368,8 +405,10 @@ async function ensurePorts(
         }
         if (keep) {
           if (!keep.tags.includes(rt.ownerTag(owner))) {
-            await neutron.tag('ports', keep.id, rt.tagsFor(owner));
-            const tagged = { ...keep, tags: rt.tagsFor(owner) };
+            // (Added to the tags it has: an adopted port keeps its own.)
+            const all = [...new Set([...keep.tags, ...rt.tagsFor(owner)])];
+            await neutron.tag('ports', keep.id, all);
+            const tagged = { ...keep, tags: all };
             view.ports.put(keep.id, tagged, lookedUp);
             return tagged;
           }
@@ -422,14 +461,13 @@ async function ensurePorts(
 
 /** What the step says of a server that runs as the model wants it. */
 function activeSentence(
-  name: string,
   server: NovaServer,
   flavor: { name: string },
   image: { name: string },
   ports: number,
 ): string {
   const host = server['OS-EXT-SRV-ATTR:host'] ?? 'an unknown host';
-  return `server ${name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(ports)} port${ports === 1 ? '' : 's'})`;
+  return `server ${server.name} ACTIVE on ${host} (${flavor.name}, ${image.name}, ${String(ports)} port${ports === 1 ? '' : 's'})`;
 }
 
 /**
@@ -483,9 +521,10 @@ async function steadyInView(
   if (!nf || gi?.status !== 'active') return undefined;
   const owner = ownerOf(si);
   const name = rt.nameFor(owner);
+  const adopted = handleOf(si, 'Server');
   const servers = view.servers
     .group(rt.ownerTag(owner))
-    .filter((s) => s.name === name && s.status !== 'DELETED');
+    .filter((s) => (s.name === name || s.id === adopted) && s.status !== 'DELETED');
   const server = servers[0];
   if (servers.length !== 1 || !server || server.id !== si.server_id) return undefined;
   if (server.status !== 'ACTIVE') return undefined;
@@ -525,7 +564,7 @@ async function steadyInView(
   }
   if (view.ports.group(`device:${server.id}`).some((p) => !attached.has(p.id))) return undefined;
   await writeFeedback(ctx, si, feedbackOf(server));
-  return activeSentence(name, server, nf, gi, ports.length);
+  return activeSentence(server, nf, gi, ports.length);
 }
 
 /**
@@ -607,7 +646,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
         async () => {
           const { neutronPorts, made } = await ensurePorts(rt, place, scope.projectId, ports, ctx);
           const wanted = new Set(neutronPorts.map((p) => p.id));
-          const [first, ...extra] = await findServers(rt, novaAdmin, owner);
+          const [first, ...extra] = await serversOf(rt, novaAdmin, si);
           let server: NovaServer | undefined = first;
           for (const s of extra) {
             await novaAdmin.deleteServer(s.id);
@@ -709,7 +748,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
               view.ports.put(p.id, { ...p, device_id: server.id }, listed);
           }
           const all = [...made, ...changes];
-          return `${activeSentence(name, server, flavor, image, neutronPorts.length)}${all.length ? `; ${all.join(', ')}` : ''}`;
+          return `${activeSentence(server, flavor, image, neutronPorts.length)}${all.length ? `; ${all.join(', ')}` : ''}`;
         },
       );
     },
@@ -720,8 +759,14 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
       const { cluster } = place;
       const admin = rt.admin(cluster);
       const nova = new Nova(admin);
-      const name = rt.nameFor(ownerOf(si));
-      const [server, ...more] = await serversNamed(nova, name);
+      const adopted = handleOf(si, 'Server');
+      const name = adopted ?? rt.nameFor(ownerOf(si));
+      // An adopted one by its id.
+      const [server, ...more] = adopted
+        ? [await nova.server(adopted)].filter(
+            (s): s is NovaServer => s !== undefined && s.status !== 'DELETED',
+          )
+        : await serversNamed(nova, name);
       if (!server) {
         await writeFeedback(ctx, si, feedbackOf(undefined));
         throw new Error(`Nova server ${name} is not there on Cluster ${nameOf(cluster)}`);
@@ -755,7 +800,7 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
       const host = server['OS-EXT-SRV-ATTR:host'] ?? 'no host';
       const fault =
         server.status === 'ERROR' ? ` (${server.fault?.message ?? 'no fault given'})` : '';
-      return `server ${name} (${server.id}) on Cluster ${nameOf(cluster)}: ${server.status}${fault} on ${host}, ${runsFlavor}, ${imageName}, ${String(addresses.length)} address${addresses.length === 1 ? '' : 'es'}${more.length ? `, and ${String(more.length)} more of that name` : ''}${differs.length ? `; differs from the model: ${differs.join(', ')}` : ''}`;
+      return `server ${server.name} (${server.id}) on Cluster ${nameOf(cluster)}: ${server.status}${fault} on ${host}, ${runsFlavor}, ${imageName}, ${String(addresses.length)} address${addresses.length === 1 ? '' : 'es'}${more.length ? `, and ${String(more.length)} more of that name` : ''}${differs.length ? `; differs from the model: ${differs.join(', ')}` : ''}`;
     },
 
     async release(si: ModelObject, ctx: StepContext): Promise<string> {
@@ -763,7 +808,9 @@ export function serverStep(rt: OpenStackRuntime, model: string): SyncStep {
       const released: string[] = [];
       for (const cluster of clusters) released.push(...(await releaseFrom(rt, cluster, si, ports)));
       return released.length
-        ? `released ${released.join(', ')}: owner tags, metadata and names removed (now ${releasedName(rt.nameFor(ownerOf(si)))})`
+        ? handleOf(si, 'Server')
+          ? `released ${released.join(', ')}: owner tags and metadata removed (the server keeps the name it came with)`
+          : `released ${released.join(', ')}: owner tags, metadata and names removed (now ${releasedName(rt.nameFor(ownerOf(si)))})`
         : 'no Nova server to release';
     },
 
