@@ -3,8 +3,8 @@
 // does not ask for yet (added after the pod was made) queues the instance, whose pod is then
 // replaced with the new interface; a removed Port does the same.
 // Observed: the interface as the pod (Multus' network-status) or the KubeVirt VM reports it,
-// into the Port's observed_* fields. Orphaned: a Port has no Kubernetes object of its own (its
-// interface is part of its instance's pod), so there is no mark to take off.
+// into the Port's observed_* fields. Orphaned or adopted: a Port has no Kubernetes object of its
+// own (its interface is part of its instance's pod), so there is no mark to take off or put on.
 import type { V1Pod } from '@kubernetes/client-node';
 import { NotFoundError } from '../../models/errors.js';
 import { sameIp, sameMac } from '../../models/ipam/address.js';
@@ -147,6 +147,13 @@ export function portStep(rt: Runtime, observer: PodObserver): SyncStep {
     release(port: ModelObject): Promise<string> {
       return Promise.resolve(
         `released: Port ${String(port.id)} has no Kubernetes object of its own (its interface is part of its instance's pod)`,
+      );
+    },
+
+    // Adopted with its pod (adopt.ts): nothing to mark here, the pod step marks the pod.
+    adopt(port: ModelObject): Promise<string> {
+      return Promise.resolve(
+        `adopted: Port ${String(port.id)}'s interface is marked with its instance's pod`,
       );
     },
 
