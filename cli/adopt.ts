@@ -156,7 +156,7 @@ export function addAdoptCommand(program: Command): void {
     .option('--backend <list>', 'only these backends (kubernetes, ovn, vtn, openstack)', list)
     .option(
       '--kind <list>',
-      'only these kinds (Pod, Logical_Switch, Logical_Switch_Port, ...)',
+      'only these kinds (Namespace, Pod, NetworkAttachmentDefinition, Logical_Switch, Logical_Switch_Port, ServiceNetwork, ServicePort, Network, Port, Server)',
       list,
     )
     .option('-n, --namespace <namespace>', 'Kubernetes: only this namespace')
@@ -167,7 +167,7 @@ export function addAdoptCommand(program: Command): void {
     )
     .option(
       '--service <name|id>',
-      'Kubernetes: the KubernetesService that owns the adopted trust domains and instances (default: the first)',
+      'Kubernetes, OpenStack: the Service that owns the adopted trust domains and instances (default: the first KubernetesService, or OpenStackService)',
     )
     .addOption(
       new Option('--management <policy>', 'the adopted objects’ management_policy')

@@ -317,7 +317,10 @@ function openstackObjects(
     return [
       os({
         kind: 'Server',
-        name: openstackName(instance, { model: obj.leaf_model, id: obj.id }),
+        // An adopted server keeps its own name: its id (the handle) names it.
+        name:
+          openstackHandleOf(obj, 'Server') ??
+          openstackName(instance, { model: obj.leaf_model, id: obj.id }),
         cluster: `Cluster ${nameOf(place.cluster)}`,
         detail: `${status}${host}${id}`,
       }),

@@ -3,7 +3,7 @@
 // share their OVN switch with the pods' ports). See backends/openstack/README.md.
 import type { AdoptSource } from '../../synchronizer/adopt.js';
 import type { SyncStep } from '../../synchronizer/engine.js';
-import { adoptNetwork, adoptPort, openstackAdoptSource } from './adopt.js';
+import { adoptNetwork, adoptPort, adoptServer, openstackAdoptSource } from './adopt.js';
 import { networkStep } from './network.js';
 import { OpenStackObserver } from './observer.js';
 import { SERVER_MODELS } from './placement.js';
@@ -20,7 +20,7 @@ export interface OpenStackSteps {
   steps: SyncStep[];
   observer: OpenStackObserver;
   runtime: OpenStackRuntime;
-  /** Neutron networks and ports (and, listed only, Nova servers) without Syncord tags. */
+  /** Neutron networks and ports, and Nova servers, without Syncord tags. */
   source: AdoptSource;
 }
 
@@ -46,7 +46,7 @@ export function openstackStepSet(options: OpenStackStepOptions = {}): OpenStackS
   for (const model of SERVER_MODELS) {
     steps.push({
       ...serverStep(runtime, model),
-      adopt: adoptsNothing('Server'),
+      adopt: adoptServer(runtime),
       // The server steps share one observer: the first start() starts it.
       start: (ctx) => observer.start(ctx),
       stop: () => observer.stop(),

@@ -29,7 +29,6 @@ import {
   type NeutronNetwork,
 } from '../../backends/openstack/resources.js';
 import type { ModelObject, ModelService } from '../../models/service.js';
-import { adoptServer } from '../../steps/openstack/adopt.js';
 import { openstackStepSet, type OpenStackSteps } from '../../steps/openstack/index.js';
 import {
   adopt,
@@ -1000,14 +999,7 @@ describe('openstack: adoption of Nova servers booted out of band', function () {
   it('converges with no change to the server and its port but the marks (whole objects compared), and records them', async () => {
     const before = await snapshot();
     counting = true;
-    engine = await startTestEngine(
-      db,
-      set.steps.map((s) =>
-        // The server steps' adopt, as steps/openstack/index.ts is to give them.
-        s.name.startsWith('openstack/server:') ? { ...s, adopt: adoptServer(set.runtime) } : s,
-      ),
-      log,
-    );
+    engine = await startTestEngine(db, set.steps, log);
     const [si] = (
       await svc.list('OpenStackServiceInstance', {
         filter: [{ field: 'name', value: `${run}-vm` }],
