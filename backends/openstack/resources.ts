@@ -316,6 +316,21 @@ export class Nova {
     }
   }
 
+  /** Adds one tag to a server (idempotent: a tag it has already is success). */
+  async addTag(id: string, tag: string): Promise<void> {
+    await this.s.request('compute', 'PUT', `/servers/${id}/tags/${encodeURIComponent(tag)}`, {
+      headers: NOVA_VERSION,
+    });
+  }
+
+  /** Sets one metadata key of a server, leaving the others (idempotent). */
+  async setMetadata(id: string, key: string, value: string): Promise<void> {
+    await this.s.request('compute', 'PUT', `/servers/${id}/metadata/${encodeURIComponent(key)}`, {
+      headers: NOVA_VERSION,
+      body: { meta: { [key]: value } },
+    });
+  }
+
   /** Removes one tag of a server (idempotent: a tag it does not have is success). */
   async untag(id: string, tag: string): Promise<void> {
     await this.ignoreGone(() =>

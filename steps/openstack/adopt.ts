@@ -840,12 +840,6 @@ export function adoptPort(rt: OpenStackRuntime) {
   };
 }
 
-/** Nova's microversion for server tags (2.26) and the fields adoption reads. */
-const NOVA_VERSION = {
-  'openstack-api-version': 'compute 2.52',
-  'x-openstack-nova-api-version': '2.52',
-};
-
 /**
  * The server step's adopt(): Syncord's tags and `syncord-owner` metadata onto the Nova server the
  * instance was made from (added to the tags and metadata it has), and Syncord's tags onto the
@@ -887,17 +881,10 @@ export function adoptServer(rt: OpenStackRuntime) {
         did.push(`tagged Neutron port ${portId}`);
       }
       const missing = tags.filter((t) => !server.tags?.includes(t));
-      for (const tag of missing) {
-        await admin.request('compute', 'PUT', `/servers/${id}/tags/${encodeURIComponent(tag)}`, {
-          headers: NOVA_VERSION,
-        });
-      }
+      for (const tag of missing) await nova.addTag(id, tag);
       if (missing.length) did.push(`tagged ${what}`);
       if (meta !== mark) {
-        await admin.request('compute', 'PUT', `/servers/${id}/metadata/syncord-owner`, {
-          headers: NOVA_VERSION,
-          body: { meta: { 'syncord-owner': mark } },
-        });
+        await nova.setMetadata(id, 'syncord-owner', mark);
         did.push('set its syncord-owner metadata');
       }
       await writeFeedback(ctx, si, feedbackOf(server));

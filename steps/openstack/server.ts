@@ -110,8 +110,15 @@ export async function findPorts(
   port: ModelObject,
 ): Promise<NeutronPort[]> {
   const owner = { model: 'Port', id: port.id };
-  // An adopted port by its handle's id.
-  const ports = await neutron.ports(rt.lookup(port, 'Port'));
+  const name = rt.nameFor(owner);
+  // An adopted port by its handle's id, and by Syncord's name the one made in its stead when
+  // it had gone stale (its address, MAC or network no longer the model's).
+  const ports = await neutron.ports({ name });
+  if (handleOf(port, 'Port')) {
+    for (const p of await neutron.ports(rt.lookup(port, 'Port'))) {
+      if (!ports.some((q) => q.id === p.id)) ports.unshift(p);
+    }
+  }
   // Untagged: made by a create whose tag call never ran (a crash between the two).
   return ports.filter((p) => p.tags.includes(rt.ownerTag(owner)) || p.tags.length === 0);
 }
