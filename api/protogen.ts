@@ -429,6 +429,8 @@ message AdoptCandidate {
   string identity = 13;
   // A merged candidate: the other backends' keys, each of which names it too.
   repeated string also = 14;
+  // Candidates that must be adopted with it (a pod's interfaces), by key.
+  repeated string together = 15;
 }
 
 message ListAdoptableResponse {

@@ -854,6 +854,7 @@ export function modelServiceHandlers(
         problem: c.problem ?? '',
         identity: c.identity ?? '',
         also: c.also ?? [],
+        together: c.together ?? [],
       })),
       failures,
     };

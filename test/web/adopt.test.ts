@@ -402,6 +402,19 @@ describe('web: the Adopt page helpers', () => {
     expect(missingRefs(all, new Set([lsp1.key, net.key]))).to.deep.equal([]);
   });
 
+  it("ticks a pod's interfaces with the pod, and says a pod chosen alone needs them", () => {
+    const pod = c('kubernetes/Pod/ns/web', { together: ['kubernetes/Interface/ns/web/net1'] });
+    const iface = c('kubernetes/Interface/ns/web/net1', {
+      refs: { service_instance_id: pod.key, network_id: net.key },
+      together: [pod.key],
+    });
+    const site = [net, pod, iface];
+    expect([...toggle(site, new Set(), pod.key, true)].sort()).to.deep.equal(
+      [net.key, pod.key, iface.key].sort(),
+    );
+    expect(missingRefs(site, new Set([pod.key]))).to.deep.equal([`${pod.key} needs ${iface.key}`]);
+  });
+
   it('builds the list query and the adoption body from the filter; never adopts "everything"', () => {
     expect(adoptableQuery(NO_FILTER)).to.equal('');
     const f = {

@@ -21,6 +21,8 @@ export interface AdoptCandidate {
   handle: Record<string, string>;
   /** Merged from several backends' candidates of one object: the others' keys. */
   also: string[];
+  /** Candidates that must be adopted with it (a pod's interfaces), by key. */
+  together: string[];
   /** Why it cannot be adopted as it is ('' when it can). */
   problem: string;
 }
@@ -139,6 +141,7 @@ export function normalizeCandidate(c: Partial<AdoptCandidate>): AdoptCandidate {
     handle: c.handle ?? {},
     problem: c.problem ?? '',
     also: c.also ?? [],
+    together: c.together ?? [],
   };
 }
 
@@ -149,8 +152,8 @@ export function selectable(c: AdoptCandidate): boolean {
 
 /**
  * The selection after ticking or unticking a candidate. Ticking one also ticks the candidates it
- * refers to (a Port's Network), transitively: adopted without them it would be refused.
- * Unticking one unticks only it.
+ * refers to (a Port's Network) and those it must be adopted with (a pod's interfaces),
+ * transitively: adopted without them it would be refused. Unticking one unticks only it.
  */
 export function toggle(
   candidates: readonly AdoptCandidate[],
@@ -168,7 +171,7 @@ export function toggle(
     const c = byKey.get(k);
     if (!c || !selectable(c) || out.has(k)) return;
     out.add(k);
-    for (const ref of Object.values(c.refs)) add(ref);
+    for (const ref of [...Object.values(c.refs), ...c.together]) add(ref);
   };
   add(key);
   return out;
@@ -182,7 +185,7 @@ export function missingRefs(
   const out: string[] = [];
   for (const c of candidates) {
     if (!selected.has(c.key)) continue;
-    for (const ref of Object.values(c.refs)) {
+    for (const ref of [...Object.values(c.refs), ...c.together]) {
       if (!selected.has(ref)) out.push(`${c.key} needs ${ref}`);
     }
   }
