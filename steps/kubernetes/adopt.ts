@@ -8,12 +8,22 @@
 // namespace or in one a TrustDomain names already, only when it is what the pod step would make
 // of the model, so that its sync changes nothing but the marks: one container named `main` whose
 // image is `name:tag`, no command, environment, ports, resources or volumes but the service
-// account token, the default service account (or a slice's Principal's), no Multus interfaces,
-// and no controller. It becomes a KubernetesServiceInstance of that service, with an Image (an
-// existing one, or a new one adopted with it) and a Slice of its trust domain (an existing one on
-// the default cluster whose principal is the pod's service account, or a new one adopted with it
-// when the pod runs as `default`); the new Image and Slice have no backend object (an empty
-// handle). Anything else is listed with the reason it cannot be adopted yet.
+// account token, the default service account (or a slice's Principal's), and no controller. It
+// becomes a KubernetesServiceInstance of that service, with an Image (an existing one, or a new
+// one adopted with it) and a Slice of its trust domain (an existing one on the default cluster
+// whose principal is the pod's service account, or a new one adopted with it when the pod runs as
+// `default`); the new Image and Slice have no backend object (an empty handle).
+//
+// Its Multus interfaces become Ports of it (adopted with it: `together`), each on the Network
+// whose NAD it names: one of Syncord's, or the NAD's own candidate. A NAD is offered as a Network
+// when its config is what Syncord writes for one (cniConfig: the OVN form, naming its logical
+// switch, which goes into the handle), the same in every namespace that has it; one key per name.
+// Each interface must ask for its name, one address with the network's prefix and a MAC, and
+// the pod's networks annotation must be the very text the pod step writes from those Ports (it
+// compares the text: another would replace the pod). Interfaces carry their MAC as identity and
+// NADs their subnet, so that the OVN and VTN sides of the same objects merge with them
+// (synchronizer/adopt.ts); whose interface it is, OVN and VTN cannot tell, Kubernetes can.
+// Anything else is listed with the reason it cannot be adopted yet.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import {
   MANAGED_BY,
