@@ -49,10 +49,22 @@ export interface AdoptCandidate {
   identity?: string;
   /**
    * Columns the backend object does not tell (an OVN switch port does not say whose interface it
-   * is): their values come from the filter (`--instance`), or are missing, which is then the
-   * candidate's problem. Merged with a candidate that tells them, that one's values win.
+   * is; a name the backend keeps by the handle, whatever the model's): their values come from the
+   * filter (`--instance`) or are made up, or are missing, which is then the candidate's problem.
+   * Merged with a candidate that tells them, that one's values win.
    */
   guessed?: string[];
+  /**
+   * Its problem is only that a guessed column has no value (`--instance` not given): merged with
+   * a candidate that tells that column, it is gone.
+   */
+  guessOnly?: boolean;
+  /**
+   * What the object shows that is no model column but must agree across backends (the device a
+   * VTN host is at, and the one a pod's node stands for), by name: merged candidates that say
+   * differently have that problem.
+   */
+  facts?: Record<string, string>;
   /**
    * Set by discoverAll on a candidate merged from several: the keys of the others, each of which
    * also names it.
@@ -248,7 +260,7 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
           else values[col] = c.values[col];
           continue;
         }
-        if (pass === 'guessed' || col === 'name') continue;
+        if (pass === 'guessed') continue;
         if (ref !== undefined && refs[col] !== undefined) {
           if (ref !== refs[col]) refConflicts.push([col, refs[col], ref]);
         } else if (ref !== undefined || refs[col] !== undefined) {
@@ -267,9 +279,24 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
     const missing = (c.guessed ?? []).filter(
       (col) => !(col in c.values) && !(col in (c.refs ?? {})),
     );
-    if (missing.length && missing.every((col) => from.has(col) && told(from.get(col)!, col)))
-      continue;
+    const toldElsewhere = (col: string) => from.has(col) && told(from.get(col)!, col);
+    if (c.guessOnly && missing.length && missing.every(toldElsewhere)) continue;
     problems.push(sorted.length > 1 ? `${c.backend}: ${c.problem}` : c.problem);
+  }
+  const facts: Record<string, string> = {};
+  const factFrom = new Map<string, string>();
+  for (const c of sorted) {
+    for (const [fact, value] of Object.entries(c.facts ?? {})) {
+      const prior = facts[fact];
+      if (prior === undefined) {
+        facts[fact] = value;
+        factFrom.set(fact, c.backend);
+      } else if (prior !== value) {
+        problems.push(
+          `${fact}: ${factFrom.get(fact) ?? ''} says ${prior}, ${c.backend} says ${value}`,
+        );
+      }
+    }
   }
   const handle: Record<string, string> = {};
   for (const c of sorted) {
@@ -290,6 +317,8 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
   };
   if (Object.keys(refs).length) out.refs = refs;
   else delete out.refs;
+  if (Object.keys(facts).length) out.facts = facts;
+  else delete out.facts;
   const together = [...new Set(sorted.flatMap((c) => c.together ?? []))];
   if (together.length) out.together = together;
   else delete out.together;
@@ -298,6 +327,7 @@ function mergeGroup(sorted: readonly AdoptCandidate[]): Merged {
   else delete out.guessed;
   if (problems.length) out.problem = problems.join('; ');
   else delete out.problem;
+  delete out.guessOnly;
   if (refConflicts.length) out.refConflicts = refConflicts;
   return out;
 }

@@ -367,6 +367,8 @@ export function openstackAdoptSource(rt: OpenStackRuntime): AdoptSource {
             model: 'Network',
             values: view.values,
             handle: { 'openstack/Network': net.id },
+            // Neutron keeps its name: the handle is its id.
+            guessed: ['name'],
             ...(typeof view.values.subnet === 'string'
               ? { identity: networkIdentity(view.values.subnet) }
               : {}),
@@ -389,8 +391,8 @@ export function openstackAdoptSource(rt: OpenStackRuntime): AdoptSource {
               : onServer(p)
                 ? `it is attached to Nova server ${p.device_id}: a server's ports are adopted with it${unmarked.has(p.device_id) ? ' (syncord adopt --kind Server)' : ', which cannot be (Syncord has it, or it is gone)'}`
                 : `it is attached to ${p.device_owner || 'device'} ${p.device_id} (only a Nova server's ports are adopted, with it)`;
-            const problem =
-              view.problem ?? attached ?? (typeof instance === 'string' ? instance : undefined);
+            const real = view.problem ?? attached;
+            const problem = real ?? (typeof instance === 'string' ? instance : undefined);
             add({
               key: portKey(p.id),
               backend: 'openstack',
@@ -407,7 +409,10 @@ export function openstackAdoptSource(rt: OpenStackRuntime): AdoptSource {
               ...(network === undefined ? { refs: { network_id: networkKey(p.network_id) } } : {}),
               handle: { 'openstack/Port': p.id },
               identity: portIdentity(p.mac_address),
+              // It does not say whose port it is; Neutron keeps its name.
+              guessed: ['service_instance_id', 'name'],
               ...(problem ? { problem } : {}),
+              ...(problem && !real ? { guessOnly: true } : {}),
             });
           }
         }
@@ -695,6 +700,7 @@ export function openstackAdoptSource(rt: OpenStackRuntime): AdoptSource {
               },
               handle: { 'openstack/Port': p.id },
               identity: portIdentity(p.mac_address),
+              guessed: ['name'],
             });
           }
 

@@ -181,6 +181,8 @@ export function ovnAdoptSource(rt: OvnRuntime): AdoptSource {
             ...(typeof view.values.subnet === 'string'
               ? { identity: networkIdentity(view.values.subnet) }
               : {}),
+            // The switch keeps its name (the handle), whatever the Network's.
+            guessed: ['name'],
             ...(view.problem ? { problem: view.problem } : {}),
           });
         }
@@ -208,9 +210,10 @@ export function ovnAdoptSource(rt: OvnRuntime): AdoptSource {
             ...(typeof view.values.mac === 'string'
               ? { identity: portIdentity(view.values.mac) }
               : {}),
-            // A switch port does not say whose interface it is.
-            guessed: ['service_instance_id'],
+            // A switch port does not say whose interface it is; it keeps its name (the handle).
+            guessed: ['service_instance_id', 'name'],
             ...(problem ? { problem } : {}),
+            ...(problem && !view.problem ? { guessOnly: true } : {}),
           });
         }
       }

@@ -39,6 +39,7 @@ import {
   INSTANCE_KEY,
   marks,
   NETWORK_HANDLE,
+  NODE_DEVICE,
   ownerOf,
   PORT_HANDLE,
   vtnHandleOf,
@@ -132,12 +133,13 @@ function portView(p: ServicePort__Output): View {
 
 /**
  * Why a port's host is not as Syncord would leave it, if so: `node` is where the port's instance
- * runs (undefined: it does not run), `networkType` its network's.
+ * runs (undefined: it does not run; null: its instance is unknown, and the host's device is left
+ * to NODE_DEVICE), `networkType` its network's.
  */
 function hostProblem(
   p: ServicePort__Output,
   host: HostProto__Output | undefined,
-  node: string | undefined,
+  node: string | null | undefined,
   networkType: string,
   instanceName: string,
 ): string | undefined {
@@ -150,10 +152,16 @@ function hostProblem(
   if (node === undefined) {
     return `VTN has a host ${mac} for it, but ServiceInstance ${instanceName} is not running (Syncord detects hosts of running instances only)`;
   }
-  const cp = connectPointOf(node, p.name);
   const have = host.location?.connect_point;
-  if (have?.device_id !== cp.device_id || have.port_number !== cp.port_number) {
-    return `its host ${mac} is at ${String(have?.device_id)}/${String(have?.port_number)}, not where Syncord detects it for ${instanceName} on ${node} (${cp.device_id}/${cp.port_number})`;
+  if (node === null) {
+    if (have?.port_number !== p.name) {
+      return `its host ${mac} is at port ${String(have?.port_number)}, not its interface ${p.name} (where Syncord detects it)`;
+    }
+  } else {
+    const cp = connectPointOf(node, p.name);
+    if (have?.device_id !== cp.device_id || have.port_number !== cp.port_number) {
+      return `its host ${mac} is at ${String(have?.device_id)}/${String(have?.port_number)}, not where Syncord detects it for ${instanceName} on ${node} (${cp.device_id}/${cp.port_number})`;
+    }
   }
   const a = host.annotations;
   const wanted = { networkId: p.network_id, networkType, portId: p.id };
@@ -238,11 +246,14 @@ export function vtnAdoptSource(rt: VtnRuntime): AdoptSource {
         const view = portView(p);
         const host = p.mac_address ? hosts.get(macToOnos(p.mac_address)) : undefined;
         const networkType = network ? String(network.type) : (typeOf.get(p.network_id) ?? '');
-        const problem =
+        const real =
           view.problem ??
           (netView?.problem
             ? `its network ${p.network_id} cannot be adopted: ${netView.problem}`
             : undefined) ??
+          (typeof instance === 'string' ? hostProblem(p, host, null, networkType, '') : undefined);
+        const problem =
+          real ??
           (typeof instance === 'string'
             ? instance
             : hostProblem(
@@ -275,9 +286,16 @@ export function vtnAdoptSource(rt: VtnRuntime): AdoptSource {
           ...(network ? {} : { refs: { network_id: networkKey(p.network_id) } }),
           handle: { [PORT_HANDLE]: p.id, ...(p.name ? { [INTERFACE_HANDLE]: p.name } : {}) },
           ...(p.mac_address ? { identity: portIdentity(p.mac_address) } : {}),
-          // A VTN port does not say whose interface it is.
-          guessed: ['service_instance_id'],
+          // Whose port it is decides where its host should be: a candidate that tells (a pod's
+          // interface) must say the same device.
+          ...(typeof instance === 'string' && host?.location?.connect_point?.device_id
+            ? { facts: { [NODE_DEVICE]: host.location.connect_point.device_id } }
+            : {}),
+          // A VTN port does not say whose interface it is; its name is the interface's (the
+          // handle), whatever the Port's.
+          guessed: ['service_instance_id', 'name'],
           ...(problem ? { problem } : {}),
+          ...(problem && !real && typeof instance === 'string' ? { guessOnly: true } : {}),
         });
       }
       return out;

@@ -84,6 +84,12 @@ export function withoutMarks(
  * (`of:` and 16 hex digits of a hash of the node's name; Syncord does not see the node's OVS
  * datapath id) and the interface name as the port. Stable, so a host is not "moved" by a resync.
  */
+/**
+ * The adoption fact (synchronizer/adopt.ts) of a port's VTN host that its instance decides: the
+ * device of the node it runs on (connectPointOf). A pod's interface tells the same of its node.
+ */
+export const NODE_DEVICE = 'the device of its node (its VTN host)';
+
 export function connectPointOf(
   node: string,
   iface: string,

@@ -29,6 +29,7 @@ function site(): AdoptCandidate[] {
       values: { name: 'sw-red', subnet: SUBNET, gateway: '10.80.0.1' },
       handle: { 'ovn/Logical_Switch': 'sw-red' },
       identity: networkIdentity(SUBNET),
+      guessed: ['name'],
     },
     {
       key: 'ovn/Logical_Switch_Port/lsp-1',
@@ -41,8 +42,9 @@ function site(): AdoptCandidate[] {
       refs: { network_id: 'ovn/Logical_Switch/sw-red' },
       handle: { 'ovn/Logical_Switch_Port': 'lsp-1' },
       identity: portIdentity(MAC.toUpperCase()),
-      guessed: ['service_instance_id'],
+      guessed: ['service_instance_id', 'name'],
       problem: NO_INSTANCE,
+      guessOnly: true,
     },
     {
       key: 'kubernetes/NetworkAttachmentDefinition/ns/red',
@@ -82,6 +84,8 @@ function site(): AdoptCandidate[] {
       },
       handle: { 'kubernetes/Interface': 'ns/web/net1' },
       identity: portIdentity(MAC),
+      guessed: ['name'],
+      facts: { 'node device': 'of:aa' },
     },
     {
       key: 'vtn/VtnPort/p-1',
@@ -93,7 +97,8 @@ function site(): AdoptCandidate[] {
       values: { name: 'p-1', ip: '10.80.0.5', mac: MAC, service_instance_id: 7 },
       handle: { 'vtn/Port': 'p-1', 'ovn/Logical_Switch_Port': 'lsp-1' },
       identity: portIdentity(MAC),
-      guessed: ['service_instance_id'],
+      guessed: ['service_instance_id', 'name'],
+      facts: { 'node device': 'of:aa' },
     },
   ];
 }
@@ -125,7 +130,8 @@ describe('synchronizer: merging candidates of one object', () => {
     });
     // Kubernetes tells whose interface it is: OVN's missing instance and VTN's guess give way.
     expect(port!.problem).to.equal(undefined);
-    expect(port!.guessed).to.equal(undefined);
+    expect(port!.guessed).to.deep.equal(['name']);
+    expect(port!.facts).to.deep.equal({ 'node device': 'of:aa' });
     expect(port!.values).to.deep.equal({ name: 'web-net1', ip: '10.80.0.5', mac: MAC });
     expect(port!.refs).to.deep.equal({
       network_id: 'kubernetes/NetworkAttachmentDefinition/ns/red',
@@ -139,7 +145,7 @@ describe('synchronizer: merging candidates of one object', () => {
 
   it('names the backends that disagree on a value, and the guess of one that is alone', () => {
     const cands = site();
-    (cands[5]!.values).ip = '10.80.0.6';
+    cands[5]!.values.ip = '10.80.0.6';
     const port = mergeCandidates(cands).find((c) => c.model === 'Port')!;
     expect(port.problem).to.equal('ip: kubernetes says 10.80.0.5, vtn says 10.80.0.6');
 
@@ -149,8 +155,40 @@ describe('synchronizer: merging candidates of one object', () => {
     const lsp = alone.find((c) => c.model === 'Port')!;
     expect(lsp.key).to.equal('vtn/VtnPort/p-1');
     expect(lsp.values.service_instance_id).to.equal(7);
-    expect(lsp.guessed).to.deep.equal(['service_instance_id']);
+    expect(lsp.guessed).to.deep.equal(['name', 'service_instance_id']);
     expect(lsp.problem).to.equal(`ovn: ${NO_INSTANCE}`);
+  });
+
+  it('names a fact, or a name, two backends tell differently; keeps a problem that is no guess', () => {
+    const cands = site();
+    cands[5]!.facts = { 'node device': 'of:bb' };
+    const port = mergeCandidates(cands).find((c) => c.model === 'Port')!;
+    expect(port.problem).to.equal('node device: kubernetes says of:aa, vtn says of:bb');
+
+    // The VTN network's name is told (VTN stores it): unlike the switch's, it must agree.
+    const withVtn = [
+      ...site(),
+      {
+        key: 'vtn/ServiceNetwork/n-1',
+        backend: 'vtn',
+        kind: 'ServiceNetwork',
+        name: 'n-1',
+        detail: SUBNET,
+        model: 'Network',
+        values: { name: 'red-net', subnet: SUBNET },
+        handle: { 'vtn/ServiceNetwork': 'n-1' },
+        identity: networkIdentity(SUBNET),
+      },
+    ];
+    const net = mergeCandidates(withVtn).find((c) => c.model === 'Network')!;
+    expect(net.problem).to.equal('name: kubernetes says red, vtn says red-net');
+
+    // OVN's port with a problem of its own (not only its unknown instance) keeps it.
+    const real = site();
+    real[1]!.problem = 'it has DHCP options';
+    delete real[1]!.guessOnly;
+    const lsp = mergeCandidates(real).find((c) => c.model === 'Port')!;
+    expect(lsp.problem).to.equal('ovn: it has DHCP options');
   });
 
   it('refuses a port two backends put on different networks', () => {

@@ -329,7 +329,7 @@ describe('vtn: adoption of service networks and service ports made out of band',
       refs: { network_id: `vtn/ServiceNetwork/${ids.net}` },
       handle: { 'vtn/ServicePort': ids.p1, 'ovn/Logical_Switch_Port': iface(ids.p1) },
       identity: `Port mac ${mac(5).toLowerCase()}`,
-      guessed: ['service_instance_id'],
+      guessed: ['service_instance_id', 'name'],
     });
     // On a Network of Syncord's: its id, not a reference to a candidate.
     const intruder = byKey(cs, 'ServicePort', ids.intruder);
