@@ -40,7 +40,7 @@ import {
   type AdoptSource,
 } from '../../synchronizer/adopt.js';
 import { parseCidr } from '../../models/ipam/address.js';
-import { connectPointOf, NODE_DEVICE } from '../vtn/names.js';
+import { connectPointOf, HOST_AT, hostAt } from '../vtn/names.js';
 import type { StepContext } from '../../synchronizer/engine.js';
 import type { ClusterHandle } from './clusters.js';
 import { labelsText } from './marks.js';
@@ -600,9 +600,10 @@ export function kubernetesAdoptSource(
             ...(sel.mac ? { identity: portIdentity(sel.mac) } : {}),
             // Made up: the interface has no name of its own but its interface name.
             guessed: ['name'],
-            // Its VTN host, if VTN shows one, must be where Syncord detects it for this node.
-            ...(pod.spec?.nodeName
-              ? { facts: { [NODE_DEVICE]: connectPointOf(pod.spec.nodeName, '').device_id } }
+            // Its VTN host, if VTN shows one, must be where Syncord detects it: its node's
+            // device, at its interface.
+            ...(pod.spec?.nodeName && iface
+              ? { facts: { [HOST_AT]: hostAt(connectPointOf(pod.spec.nodeName, iface)) } }
               : {}),
             ...(why.length ? { problem: why.join('; ') } : {}),
           });

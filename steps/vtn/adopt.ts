@@ -39,7 +39,8 @@ import {
   INSTANCE_KEY,
   marks,
   NETWORK_HANDLE,
-  NODE_DEVICE,
+  HOST_AT,
+  hostAt,
   ownerOf,
   PORT_HANDLE,
   vtnHandleOf,
@@ -133,8 +134,8 @@ function portView(p: ServicePort__Output): View {
 
 /**
  * Why a port's host is not as Syncord would leave it, if so: `node` is where the port's instance
- * runs (undefined: it does not run; null: its instance is unknown, and the host's device is left
- * to NODE_DEVICE), `networkType` its network's.
+ * runs (undefined: it does not run; null: its instance is unknown, and where the host is is left
+ * to HOST_AT), `networkType` its network's.
  */
 function hostProblem(
   p: ServicePort__Output,
@@ -153,11 +154,7 @@ function hostProblem(
     return `VTN has a host ${mac} for it, but ServiceInstance ${instanceName} is not running (Syncord detects hosts of running instances only)`;
   }
   const have = host.location?.connect_point;
-  if (node === null) {
-    if (have?.port_number !== p.name) {
-      return `its host ${mac} is at port ${String(have?.port_number)}, not its interface ${p.name} (where Syncord detects it)`;
-    }
-  } else {
+  if (node !== null) {
     const cp = connectPointOf(node, p.name);
     if (have?.device_id !== cp.device_id || have.port_number !== cp.port_number) {
       return `its host ${mac} is at ${String(have?.device_id)}/${String(have?.port_number)}, not where Syncord detects it for ${instanceName} on ${node} (${cp.device_id}/${cp.port_number})`;
@@ -287,9 +284,9 @@ export function vtnAdoptSource(rt: VtnRuntime): AdoptSource {
           handle: { [PORT_HANDLE]: p.id, ...(p.name ? { [INTERFACE_HANDLE]: p.name } : {}) },
           ...(p.mac_address ? { identity: portIdentity(p.mac_address) } : {}),
           // Whose port it is decides where its host should be: a candidate that tells (a pod's
-          // interface) must say the same device.
-          ...(typeof instance === 'string' && host?.location?.connect_point?.device_id
-            ? { facts: { [NODE_DEVICE]: host.location.connect_point.device_id } }
+          // interface) must say the same place.
+          ...(typeof instance === 'string' && host
+            ? { facts: { [HOST_AT]: hostAt(host.location?.connect_point) } }
             : {}),
           // A VTN port does not say whose interface it is; its name is the interface's (the
           // handle), whatever the Port's.

@@ -85,10 +85,16 @@ export function withoutMarks(
  * datapath id) and the interface name as the port. Stable, so a host is not "moved" by a resync.
  */
 /**
- * The adoption fact (synchronizer/adopt.ts) of a port's VTN host that its instance decides: the
- * device of the node it runs on (connectPointOf). A pod's interface tells the same of its node.
+ * The adoption fact (synchronizer/adopt.ts) of a port's VTN host that its instance decides: where
+ * the host is, `device/port`, which for a pod's interface is connectPointOf its node and its
+ * interface name (as the VTN port step detects it). A pod's interface tells the same.
  */
-export const NODE_DEVICE = 'the device of its node (its VTN host)';
+export const HOST_AT = 'where its VTN host is';
+
+/** A connect point as HOST_AT's value. */
+export const hostAt = (
+  cp: { device_id?: string; port_number?: string } | null | undefined,
+): string => `${cp?.device_id ?? ''}/${cp?.port_number ?? ''}`;
 
 export function connectPointOf(
   node: string,

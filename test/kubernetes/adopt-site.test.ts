@@ -1,18 +1,23 @@
-// Adoption of one pod on an OVN network as a CORD site has it, made out of band across two
-// backends on the rig: a logical switch and its port (ovn-nbctl), and in Kubernetes a namespace,
-// the network's NetworkAttachmentDefinition (Syncord's OVN form, naming the switch) and a pod
-// whose Multus interface asks for that switch port's address and MAC. Each backend's source
-// shows its side of one network and one interface; discoverAll merges them (by subnet, by MAC)
-// into one Network and one Port whose handle names both sides, and what Kubernetes tells (whose
-// interface it is) resolves what OVN cannot. The pod cannot be adopted without its interface.
-// Adopted, the OVN and Kubernetes steps converge and every object is the same but for Syncord's
-// marks: the pod is not replaced, the switch and its port change in external_ids only, the NAD
-// in its labels only.
+// Adoption of one pod on an OVN network as a CORD site has it, made out of band across three
+// backends on the rig: a logical switch and its port (ovn-nbctl); in Kubernetes a namespace, the
+// network's NetworkAttachmentDefinition (Syncord's OVN form, naming the switch) and a pod whose
+// Multus interface asks for that switch port's address and MAC; in VTN a service network, a
+// service port and its host where VTN detects it on the pod's node (the VTN client). Each
+// backend's source shows its side of one network and one interface; discoverAll merges them (by
+// subnet, by MAC) into one Network and one Port whose handle names every side, and what
+// Kubernetes tells (whose interface it is, on which node) resolves what OVN and VTN cannot. The
+// pod cannot be adopted without its interface. Adopted, the OVN, Kubernetes and VTN steps
+// converge and every object is the same but for Syncord's marks: the pod is not replaced, the
+// switch and its port change in external_ids only, the NAD in its labels only, the VTN network
+// and port in their annotations only, and the host not at all.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
 import { comment, OvsdbClient, type Monitor, type Row } from '../../backends/ovn/ovsdb.js';
+import { VtnClient } from '../../backends/vtn/client.js';
+import { VLAN_NONE } from '../../backends/vtn/store.js';
+import { connectPointOf, vtnStepSet, type VtnSteps } from '../../steps/vtn/index.js';
 import type { ModelService } from '../../models/service.js';
 import { kubernetesAdoptSource } from '../../steps/kubernetes/adopt.js';
 import { kubernetesStepSet, type KubernetesSteps } from '../../steps/kubernetes/index.js';
@@ -95,6 +100,14 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
   let watch: Monitor;
   let kube: KubernetesSteps;
   let ovn: OvnSteps;
+  let vtn: VtnSteps;
+  /** The test's own VTN client: the out-of-band objects, and reads. */
+  let vtnClient: VtnClient;
+  /** Every write of the VTN steps' client: `putPort <id>`. */
+  const vtnWrites: string[] = [];
+  const vtnIds = { net: `${run}-vnet`, port: `${run}-vport` };
+  const vni = 400_000 + (process.pid % 50_000);
+  const created = '1700000000000';
   let sources: AdoptSource[];
   let engine: Engine | undefined;
   let unregister: () => void = () => undefined;
@@ -108,7 +121,19 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
     iface: `kubernetes/Interface/${ns}/${podName}/net1`,
     sw: `ovn/Logical_Switch/${sw}`,
     lsp: `ovn/Logical_Switch_Port/${lsp}`,
+    vnet: `vtn/ServiceNetwork/${vtnIds.net}`,
+    vport: `vtn/ServicePort/${vtnIds.port}`,
   };
+  /** The VTN objects, whole: the network, the port, its host. */
+  const vtnState = async () => ({
+    network: await vtnClient.getNetwork(vtnIds.net),
+    port: await vtnClient.getPort(vtnIds.port),
+    hosts: await vtnClient.listHosts({ networkId: vtnIds.net }),
+  });
+  let vtnBefore: Awaited<ReturnType<typeof vtnState>>;
+  /** Annotations aside (Syncord's marks go there), as text. */
+  const unannotated = (x: unknown) =>
+    JSON.stringify(x, (k, v: unknown) => (k === 'annotations' ? undefined : v));
 
   const nbctl = async (...args: string[]) =>
     (await exec('ovn-nbctl', [`--db=${env.OVN_NB_DB}`, ...args])).stdout.trim();
@@ -194,6 +219,7 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
       logical_switch: sw,
       subnet,
       gateway,
+      segment_id: vni,
       capabilities: { ips: true, mac: true },
       ipam: { type: 'static' },
     };
@@ -257,11 +283,74 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
     });
     snap.nad = await readNad();
 
+    // VTN, by hand: the network, the port (named as the switch port: what the pod's CNI binds),
+    // and its host where VTN detects it: the pod's node, at the pod's interface.
+    vtnClient = new VtnClient(env.SYNCORD_VTN_ADDRESS, { deadlineMs: 3000 });
+    await vtnClient.putNetwork({
+      id: vtnIds.net,
+      name: nadName,
+      type: 'FLAT',
+      segment_id: vni,
+      subnet,
+      service_ip: gateway,
+    });
+    await vtnClient.putPort({
+      id: vtnIds.port,
+      network_id: vtnIds.net,
+      name: lsp,
+      mac_address: mac,
+      ip_address: ip,
+    });
+    const node = (snap.pod as k8s.V1Pod).spec?.nodeName ?? '';
+    await vtnClient.hostDetected({
+      host_id: { mac, vlan_id: VLAN_NONE },
+      description: {
+        hw_address: mac,
+        vlan: VLAN_NONE,
+        location: { connect_point: connectPointOf(node, 'net1'), time: created },
+        ip_addresses: [ip],
+        annotations: {
+          networkId: vtnIds.net,
+          networkType: 'FLAT',
+          portId: vtnIds.port,
+          createTime: created,
+        },
+      },
+      replace_ips: true,
+    });
+    vtnBefore = await vtnState();
+
     await svc.create('KubernetesService', { name: `${run}-k8s` });
     await svc.create('Site', { name: `${run}-site` });
     ovn = ovnStepSet({ nbEndpoint: env.OVN_NB_DB, instance, log: (l) => log.push(l) });
     kube = kubernetesStepSet({ instance, sweepMs: 0, log: (l) => log.push(l) });
-    sources = [ovn.source, kubernetesAdoptSource(kube.runtime, { ovn: true })];
+    vtn = vtnStepSet({
+      address: env.SYNCORD_VTN_ADDRESS,
+      instance,
+      sweepMs: 60 * 60_000,
+      client: { deadlineMs: 3000 },
+      log: (l) => log.push(l),
+    });
+    const stepsClient = vtn.runtime.client as unknown as Record<
+      string,
+      (...a: unknown[]) => Promise<unknown>
+    >;
+    for (const method of [
+      'putNetwork',
+      'putPort',
+      'deleteNetwork',
+      'deletePort',
+      'hostDetected',
+      'hostVanished',
+    ]) {
+      const original = stepsClient[method]!.bind(stepsClient);
+      stepsClient[method] = (...a: unknown[]) => {
+        const x = a[0] as { id?: string; host_id?: { mac?: string } } | string;
+        vtnWrites.push(`${method} ${typeof x === 'string' ? x : (x.id ?? x.host_id?.mac ?? '?')}`);
+        return original(...a);
+      };
+    }
+    sources = [ovn.source, kubernetesAdoptSource(kube.runtime, { ovn: true }), vtn.source];
     // What the OVN observer does when it starts: pods' interfaces then name their switch ports.
     unregister = registerOvnDeployment(instance);
     await nb.transact([comment('site adopt test: set up')]);
@@ -271,6 +360,11 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
     this.timeout(60_000);
     await engine?.stop();
     unregister();
+    await vtnClient.hostVanished({ mac, vlan_id: VLAN_NONE }).catch(() => undefined);
+    await vtnClient.deletePort(vtnIds.port).catch(() => undefined);
+    await vtnClient.deleteNetwork(vtnIds.net).catch(() => undefined);
+    vtnClient.close();
+    await vtn.source.close?.();
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
     await nbctl('--if-exists', 'ls-del', sw).catch(() => undefined);
     nb.close();
@@ -280,30 +374,40 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
     if (this.currentTest?.state === 'failed') console.log(log.slice(-40).join('\n'));
   });
 
-  it('lists one network and one interface, merged from both backends', async () => {
+  it('lists one network and one interface, merged from the three backends', async () => {
     const found = await discover();
-    // The OVN candidates are merged into Kubernetes' (which tell more), not listed apart.
-    expect(found.has(keys.sw)).to.equal(false);
-    expect(found.has(keys.lsp)).to.equal(false);
+    // The OVN and VTN candidates are merged into Kubernetes' (which tell more), not listed apart.
+    for (const k of [keys.sw, keys.lsp, keys.vnet, keys.vport])
+      expect(found.has(k), k).to.equal(false);
     const net = found.get(keys.nad)!;
-    expect(net.also).to.deep.equal([keys.sw]);
+    expect(net.also).to.deep.equal([keys.vnet, keys.sw]);
     expect(net.problem).to.equal(undefined);
     expect(net.handle).to.deep.equal({
       'kubernetes/NetworkAttachmentDefinition': nadName,
       'ovn/Logical_Switch': sw,
+      'vtn/ServiceNetwork': vtnIds.net,
     });
-    expect(net.values).to.include({ name: nadName, subnet, gateway, provider: 'ovn' });
-    expect(net.values).to.include({ type: 'FLAT', dhcp: false });
+    expect(net.values).to.deep.equal({
+      name: nadName,
+      provider: 'ovn',
+      subnet,
+      type: 'FLAT',
+      dhcp: false,
+      gateway,
+      segment_id: vni,
+    });
 
     const port = found.get(keys.iface)!;
-    expect(port.also).to.deep.equal([keys.lsp]);
-    // OVN alone cannot tell whose port it is; Kubernetes does.
+    expect(port.also).to.deep.equal([keys.vport, keys.lsp]);
+    // OVN and VTN alone cannot tell whose port it is; Kubernetes does, and its node is where
+    // VTN has the host.
     expect(port.problem).to.equal(undefined);
     expect(port.values).to.deep.equal({ name: `${podName}-net1`, interface_name: 'net1', ip, mac });
     expect(port.refs).to.deep.equal({ service_instance_id: keys.pod, network_id: keys.nad });
     expect(port.handle).to.deep.equal({
       'kubernetes/Interface': `${ns}/${podName}/net1`,
       'ovn/Logical_Switch_Port': lsp,
+      'vtn/ServicePort': vtnIds.port,
     });
     const pod = found.get(keys.pod)!;
     expect(pod.problem).to.equal(undefined);
@@ -360,9 +464,10 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
     expect(network.backend_handle).to.deep.equal({
       'kubernetes/NetworkAttachmentDefinition': nadName,
       'ovn/Logical_Switch': sw,
+      'vtn/ServiceNetwork': vtnIds.net,
     });
 
-    engine = await startTestEngine(db, [...ovn.steps, ...kube.steps], log);
+    engine = await startTestEngine(db, [...ovn.steps, ...kube.steps, ...vtn.steps], log);
     await synced('Network', network.id);
     await synced('Port', port.id);
     await synced('KubernetesServiceInstance', si.id);
@@ -395,7 +500,24 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
       }
     }
     expect(changes.get(lspRow._uuid as string)).to.have.length.greaterThan(0);
-    // Nothing is left to adopt from either side.
+    // VTN: the network, the port and the host changed in their annotations only, by Syncord's
+    // marks.
+    const after = await vtnState();
+    expect(unannotated(after)).to.equal(unannotated(vtnBefore));
+    const unmarked = (a: Record<string, string> | undefined) =>
+      without(a, ['syncord-id', 'syncord-instance', 'syncord-model']);
+    expect(after.hosts.map((h) => unmarked(h.annotations))).to.deep.equal(
+      vtnBefore.hosts.map((h) => h.annotations),
+    );
+    expect(after.hosts[0]?.annotations).to.include({ 'syncord-model': 'Port' });
+    expect(after.port?.annotations).to.include({ 'syncord-model': 'Port' });
+    // One write of each, the marks (a host's annotations are written by detecting it again).
+    expect(vtnWrites.sort()).to.deep.equal([
+      `hostDetected ${mac.toUpperCase()}`,
+      `putNetwork ${vtnIds.net}`,
+      `putPort ${vtnIds.port}`,
+    ]);
+    // Nothing is left to adopt from any side.
     const left = await discover();
     for (const k of Object.values(keys)) expect(left.has(k), k).to.equal(false);
   });
