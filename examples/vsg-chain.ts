@@ -10,7 +10,10 @@ import { createUser } from '../api/users.js';
 import { defaultDataDir } from '../models/embedded.js';
 import { defaultRegistry } from '../models/index.js';
 import type { ModelObject, ModelService } from '../models/service.js';
+import * as k8s from '@kubernetes/client-node';
 import { defaultSteps } from '../steps/index.js';
+import { podNameOf } from '../steps/kubernetes/pod.js';
+import { namespaceOf } from '../steps/kubernetes/runtime.js';
 import { serve } from '../synchronizer/serve.js';
 
 const exitWhenDone = process.argv.includes('--exit');
@@ -137,6 +140,21 @@ function statusOf(o: ModelObject): string {
   return `pending${why ? `: ${why}` : ''}`;
 }
 
+/**
+ * The pod's phase as the cluster has it now. The statuses in the database may come from an
+ * earlier run, on a cluster that is gone: only the live pod says it runs.
+ */
+async function livePhase(models: ModelService, si: ModelObject): Promise<string | undefined> {
+  const slice = await models.get('Slice', si.slice_id as number);
+  const td = await models.get('TrustDomain', slice.trust_domain_id as number);
+  try {
+    const pod = await core.readNamespacedPod({ namespace: namespaceOf(td), name: podNameOf(si) });
+    return pod.status?.phase;
+  } catch {
+    return undefined;
+  }
+}
+
 async function report(models: ModelService, instances: ModelObject[]): Promise<boolean> {
   let allUp = true;
   const lines: string[] = [];
@@ -155,7 +173,7 @@ async function report(models: ModelService, instances: ModelObject[]): Promise<b
     const ports = (
       await models.list('Port', { filter: [{ field: 'service_instance_id', value: o.id }] })
     ).items;
-    const phase = typeof o.pod_phase === 'string' ? o.pod_phase : 'no pod yet';
+    const phase = (await livePhase(models, o)) ?? 'no pod yet';
     if (statusOf(o) !== 'ok' || phase !== 'Running') allUp = false;
     const ifaces = ports
       .map((p) => `${String(p.interface_name)}=${String(p.observed_ip ?? p.ip)}`)
@@ -197,6 +215,11 @@ async function guiLogin(models: ModelService): Promise<string> {
 }
 
 const { steps, policies } = defaultSteps();
+const kubeconfig = new k8s.KubeConfig();
+const kubeconfigFile = process.env.SYNCORD_KUBECONFIG ?? process.env.KUBECONFIG;
+if (kubeconfigFile) kubeconfig.loadFromFile(kubeconfigFile);
+else kubeconfig.loadFromDefault();
+const core = kubeconfig.makeApiClient(k8s.CoreV1Api);
 const server = await serve({
   registry: defaultRegistry(),
   steps,
