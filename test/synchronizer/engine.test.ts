@@ -160,6 +160,8 @@ for (const batch of [undefined, 25]) {
         trust_domain_id: td.id,
       });
       const net = await svc.create('Network', { name: 'net-b', subnet: '10.9.0.0/24' });
+      // Synced first: the attachment's other dependency, or it may be found waiting for it.
+      await ok('Network', net.id);
       const ns = await svc.create('NetworkSlice', { network_id: net.id, slice_id: slice.id });
       const waiting = await eventually('the attachment waiting', async () => {
         const o = await svc.get('NetworkSlice', ns.id);
