@@ -50,14 +50,7 @@ import {
   type NovaFlavor,
   type NovaServer,
 } from '../../backends/openstack/resources.js';
-import {
-  formatAddress,
-  normalizeMac,
-  parseAddress,
-  parseCidr,
-  sameIp,
-  sameMac,
-} from '../../models/ipam/address.js';
+import { formatAddress, normalizeMac, parseAddress, parseCidr } from '../../models/ipam/address.js';
 import { listAll, type ModelObject, type ModelService } from '../../models/service.js';
 import {
   modelNamed,
@@ -72,7 +65,14 @@ import { portsOf } from '../kubernetes/networks.js';
 import { openstackClusters, subnetsOf } from './network.js';
 import { openstackPlaceOf } from './placement.js';
 import { handleOf, nameOf, type OpenStackRuntime, type Owner } from './runtime.js';
-import { feedbackOf, flavorIn, wantedFlavor, wantedImage, writeFeedback } from './server.js';
+import {
+  feedbackOf,
+  flavorIn,
+  recordNeutronPort,
+  wantedFlavor,
+  wantedImage,
+  writeFeedback,
+} from './server.js';
 
 /** Whether an object carries any of Syncord's tags (of any deployment). */
 const marked = (tags: readonly string[] | undefined): boolean =>
@@ -827,17 +827,7 @@ export function adoptPort(rt: OpenStackRuntime) {
         await neutron.tag('ports', id, tags);
         did.push(`tagged ${what}`);
       }
-      const ip = np.fixed_ips[0]?.ip_address ?? null;
-      if (
-        port.port_id !== np.id ||
-        !sameIp(port.observed_ip, ip) ||
-        !sameMac(port.observed_mac, np.mac_address)
-      ) {
-        await ctx.models.setStatus('Port', port.id, {
-          feedback: { port_id: np.id, observed_ip: ip, observed_mac: np.mac_address },
-        });
-        did.push('recorded');
-      }
+      if (await recordNeutronPort(ctx, port, np)) did.push('recorded');
       return did.length
         ? `${did.join(', ')} on Cluster ${nameOf(cluster)}`
         : `${what} marked already`;

@@ -450,20 +450,30 @@ async function ensurePorts(
       },
     );
     out.push(found);
-    const ip = found.fixed_ips[0]?.ip_address ?? null;
-    if (
-      port.port_id !== found.id ||
-      !sameIp(port.observed_ip, ip) ||
-      !sameMac(port.observed_mac, found.mac_address)
-    ) {
-      await ctx.models.setStatus('Port', port.id, {
-        feedback: { port_id: found.id, observed_ip: ip, observed_mac: found.mac_address },
-      });
-      // The Port's own steps (OVN leaves it to Neutron, VTN records it) run again.
-      ctx.enqueue('Port', port.id);
-    }
+    // The Port's own steps (OVN leaves it to Neutron, VTN records it) run again.
+    if (await recordNeutronPort(ctx, port, found)) ctx.enqueue('Port', port.id);
   }
   return { neutronPorts: out, made };
+}
+
+/** A Port's Neutron port (its id, address and MAC) into its feedback; whether that changed it. */
+export async function recordNeutronPort(
+  ctx: StepContext,
+  port: ModelObject,
+  np: NeutronPort,
+): Promise<boolean> {
+  const ip = np.fixed_ips[0]?.ip_address ?? null;
+  if (
+    port.port_id === np.id &&
+    sameIp(port.observed_ip, ip) &&
+    sameMac(port.observed_mac, np.mac_address)
+  ) {
+    return false;
+  }
+  await ctx.models.setStatus('Port', port.id, {
+    feedback: { port_id: np.id, observed_ip: ip, observed_mac: np.mac_address },
+  });
+  return true;
 }
 
 /** What the step says of a server that runs as the model wants it. */

@@ -34,40 +34,14 @@ import {
 import type { Engine } from '../../synchronizer/engine.js';
 import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { comparable, OWNER_LABELS, without, type KubeObj as Obj } from '../support/kube-compare.js';
 import { eventually, kubeConfig, rig, uniqueName, type RigEnv } from '../support/rig.js';
+import { recordVtnWrites } from '../support/vtn.js';
 
 const exec = promisify(execFile);
 process.env.PATH = `${process.env.PATH ?? ''}:/usr/sbin`;
 
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-const OWNER_LABELS = [
-  'app.kubernetes.io/managed-by',
-  'syncord.io/instance',
-  'syncord.io/model',
-  'syncord.io/id',
-];
-type Obj = { metadata?: k8s.V1ObjectMeta } & Record<string, unknown>;
-
-const without = (map: Record<string, string> | undefined, keys: readonly string[]) =>
-  Object.fromEntries(Object.entries(map ?? {}).filter(([k]) => !keys.includes(k)));
-
-/** A Kubernetes object as compared before and after: all but bookkeeping and the given marks. */
-const comparable = (o: Obj, drop: { labels?: string[]; annotations?: string[] } = {}) => {
-  const rest: Record<string, unknown> = { ...o };
-  delete rest.status;
-  const meta = JSON.parse(JSON.stringify(o.metadata ?? {})) as Record<string, unknown>;
-  delete meta.managedFields;
-  delete meta.resourceVersion;
-  delete meta.generation;
-  return {
-    ...rest,
-    metadata: {
-      ...meta,
-      labels: without(o.metadata?.labels, drop.labels ?? []),
-      annotations: without(o.metadata?.annotations, drop.annotations ?? []),
-    },
-  };
-};
 
 /** An OVSDB row as compared before and after: all but external_ids. */
 const rowBut = (r: Row) => {
@@ -331,25 +305,7 @@ describe('adoption across backends: a pod on an OVN network, as a site has it', 
       client: { deadlineMs: 3000 },
       log: (l) => log.push(l),
     });
-    const stepsClient = vtn.runtime.client as unknown as Record<
-      string,
-      (...a: unknown[]) => Promise<unknown>
-    >;
-    for (const method of [
-      'putNetwork',
-      'putPort',
-      'deleteNetwork',
-      'deletePort',
-      'hostDetected',
-      'hostVanished',
-    ]) {
-      const original = stepsClient[method]!.bind(stepsClient);
-      stepsClient[method] = (...a: unknown[]) => {
-        const x = a[0] as { id?: string; host_id?: { mac?: string } } | string;
-        vtnWrites.push(`${method} ${typeof x === 'string' ? x : (x.id ?? x.host_id?.mac ?? '?')}`);
-        return original(...a);
-      };
-    }
+    recordVtnWrites(vtn.runtime.client, vtnWrites);
     sources = [ovn.source, kubernetesAdoptSource(kube.runtime, { ovn: true }), vtn.source];
     // What the OVN observer does when it starts: pods' interfaces then name their switch ports.
     unregister = registerOvnDeployment(instance);

@@ -17,38 +17,11 @@ import { adopt, AdoptError, discoverAll, type AdoptCandidate } from '../../synch
 import { Engine } from '../../synchronizer/engine.js';
 import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
+import { comparable, OWNER_LABELS, type KubeObj as Obj } from '../support/kube-compare.js';
 import { eventually, kubeConfig, rig, sleep, uniqueName } from '../support/rig.js';
 
-const OWNER_LABELS = [
-  'app.kubernetes.io/managed-by',
-  'syncord.io/instance',
-  'syncord.io/model',
-  'syncord.io/id',
-];
 const SPEC_HASH = 'syncord.io/spec-hash';
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-
-type Obj = { metadata?: k8s.V1ObjectMeta } & Record<string, unknown>;
-
-const without = (map: Record<string, string> | undefined, keys: readonly string[]) =>
-  Object.fromEntries(Object.entries(map ?? {}).filter(([k]) => !keys.includes(k)));
-
-/** The object as compared before and after: everything but the bookkeeping that always moves. */
-const comparable = (o: Obj, drop: { labels?: string[]; annotations?: string[] } = {}) => {
-  const rest: Record<string, unknown> = { ...o };
-  delete rest.status;
-  const meta = JSON.parse(JSON.stringify(o.metadata ?? {})) as Record<string, unknown>;
-  delete meta.managedFields;
-  delete meta.resourceVersion;
-  return {
-    ...rest,
-    metadata: {
-      ...meta,
-      labels: without(o.metadata?.labels, drop.labels ?? []),
-      annotations: without(o.metadata?.annotations, drop.annotations ?? []),
-    } as Record<string, unknown>,
-  };
-};
 
 describe('kubernetes: adoption of namespaces and pods made out of band', function () {
   this.timeout(180_000);

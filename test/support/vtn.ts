@@ -56,3 +56,31 @@ export async function spawnVtn(options: {
     },
   };
 }
+
+/** The VTN client's calls that write. */
+export const VTN_WRITES = [
+  'putNetwork',
+  'putPort',
+  'deleteNetwork',
+  'deletePort',
+  'hostDetected',
+  'hostVanished',
+] as const;
+
+/**
+ * Records every write of a VTN client (a step set's runtime client) into `writes`, as
+ * "<method> <id, or host MAC>", and lets it through.
+ */
+export function recordVtnWrites(client: object, writes: string[]): void {
+  const calls = client as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const method of VTN_WRITES) {
+    const original = calls[method]!.bind(client);
+    calls[method] = (...a: unknown[]) => {
+      const x = a[0] as { id?: string; host_id?: { mac?: string }; mac?: string } | string;
+      const named =
+        typeof x === 'string' ? x : (x.id ?? x.host_id?.mac ?? x.mac ?? JSON.stringify(x));
+      writes.push(`${method} ${named}`);
+      return original(...a);
+    };
+  }
+}

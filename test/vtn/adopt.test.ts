@@ -29,16 +29,9 @@ import { startTestEngine } from '../support/engine.js';
 import { scratchDb, type ScratchDb } from '../support/db.js';
 import { eventually, rig, sleep, uniqueName } from '../support/rig.js';
 import { synced } from '../support/synced.js';
+import { recordVtnWrites } from '../support/vtn.js';
 
 const MARKS = ['syncord-instance', 'syncord-model', 'syncord-id'];
-const WRITES = [
-  'putNetwork',
-  'putPort',
-  'deleteNetwork',
-  'deletePort',
-  'hostDetected',
-  'hostVanished',
-];
 
 describe('vtn: adoption of service networks and service ports made out of band', function () {
   this.timeout(180_000);
@@ -134,20 +127,7 @@ describe('vtn: adoption of service networks and service ports made out of band',
       client: { deadlineMs: 3000 },
       log: (l) => log.push(l),
     });
-    const stepsClient = set.runtime.client as unknown as Record<
-      string,
-      (...a: unknown[]) => Promise<unknown>
-    >;
-    for (const method of WRITES) {
-      const original = stepsClient[method]!.bind(stepsClient);
-      stepsClient[method] = (...a: unknown[]) => {
-        const x = a[0] as { id?: string; host_id?: { mac?: string }; mac?: string } | string;
-        const named =
-          typeof x === 'string' ? x : (x.id ?? x.host_id?.mac ?? x.mac ?? JSON.stringify(x));
-        writes.push(`${method} ${named}`);
-        return original(...a);
-      };
-    }
+    recordVtnWrites(set.runtime.client, writes);
     // The instance the ports are adopted for, running on node-a (as its pod's feedback says).
     const owner = await svc.create('Service', { name: `${run}-svc` });
     const site = await svc.create('Site', { name: `${run}-site` });
